@@ -1,0 +1,56 @@
+#pragma once
+// A validated merge job, read from YAML. Keys follow mergekit's names where
+// mergekit has one (merge_method, base_model, models[].model,
+// models[].parameters.weight, parameters, dtype, out_dtype); docs/config.md
+// lists every key.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/dtype.hpp"
+
+namespace cocktail {
+
+enum class MergeMethod { Linear, LmCocktail };
+enum class ModelRole { Base, Target, Peer };
+
+struct ModelSpec {
+  std::filesystem::path path;     // absolute (relative paths resolve against the config's folder)
+  ModelRole role = ModelRole::Peer;
+  std::optional<double> weight;   // linear: per-model weight (or the global default)
+  int line = 0;                   // 1-based line in the config, for messages
+};
+
+struct Job {
+  std::filesystem::path config_path;
+  MergeMethod method = MergeMethod::Linear;
+  // Order: base first (when given), then target (when given), then the
+  // `models` list in file order. Paths are unique.
+  std::vector<ModelSpec> models;
+  bool normalize = true;            // linear: divide by the sum of weights
+  double alpha = 0.5;               // lm_cocktail: alpha * target + (1 - alpha) * base
+  std::optional<DType> out_dtype;   // out_dtype, else dtype, else the reference model's
+  std::filesystem::path output;     // absolute
+  uint64_t max_shard_size = 5'000'000'000;
+  uint64_t chunk_size = 16ull << 20;  // bytes of one input range per work unit
+  int threads = 0;                  // compute threads per rank; 0 = cores / ranks on the node
+  int io_threads = 4;               // reader/writer threads per rank
+  int prefetch = 2;                 // work units read ahead of the one being computed
+  double progress_interval = 5.0;   // seconds between progress lines; 0 = off
+
+  // Base if given, else the first model: supplies config.json, tokenizer files
+  // and integer tensors.
+  size_t reference_index() const { return 0; }
+};
+
+// Throws cocktail::Error "FILE:LINE: key 'k': problem" for unknown keys, wrong
+// types, missing paths, weights that do not match the models, bad alpha.
+Job load_job(const std::filesystem::path& config_file);
+
+// "5G", "500M", "4096", "2GiB": K/M/G (and KB/MB/GB) are powers of 1000 as in
+// Hugging Face; KiB/MiB/GiB powers of 1024. Throws std::invalid_argument.
+uint64_t parse_byte_size(const std::string& text);
+
+}  // namespace cocktail

@@ -1,0 +1,49 @@
+#pragma once
+// A checkpoint is a Hugging Face folder (model.safetensors, or
+// model.safetensors.index.json plus shards) or one .safetensors file.
+// Opening it reads and validates only headers.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "io/safetensors.hpp"
+
+namespace cocktail {
+
+struct CheckpointTensor {
+  TensorInfo info;    // offsets relative to the file's data buffer
+  uint32_t file = 0;  // index into Checkpoint::files
+  uint64_t file_offset() const;  // absolute byte offset of the data in its file
+};
+
+struct CheckpointFile {
+  std::filesystem::path path;
+  uint64_t size = 0;
+  SafetensorsHeader header;
+};
+
+class Checkpoint {
+ public:
+  // Throws cocktail::Error naming the file and the broken rule.
+  static Checkpoint open(const std::filesystem::path& path);
+
+  const std::filesystem::path& path() const { return path_; }
+  // Folder holding config.json and tokenizer files (the file's parent for a
+  // single-file checkpoint).
+  const std::filesystem::path& folder() const { return folder_; }
+  const std::vector<CheckpointFile>& files() const { return files_; }
+  // Files in index order (or the single file), tensors by offset within each.
+  const std::vector<CheckpointTensor>& tensors() const { return tensors_; }
+  const CheckpointTensor* find(const std::string& name) const;
+  uint64_t total_tensor_bytes() const;
+
+ private:
+  std::filesystem::path path_, folder_;
+  std::vector<CheckpointFile> files_;
+  std::vector<CheckpointTensor> tensors_;
+  std::unordered_map<std::string, size_t> by_name_;
+};
+
+}  // namespace cocktail

@@ -1,0 +1,34 @@
+#pragma once
+// RAII file descriptor with full-length positional I/O. Short reads/writes
+// and EINTR are retried; every failure names the file.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace cocktail {
+
+class File {
+ public:
+  enum class Mode { Read, ReadWrite, CreateReadWrite };
+  File() = default;
+  File(const std::string& path, Mode mode);
+  ~File();
+  File(File&& other) noexcept;
+  File& operator=(File&& other) noexcept;
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+
+  uint64_t size() const;
+  void pread_full(void* dst, size_t n, uint64_t offset) const;   // throws at EOF
+  void pwrite_full(const void* src, size_t n, uint64_t offset) const;
+  void truncate(uint64_t size) const;
+  void sync() const;
+  const std::string& path() const { return path_; }
+  bool is_open() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+  std::string path_;
+};
+
+}  // namespace cocktail
