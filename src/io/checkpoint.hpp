@@ -15,6 +15,7 @@ namespace cocktail {
 struct CheckpointTensor {
   TensorInfo info;    // offsets relative to the file's data buffer
   uint32_t file = 0;  // index into Checkpoint::files
+  uint64_t data_start = 0;  // its file's data buffer offset (8 + header length)
   uint64_t file_offset() const;  // absolute byte offset of the data in its file
 };
 

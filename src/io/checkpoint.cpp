@@ -1,0 +1,205 @@
+#include "io/checkpoint.hpp"
+
+#include <map>
+#include <set>
+#include <system_error>
+
+#include "core/error.hpp"
+#include "io/file.hpp"
+#include "io/json_strict.hpp"
+
+namespace cocktail {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kSingleName = "model.safetensors";
+constexpr const char* kIndexName = "model.safetensors.index.json";
+// Real indexes are a few hundred KB; this only stops a hostile allocation.
+constexpr uint64_t kMaxIndexBytes = 1ull << 30;
+
+using WeightMap = std::map<std::string, std::string>;  // tensor name -> shard file name
+
+CheckpointFile load_file(const fs::path& path) {
+  CheckpointFile f;
+  f.path = path;
+  f.header = read_safetensors_header(path.string());
+  // Validation proved the tensors end exactly at the end of the file.
+  f.size = f.header.data_start() + (f.header.tensors.empty() ? 0 : f.header.tensors.back().end);
+  return f;
+}
+
+std::string read_small_file(const fs::path& path) {
+  File file(path.string(), File::Mode::Read);
+  const uint64_t size = file.size();
+  if (size > kMaxIndexBytes) {
+    throw Error(path.string() + ": " + std::to_string(size) + " bytes is too large for an index");
+  }
+  std::string text(size, '\0');
+  file.pread_full(text.data(), text.size(), 0);
+  return text;
+}
+
+// The index names files we then open, so a name must not reach outside the
+// checkpoint folder.
+void check_shard_name(const std::string& file, const std::string& tensor,
+                      const std::string& label) {
+  if (file.empty() || file == "." || file == ".." ||
+      file.find_first_of(std::string("/\0", 2)) != std::string::npos) {
+    throw Error(label + ": weight_map entry for tensor " + quote_name(tensor) + " names " +
+                quote_name(file) + ", not a plain file name inside the checkpoint folder");
+  }
+}
+
+WeightMap parse_index(const fs::path& index_path) {
+  const std::string label = index_path.string();
+  const nlohmann::json root = parse_strict_json(read_small_file(index_path), label, "index");
+  if (!root.is_object()) throw Error(label + ": index is not a JSON object");
+  if (root.contains("metadata") && !root["metadata"].is_object()) {
+    throw Error(label + ": \"metadata\" is not an object");
+  }
+  if (!root.contains("weight_map")) throw Error(label + ": index has no \"weight_map\"");
+  const nlohmann::json& map = root["weight_map"];
+  if (!map.is_object()) throw Error(label + ": \"weight_map\" is not an object");
+  if (map.empty()) throw Error(label + ": \"weight_map\" lists no tensors");
+
+  WeightMap out;
+  for (const auto& [tensor, file] : map.items()) {
+    if (!file.is_string()) {
+      throw Error(label + ": weight_map entry for tensor " + quote_name(tensor) +
+                  " is not a file name string");
+    }
+    check_shard_name(file.get<std::string>(), tensor, label);
+    out.emplace(tensor, file.get<std::string>());
+  }
+  return out;
+}
+
+std::vector<CheckpointFile> load_shards(const WeightMap& map, const fs::path& folder,
+                                        const std::string& label) {
+  std::set<std::string> names;  // sorted: shard order is file-name order
+  for (const auto& [tensor, file] : map) names.insert(file);
+  std::vector<CheckpointFile> files;
+  for (const std::string& name : names) {
+    const fs::path path = folder / name;
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) {
+      throw Error(label + ": missing shard " + quote_name(name) + " (not a file in " +
+                  folder.string() + ")");
+    }
+    files.push_back(load_file(path));
+  }
+  return files;
+}
+
+// Shards must hold exactly what the index says: a reader trusting the index
+// and one scanning the shards must see the same checkpoint.
+void check_weight_map(const WeightMap& map, const Checkpoint& ckpt, const std::string& label) {
+  for (const CheckpointTensor& t : ckpt.tensors()) {
+    const std::string here = ckpt.files()[t.file].path.filename().string();
+    auto it = map.find(t.info.name);
+    if (it == map.end()) {
+      throw Error(label + ": tensor " + quote_name(t.info.name) + " in shard " + quote_name(here) +
+                  " is not listed in weight_map");
+    }
+    if (it->second != here) {
+      throw Error(label + ": weight_map assigns tensor " + quote_name(t.info.name) + " to " +
+                  quote_name(it->second) + " but it is in " + quote_name(here));
+    }
+  }
+  for (const auto& [tensor, file] : map) {
+    if (!ckpt.find(tensor)) {
+      throw Error(label + ": weight_map assigns tensor " + quote_name(tensor) + " to " +
+                  quote_name(file) + ", which does not hold it");
+    }
+  }
+}
+
+fs::path parent_folder(const fs::path& file) {
+  fs::path parent = file.parent_path();
+  return parent.empty() ? fs::path(".") : parent;
+}
+
+bool is_index_name(const fs::path& path) {
+  const std::string name = path.filename().string();
+  const std::string suffix = ".index.json";
+  return name.size() > suffix.size() &&
+         name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+uint64_t CheckpointTensor::file_offset() const { return data_start + info.begin; }
+
+Checkpoint Checkpoint::open(const fs::path& path) {
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  if (st.type() == fs::file_type::not_found) {
+    throw Error(path.string() + ": no such file or directory");
+  }
+  if (ec) throw Error(path.string() + ": cannot access: " + ec.message());
+
+  Checkpoint ckpt;
+  ckpt.path_ = path;
+  fs::path index;
+  if (fs::is_regular_file(st)) {
+    ckpt.folder_ = parent_folder(path);
+    if (is_index_name(path)) {
+      index = path;
+    } else {
+      ckpt.files_.push_back(load_file(path));
+    }
+  } else if (fs::is_directory(st)) {
+    ckpt.folder_ = path;
+    if (fs::is_regular_file(path / kSingleName, ec)) {
+      ckpt.files_.push_back(load_file(path / kSingleName));
+    } else if (fs::is_regular_file(path / kIndexName, ec)) {
+      index = path / kIndexName;
+    } else {
+      std::string msg = path.string() + ": no " + kSingleName + " or " + kIndexName +
+                        " in folder";
+      if (fs::exists(path / "pytorch_model.bin", ec) ||
+          fs::exists(path / "pytorch_model.bin.index.json", ec)) {
+        msg += "; found pytorch_model.bin, but .bin checkpoints are not supported: "
+               "convert to safetensors";
+      }
+      throw Error(msg);
+    }
+  } else {
+    throw Error(path.string() + ": not a file or folder");
+  }
+
+  WeightMap map;
+  if (!index.empty()) {
+    map = parse_index(index);
+    ckpt.files_ = load_shards(map, ckpt.folder_, index.string());
+  }
+
+  for (uint32_t fi = 0; fi < ckpt.files_.size(); ++fi) {
+    const CheckpointFile& file = ckpt.files_[fi];
+    for (const TensorInfo& info : file.header.tensors) {
+      auto [it, fresh] = ckpt.by_name_.emplace(info.name, ckpt.tensors_.size());
+      if (!fresh) {
+        const fs::path& other = ckpt.files_[ckpt.tensors_[it->second].file].path;
+        throw Error(path.string() + ": tensor " + quote_name(info.name) + " appears in both " +
+                    other.string() + " and " + file.path.string());
+      }
+      ckpt.tensors_.push_back(CheckpointTensor{info, fi, file.header.data_start()});
+    }
+  }
+  if (!index.empty()) check_weight_map(map, ckpt, index.string());
+  return ckpt;
+}
+
+const CheckpointTensor* Checkpoint::find(const std::string& name) const {
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : &tensors_[it->second];
+}
+
+uint64_t Checkpoint::total_tensor_bytes() const {
+  uint64_t total = 0;
+  for (const CheckpointTensor& t : tensors_) total += t.info.nbytes();
+  return total;
+}
+
+}  // namespace cocktail

@@ -1,0 +1,115 @@
+#include "io/file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "core/error.hpp"
+
+namespace cocktail {
+namespace {
+
+[[noreturn]] void throw_errno(const std::string& path, const char* what, int err) {
+  throw Error(path + ": " + what + ": " + std::strerror(err));
+}
+
+int open_flags(File::Mode mode) {
+  switch (mode) {
+    case File::Mode::Read: return O_RDONLY | O_CLOEXEC;
+    case File::Mode::ReadWrite: return O_RDWR | O_CLOEXEC;
+    // No O_TRUNC: ranks write disjoint parts of one output file, so a late
+    // opener must not wipe what earlier ones wrote.
+    case File::Mode::CreateReadWrite: return O_CREAT | O_RDWR | O_CLOEXEC;
+  }
+  return O_RDONLY | O_CLOEXEC;
+}
+
+const char* open_what(File::Mode mode) {
+  return mode == File::Mode::Read ? "cannot open for reading" : "cannot open for writing";
+}
+
+}  // namespace
+
+File::File(const std::string& path, Mode mode) : path_(path) {
+  do {
+    fd_ = ::open(path.c_str(), open_flags(mode), 0644);
+  } while (fd_ < 0 && errno == EINTR);
+  if (fd_ < 0) throw_errno(path, open_what(mode), errno);
+}
+
+File::~File() {
+  // Errors from close on a read-only or already-synced fd carry no news.
+  if (fd_ >= 0) ::close(fd_);
+}
+
+File::File(File&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), path_(std::move(other.path_)) {}
+
+File& File::operator=(File&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+    path_ = std::move(other.path_);
+  }
+  return *this;
+}
+
+uint64_t File::size() const {
+  struct stat st;
+  if (::fstat(fd_, &st) != 0) throw_errno(path_, "cannot stat", errno);
+  return static_cast<uint64_t>(st.st_size);
+}
+
+void File::pread_full(void* dst, size_t n, uint64_t offset) const {
+  auto* p = static_cast<char*>(dst);
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r = ::pread(fd_, p + done, n - done, static_cast<off_t>(offset + done));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      throw_errno(path_, "read failed", errno);
+    }
+    if (r == 0) {
+      throw Error(path_ + ": unexpected end of file reading " + std::to_string(n) +
+                  " bytes at offset " + std::to_string(offset));
+    }
+    done += static_cast<size_t>(r);
+  }
+}
+
+void File::pwrite_full(const void* src, size_t n, uint64_t offset) const {
+  const auto* p = static_cast<const char*>(src);
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r = ::pwrite(fd_, p + done, n - done, static_cast<off_t>(offset + done));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      throw_errno(path_, "write failed", errno);
+    }
+    // pwrite never returns 0 for a non-empty request; retrying would spin.
+    if (r == 0) throw_errno(path_, "write failed", EIO);
+    done += static_cast<size_t>(r);
+  }
+}
+
+void File::truncate(uint64_t size) const {
+  int r;
+  do {
+    r = ::ftruncate(fd_, static_cast<off_t>(size));
+  } while (r != 0 && errno == EINTR);
+  if (r != 0) throw_errno(path_, "cannot truncate", errno);
+}
+
+void File::sync() const {
+  int r;
+  do {
+    r = ::fsync(fd_);
+  } while (r != 0 && errno == EINTR);
+  if (r != 0) throw_errno(path_, "fsync failed", errno);
+}
+
+}  // namespace cocktail

@@ -1,0 +1,345 @@
+#include "io/safetensors.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <optional>
+#include <set>
+#include <tuple>
+
+#include "core/dtype_names.hpp"
+#include "core/error.hpp"
+#include "io/file.hpp"
+#include "io/json_strict.hpp"
+
+namespace cocktail {
+
+using nlohmann::json;
+
+// ---- Strict JSON (declared in io/json_strict.hpp) --------------------------
+
+std::optional<size_t> find_invalid_utf8(std::string_view text) {
+  const size_t n = text.size();
+  size_t i = 0;
+  while (i < n) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len;
+    uint32_t cp, min;
+    if ((c & 0xE0) == 0xC0) {
+      len = 2, cp = c & 0x1F, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3, cp = c & 0x0F, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4, cp = c & 0x07, min = 0x10000;
+    } else {
+      return i;
+    }
+    if (n - i < len) return i;
+    for (size_t k = 1; k < len; ++k) {
+      const auto b = static_cast<unsigned char>(text[i + k]);
+      if ((b & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (b & 0x3F);
+    }
+    // Overlong forms would let two spellings name one tensor.
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
+    i += len;
+  }
+  return std::nullopt;
+}
+
+std::string quote_name(std::string_view s) {
+  std::string out = "'";
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7F) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", c);
+      out += buf;
+    } else {
+      out += ch;
+    }
+  }
+  return out + "'";
+}
+
+json parse_strict_json(std::string_view text, const std::string& label,
+                       const std::string& what) {
+  if (auto bad = find_invalid_utf8(text)) {
+    throw Error(label + ": " + what + " is not valid UTF-8 (bad byte at offset " +
+                std::to_string(*bad) + ")");
+  }
+  // nlohmann stops at a NUL byte as if the input ended there, which would
+  // accept "{}\0<anything>"; raw NUL is never valid JSON.
+  if (auto nul = text.find('\0'); nul != std::string_view::npos) {
+    throw Error(label + ": " + what + " is not valid JSON: NUL byte at offset " +
+                std::to_string(nul));
+  }
+  // nlohmann keeps the last of duplicate keys without a word; a checkpoint
+  // whose two readers could disagree on a tensor's offsets must be refused.
+  struct Scope {
+    std::set<std::string> keys;
+    std::string last_key;
+  };
+  std::vector<Scope> scopes;
+  auto on_event = [&](int, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start:
+        scopes.emplace_back();
+        break;
+      case json::parse_event_t::object_end:
+        scopes.pop_back();
+        break;
+      case json::parse_event_t::key: {
+        const auto& key = parsed.get_ref<const std::string&>();
+        Scope& scope = scopes.back();
+        if (!scope.keys.insert(key).second) {
+          std::string where;
+          if (scopes.size() > 1) where = " inside " + quote_name(scopes[scopes.size() - 2].last_key);
+          throw Error(label + ": " + what + " has duplicate key " + quote_name(key) + where);
+        }
+        scope.last_key = key;
+        break;
+      }
+      default:
+        break;
+    }
+    return true;
+  };
+  try {
+    return json::parse(text.begin(), text.end(), on_event);
+  } catch (const json::parse_error& e) {
+    std::string detail = e.what();
+    if (auto p = detail.find("] "); p != std::string::npos) detail.erase(0, p + 2);
+    throw Error(label + ": " + what + " is not valid JSON: " + detail);
+  }
+}
+
+// ---- safetensors header -----------------------------------------------------
+
+namespace {
+
+void check_header_len(uint64_t n, uint64_t file_size, const std::string& label) {
+  if (n > kMaxSafetensorsHeader) {
+    throw Error(label + ": header length " + std::to_string(n) + " exceeds the limit of " +
+                std::to_string(kMaxSafetensorsHeader) + " bytes");
+  }
+  if (file_size < 8 || n > file_size - 8) {
+    throw Error(label + ": header length " + std::to_string(n) +
+                " runs past end of file (file is " + std::to_string(file_size) + " bytes)");
+  }
+}
+
+// JSON integers that fit uint64_t; "-0" parses as a signed zero and is fine.
+std::optional<uint64_t> as_u64(const json& v) {
+  if (v.is_number_unsigned()) return v.get<uint64_t>();
+  if (v.is_number_integer() && v.get<int64_t>() >= 0) return v.get<uint64_t>();
+  return std::nullopt;
+}
+
+std::string short_dump(const json& v) {
+  std::string s = v.dump();
+  if (s.size() > 40) s = s.substr(0, 37) + "...";
+  return s;
+}
+
+std::string shape_str(const std::vector<uint64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ",";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+std::string range_str(const TensorInfo& t) {
+  return "[" + std::to_string(t.begin) + ", " + std::to_string(t.end) + ")";
+}
+
+std::map<std::string, std::string> parse_metadata(const json& v, const std::string& label) {
+  if (!v.is_object()) throw Error(label + ": __metadata__ is not an object");
+  std::map<std::string, std::string> out;
+  for (const auto& [key, value] : v.items()) {
+    if (!value.is_string()) {
+      throw Error(label + ": __metadata__ value for key " + quote_name(key) + " is " +
+                  short_dump(value) + ", not a string");
+    }
+    out.emplace(key, value.get<std::string>());
+  }
+  return out;
+}
+
+std::vector<uint64_t> parse_u64_array(const json& v, const char* field,
+                                      const std::string& where) {
+  std::vector<uint64_t> out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    auto x = as_u64(v[i]);
+    if (!x) {
+      throw Error(where + field + "[" + std::to_string(i) + "] is " + short_dump(v[i]) +
+                  ", not a non-negative 64-bit integer");
+    }
+    out.push_back(*x);
+  }
+  return out;
+}
+
+// Byte size the shape and dtype call for, with the reference's overflow rules.
+uint64_t expected_bytes(const TensorInfo& t, const std::string& where) {
+  const std::string what = "shape " + shape_str(t.shape) + " of " +
+                           std::string(safetensors_name(t.dtype));
+  uint64_t numel = 1;
+  for (uint64_t d : t.shape) {
+    if (__builtin_mul_overflow(numel, d, &numel)) {
+      throw Error(where + what + " overflows a 64-bit element count");
+    }
+  }
+  uint64_t bits;
+  if (__builtin_mul_overflow(numel, uint64_t{dtype_bits(t.dtype)}, &bits)) {
+    throw Error(where + what + " overflows a 64-bit size");
+  }
+  if (bits % 8 != 0) {
+    throw Error(where + what + " is " + std::to_string(bits) +
+                " bits, not a whole number of bytes");
+  }
+  return bits / 8;
+}
+
+TensorInfo parse_tensor(const std::string& name, const json& v, const std::string& label) {
+  const std::string where = label + ": tensor " + quote_name(name) + ": ";
+  if (!v.is_object()) throw Error(where + "entry is " + short_dump(v) + ", not an object");
+  for (const auto& [field, _] : v.items()) {
+    if (field != "dtype" && field != "shape" && field != "data_offsets") {
+      throw Error(where + "unexpected field " + quote_name(field) +
+                  " (allowed: dtype, shape, data_offsets)");
+    }
+  }
+  for (const char* field : {"dtype", "shape", "data_offsets"}) {
+    if (!v.contains(field)) throw Error(where + "missing field '" + field + "'");
+  }
+
+  TensorInfo t;
+  t.name = name;
+  const json& dtype = v["dtype"];
+  if (!dtype.is_string()) throw Error(where + "dtype is " + short_dump(dtype) + ", not a string");
+  auto parsed = dtype_from_safetensors_name(dtype.get_ref<const std::string&>());
+  if (!parsed) throw Error(where + "unknown dtype " + quote_name(dtype.get_ref<const std::string&>()));
+  t.dtype = *parsed;
+
+  const json& shape = v["shape"];
+  if (!shape.is_array()) throw Error(where + "shape is " + short_dump(shape) + ", not an array");
+  t.shape = parse_u64_array(shape, "shape", where);
+
+  const json& offsets = v["data_offsets"];
+  if (!offsets.is_array() || offsets.size() != 2) {
+    throw Error(where + "data_offsets is " + short_dump(offsets) +
+                ", not an array of exactly 2 integers");
+  }
+  auto be = parse_u64_array(offsets, "data_offsets", where);
+  t.begin = be[0];
+  t.end = be[1];
+  if (t.begin > t.end) throw Error(where + "data_offsets " + range_str(t) + " end before they begin");
+
+  const uint64_t need = expected_bytes(t, where);
+  if (need != t.nbytes()) {
+    throw Error(where + "data_offsets " + range_str(t) + " hold " + std::to_string(t.nbytes()) +
+                " bytes but shape " + shape_str(t.shape) + " of " +
+                std::string(safetensors_name(t.dtype)) + " needs " + std::to_string(need));
+  }
+  return t;
+}
+
+// Tensors (sorted by offset) must tile the data buffer exactly: no byte is
+// unaccounted for and none is shared.
+void check_layout(const SafetensorsHeader& h, uint64_t file_size, const std::string& label) {
+  uint64_t pos = 0;
+  const TensorInfo* prev = nullptr;
+  for (const TensorInfo& t : h.tensors) {
+    if (t.begin != pos) {
+      const std::string cur = "tensor " + quote_name(t.name) + " " + range_str(t);
+      if (!prev) {
+        throw Error(label + ": " + cur + " leaves a gap of " + std::to_string(t.begin) +
+                    " bytes at the start of the data buffer");
+      }
+      const std::string before = "tensor " + quote_name(prev->name) + " " + range_str(*prev);
+      if (t.begin > pos) {
+        throw Error(label + ": gap of " + std::to_string(t.begin - pos) + " bytes between " +
+                    before + " and " + cur);
+      }
+      throw Error(label + ": " + cur + " overlaps " + before);
+    }
+    pos = t.end;
+    prev = &t;
+  }
+  const uint64_t available = file_size - h.data_start();
+  if (pos < available) {
+    throw Error(label + ": " + std::to_string(available - pos) +
+                " trailing bytes after the last tensor (file is " + std::to_string(file_size) +
+                " bytes, header and tensors account for " + std::to_string(h.data_start() + pos) +
+                ")");
+  }
+  if (pos > available) {
+    throw Error(label + ": tensor data needs " + std::to_string(pos) + " bytes but only " +
+                std::to_string(available) + " follow the header: " +
+                std::to_string(pos - available) + " bytes missing (truncated file?)");
+  }
+}
+
+}  // namespace
+
+uint64_t TensorInfo::numel() const {
+  uint64_t n = 1;
+  for (uint64_t d : shape) n *= d;
+  return n;
+}
+
+const TensorInfo* SafetensorsHeader::find(std::string_view name) const {
+  for (const TensorInfo& t : tensors) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+SafetensorsHeader parse_safetensors_header(std::string_view text, uint64_t file_size,
+                                           const std::string& file_label) {
+  SafetensorsHeader h;
+  h.header_len = text.size();
+  check_header_len(h.header_len, file_size, file_label);
+
+  const json root = parse_strict_json(text, file_label, "header");
+  if (!root.is_object()) throw Error(file_label + ": header is not a JSON object");
+  for (const auto& [key, value] : root.items()) {
+    if (key == "__metadata__") {
+      h.metadata = parse_metadata(value, file_label);
+    } else {
+      h.tensors.push_back(parse_tensor(key, value, file_label));
+    }
+  }
+  // Zero-size tensors may share an offset; the name keeps the order stable.
+  std::sort(h.tensors.begin(), h.tensors.end(), [](const TensorInfo& a, const TensorInfo& b) {
+    return std::tie(a.begin, a.end, a.name) < std::tie(b.begin, b.end, b.name);
+  });
+  check_layout(h, file_size, file_label);
+  return h;
+}
+
+SafetensorsHeader read_safetensors_header(const std::string& path) {
+  File file(path, File::Mode::Read);
+  const uint64_t size = file.size();
+  if (size < 8) {
+    throw Error(path + ": file is " + std::to_string(size) +
+                " bytes, shorter than the 8-byte safetensors length prefix");
+  }
+  unsigned char prefix[8];
+  file.pread_full(prefix, sizeof prefix, 0);
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | prefix[i];  // little-endian
+  check_header_len(n, size, path);
+
+  std::string text(n, '\0');
+  file.pread_full(text.data(), text.size(), 8);
+  return parse_safetensors_header(text, size, path);
+}
+
+}  // namespace cocktail
