@@ -1,0 +1,484 @@
+// Reads a merge job from YAML and validates all of it before any rank touches
+// a checkpoint: a typo found after an hour of reads is an hour lost. Every
+// error is one line, "FILE:LINE: key 'a.b[i].c': problem", so that editors
+// and humans can jump to the spot and MPI logs stay readable.
+#include "config/job.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "core/dtype_names.hpp"
+#include "core/error.hpp"
+
+namespace cocktail {
+namespace fs = std::filesystem;
+namespace {
+
+// ---- messages -------------------------------------------------------------
+
+// Values and keys are quoted into one-line messages; block scalars could
+// otherwise break the line, and a pasted tensor dump would drown it.
+std::string one_line(std::string_view text) {
+  constexpr size_t kMax = 80;
+  std::string out;
+  for (char c : text.substr(0, kMax)) {
+    if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else if (c == '\t') out += "\\t";
+    else out += c;
+  }
+  if (text.size() > kMax) out += "...";
+  return out;
+}
+
+class Reporter {
+ public:
+  explicit Reporter(std::string file) : file_(std::move(file)) {}
+
+  [[noreturn]] void fail(int line, std::string_view problem) const {
+    throw Error(file_ + ":" + std::to_string(line) + ": " + std::string(problem));
+  }
+  [[noreturn]] void fail(int line, std::string_view key, std::string_view problem) const {
+    fail(line, "key '" + one_line(key) + "': " + std::string(problem));
+  }
+
+ private:
+  std::string file_;
+};
+
+// yaml-cpp counts lines from 0 and gives null nodes no mark at all.
+int line_of(const YAML::Node& node, int fallback) {
+  const YAML::Mark mark = node.Mark();
+  return mark.is_null() ? fallback : mark.line + 1;
+}
+
+// ---- one value ------------------------------------------------------------
+
+struct Field {
+  std::string key;  // dotted path from the root: "models[1].parameters.weight"
+  YAML::Node value;
+  int key_line = 1;
+  int line() const { return line_of(value, key_line); }
+};
+
+std::string describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null: return "nothing";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Map: return "a mapping";
+    default: return "'" + one_line(node.Scalar()) + "'";
+  }
+}
+
+[[noreturn]] void fail_expected(const Reporter& r, const Field& f, std::string_view expected) {
+  r.fail(f.line(), f.key, "must be " + std::string(expected) + ", got " + describe(f.value));
+}
+
+std::string scalar(const Reporter& r, const Field& f, std::string_view expected) {
+  if (!f.value.IsScalar()) fail_expected(r, f, expected);
+  return f.value.Scalar();
+}
+
+// YAML 1.2 core-schema numbers; a leading '+' is legal YAML that from_chars
+// does not take.
+std::string_view unsigned_text(std::string_view s) {
+  return !s.empty() && s.front() == '+' ? s.substr(1) : s;
+}
+
+double finite_number(const Reporter& r, const Field& f) {
+  constexpr std::string_view kExpected = "a finite number";
+  const std::string text = scalar(r, f, kExpected);
+  const std::string_view s = unsigned_text(text);
+  double value = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || !std::isfinite(value)) {
+    fail_expected(r, f, kExpected);
+  }
+  return value;
+}
+
+long long whole_number(const Reporter& r, const Field& f, long long min, long long max) {
+  const std::string bounds = max == std::numeric_limits<int>::max()
+                                 ? ">= " + std::to_string(min)
+                                 : "in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
+  const std::string expected = "a whole number " + bounds;
+  const std::string text = scalar(r, f, expected);
+  const std::string_view s = unsigned_text(text);
+  long long value = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || value < min ||
+      value > max) {
+    fail_expected(r, f, expected);
+  }
+  return value;
+}
+
+bool boolean(const Reporter& r, const Field& f) {
+  bool value = false;
+  if (!f.value.IsScalar() || !YAML::convert<bool>::decode(f.value, value)) {
+    fail_expected(r, f, "true or false");
+  }
+  return value;
+}
+
+uint64_t byte_size(const Reporter& r, const Field& f) {
+  const std::string text = scalar(r, f, "a byte size such as 5GB, 512MiB or 4096");
+  try {
+    return parse_byte_size(text);
+  } catch (const std::invalid_argument& e) {
+    r.fail(f.line(), f.key, e.what());
+  }
+}
+
+DType float_dtype(const Reporter& r, const Field& f) {
+  constexpr std::string_view kExpected =
+      "one of bfloat16, float16, float32, float64, float8_e4m3fn, float8_e5m2";
+  const std::optional<DType> t = dtype_from_torch_name(scalar(r, f, kExpected));
+  if (!t || !is_mergeable_float(*t)) fail_expected(r, f, kExpected);
+  return *t;
+}
+
+// Relative to the config file's folder, so a job runs the same from any
+// working directory (sbatch scripts rarely start where the config lives).
+fs::path resolve_path(const Reporter& r, const Field& f, const fs::path& config_dir) {
+  const std::string text = scalar(r, f, "a path");
+  if (text.empty()) fail_expected(r, f, "a path");
+  fs::path p = (config_dir / text).lexically_normal();
+  if (p.has_parent_path() && p.filename().empty()) p = p.parent_path();  // "dir/" -> "dir"
+  return p;
+}
+
+fs::path existing_path(const Reporter& r, const Field& f, const fs::path& config_dir) {
+  const fs::path p = resolve_path(r, f, config_dir);
+  std::error_code ec;
+  if (fs::exists(p, ec)) return p;
+  if (ec && ec != std::errc::no_such_file_or_directory) {
+    r.fail(f.line(), f.key, "cannot access " + p.string() + ": " + ec.message());
+  }
+  r.fail(f.line(), f.key,
+         "no such file or folder: " + p.string() + " (written '" + one_line(f.value.Scalar()) +
+             "'; relative paths start at the config file's folder; hub ids are not downloaded)");
+}
+
+// ---- one mapping ----------------------------------------------------------
+
+// The entries of a YAML mapping in file order. yaml-cpp keeps duplicate keys
+// and answers lookups with the first, so a repeated key would silently lose
+// its second value; it is rejected here instead.
+class Mapping {
+ public:
+  Mapping(const Reporter& r, const Field& self) : r_(r), line_(self.line()) {
+    if (self.value.IsNull()) return;  // "parameters:" with nothing is an empty mapping
+    if (!self.value.IsMap()) fail_expected(r, self, "a mapping of keys");
+    for (const auto& kv : self.value) {
+      const int key_line = line_of(kv.first, line_);
+      if (!kv.first.IsScalar()) r.fail(key_line, self.key, "keys must be plain names");
+      Field f{join(self.key, kv.first.Scalar()), kv.second, key_line};
+      for (const auto& [name, seen] : entries_) {
+        if (name == kv.first.Scalar()) {
+          r.fail(key_line, f.key, "appears twice (first on line " +
+                                      std::to_string(seen.key_line) + ")");
+        }
+      }
+      entries_.emplace_back(kv.first.Scalar(), std::move(f));
+    }
+  }
+
+  int line() const { return line_; }
+  bool has(std::string_view name) const { return find(name) != nullptr; }
+  std::optional<Field> get(std::string_view name) const {
+    const Field* f = find(name);
+    return f ? std::optional<Field>(*f) : std::nullopt;
+  }
+
+  // Rejects the first key, in file order, that is not in `known`.
+  void check_known(std::initializer_list<std::string_view> known, std::string_view context) const {
+    for (const auto& [name, f] : entries_) {
+      bool ok = false;
+      for (std::string_view k : known) ok = ok || k == name;
+      if (ok) continue;
+      std::string list;
+      for (std::string_view k : known) list += (list.empty() ? "" : ", ") + std::string(k);
+      r_.fail(f.key_line, f.key, "unknown key" + std::string(context) + " (allowed: " + list + ")");
+    }
+  }
+
+  static std::string join(const std::string& parent, const std::string& name) {
+    return parent.empty() ? name : parent + "." + name;
+  }
+
+ private:
+  const Field* find(std::string_view name) const {
+    for (const auto& [n, f] : entries_) {
+      if (n == name) return &f;
+    }
+    return nullptr;
+  }
+
+  const Reporter& r_;
+  int line_;
+  std::vector<std::pair<std::string, Field>> entries_;
+};
+
+// ---- the job --------------------------------------------------------------
+
+MergeMethod read_method(const Reporter& r, const Mapping& root) {
+  const std::optional<Field> f = root.get("merge_method");
+  if (!f) r.fail(root.line(), "merge_method", "missing (supported: linear, lm_cocktail)");
+  const std::string name = scalar(r, *f, "a method name (linear or lm_cocktail)");
+  if (name == "linear") return MergeMethod::Linear;
+  if (name == "lm_cocktail") return MergeMethod::LmCocktail;
+  r.fail(f->line(), f->key,
+         "unknown method '" + one_line(name) + "' (supported: linear, lm_cocktail)");
+}
+
+// Collects models in Job order and keeps each checkpoint once: the same
+// weights counted twice would skew the merge without any visible sign.
+class ModelList {
+ public:
+  ModelList(const Reporter& r, std::vector<ModelSpec>& out) : r_(r), out_(out) {}
+
+  // Index of an already listed model at the same place, if any. Besides the
+  // spelling, equivalent() catches the same folder reached through a symlink.
+  std::optional<size_t> find(const fs::path& p) const {
+    for (size_t i = 0; i < out_.size(); ++i) {
+      std::error_code ec;
+      if (out_[i].path == p || fs::equivalent(out_[i].path, p, ec)) return i;
+    }
+    return std::nullopt;
+  }
+
+  void add(const Field& f, ModelSpec spec) {
+    if (std::optional<size_t> i = find(spec.path)) {
+      r_.fail(f.line(), f.key, "the model " + spec.path.string() + " is already listed as '" +
+                                   seen_[*i].first + "' on line " +
+                                   std::to_string(seen_[*i].second) +
+                                   "; each model may appear once");
+    }
+    out_.push_back(std::move(spec));
+    seen_.emplace_back(f.key, f.line());
+  }
+
+  // The base listed again under `models`: later repeats are reported there.
+  void seen_again(size_t i, const Field& f) { seen_[i] = {f.key, f.line()}; }
+
+ private:
+  const Reporter& r_;
+  std::vector<ModelSpec>& out_;
+  std::vector<std::pair<std::string, int>> seen_;  // key and line of each model
+};
+
+void read_linear(const Reporter& r, const Mapping& root, const fs::path& dir, Job& job) {
+  std::optional<double> global_weight;
+  if (std::optional<Field> p = root.get("parameters")) {
+    const Mapping params(r, *p);
+    params.check_known({"normalize", "weight"}, " for linear");
+    if (auto f = params.get("normalize")) job.normalize = boolean(r, *f);
+    if (auto f = params.get("weight")) global_weight = finite_number(r, *f);
+  }
+  if (auto f = root.get("target")) {
+    r.fail(f->key_line, f->key, "not used by linear; list every model under 'models'");
+  }
+
+  ModelList list(r, job.models);
+  bool base_weighted = false;
+  if (auto f = root.get("base_model")) {
+    list.add(*f, {existing_path(r, *f, dir), ModelRole::Base, std::nullopt, f->line()});
+  }
+
+  const std::optional<Field> models = root.get("models");
+  if (!models) r.fail(root.line(), "models", "missing: linear needs at least one model");
+  if (!models->value.IsSequence() || models->value.size() == 0) {
+    fail_expected(r, *models, "a non-empty list of {model: PATH, parameters: {weight: W}}");
+  }
+  for (size_t i = 0; i < models->value.size(); ++i) {
+    const Field item{models->key + "[" + std::to_string(i) + "]", models->value[i],
+                     models->line()};
+    if (!item.value.IsMap()) fail_expected(r, item, "a mapping with a 'model' key");
+    const Mapping entry(r, item);
+    entry.check_known({"model", "parameters"}, "");
+    const std::optional<Field> model = entry.get("model");
+    if (!model) r.fail(entry.line(), Mapping::join(item.key, "model"), "missing");
+
+    std::optional<double> weight = global_weight;
+    if (auto p = entry.get("parameters")) {
+      const Mapping params(r, *p);
+      params.check_known({"weight"}, " for a linear model entry");
+      if (auto w = params.get("weight")) weight = finite_number(r, *w);
+    }
+    if (!weight) {
+      r.fail(entry.line(), Mapping::join(item.key, "parameters.weight"),
+             "missing, and there is no global parameters.weight");
+    }
+
+    const fs::path path = existing_path(r, *model, dir);
+    const std::optional<size_t> same = list.find(path);
+    // mergekit lets the base take part in a linear merge by listing it under
+    // `models` too; it stays one model, the base, with that weight.
+    if (same && *same == 0 && job.models[0].role == ModelRole::Base && !base_weighted) {
+      job.models[0].weight = weight;
+      base_weighted = true;
+      list.seen_again(0, *model);
+      continue;
+    }
+    list.add(*model, {path, ModelRole::Peer, weight, model->line()});
+  }
+
+  if (job.normalize) {
+    double sum = 0;
+    for (const ModelSpec& m : job.models) sum += m.weight.value_or(0.0);
+    if (sum == 0) {
+      r.fail(models->key_line, "parameters.normalize",
+             "the weights sum to 0, so they cannot be normalized; set normalize: false");
+    }
+  }
+}
+
+void read_lm_cocktail(const Reporter& r, const Mapping& root, const fs::path& dir, Job& job) {
+  if (std::optional<Field> p = root.get("parameters")) {
+    const Mapping params(r, *p);
+    params.check_known({"alpha"}, " for lm_cocktail");
+    if (auto f = params.get("alpha")) {
+      job.alpha = finite_number(r, *f);
+      if (job.alpha < 0 || job.alpha > 1) fail_expected(r, *f, "a number in [0, 1]");
+    }
+  }
+  if (auto f = root.get("models")) {
+    r.fail(f->key_line, f->key,
+           "not allowed for lm_cocktail: peer models need few-shot examples, not supported yet");
+  }
+  const std::optional<Field> base = root.get("base_model");
+  if (!base) r.fail(root.line(), "base_model", "missing: lm_cocktail needs a base_model");
+  const std::optional<Field> target = root.get("target");
+  if (!target) r.fail(root.line(), "target", "missing: lm_cocktail needs a target model");
+
+  ModelList list(r, job.models);
+  list.add(*base, {existing_path(r, *base, dir), ModelRole::Base, std::nullopt, base->line()});
+  list.add(*target,
+           {existing_path(r, *target, dir), ModelRole::Target, std::nullopt, target->line()});
+}
+
+void read_common(const Reporter& r, const Mapping& root, const fs::path& dir, Job& job) {
+  // out_dtype wins, but a bad `dtype` is still an error: it would mislead the
+  // next reader of the file.
+  if (auto f = root.get("dtype")) job.out_dtype = float_dtype(r, *f);
+  if (auto f = root.get("out_dtype")) job.out_dtype = float_dtype(r, *f);
+  if (auto f = root.get("output")) job.output = resolve_path(r, *f, dir);
+  if (auto f = root.get("max_shard_size")) job.max_shard_size = byte_size(r, *f);
+  if (auto f = root.get("chunk_size")) {
+    job.chunk_size = byte_size(r, *f);
+    if (job.chunk_size < 1024) {
+      r.fail(f->line(), f->key, "must be at least 1024 bytes, got " + describe(f->value));
+    }
+  }
+  constexpr long long kIntMax = std::numeric_limits<int>::max();
+  if (auto f = root.get("threads")) job.threads = static_cast<int>(whole_number(r, *f, 0, kIntMax));
+  if (auto f = root.get("io_threads")) {
+    job.io_threads = static_cast<int>(whole_number(r, *f, 1, kIntMax));
+  }
+  if (auto f = root.get("prefetch")) job.prefetch = static_cast<int>(whole_number(r, *f, 1, 64));
+  if (auto f = root.get("progress_interval")) {
+    job.progress_interval = finite_number(r, *f);
+    if (job.progress_interval < 0) fail_expected(r, *f, "a number of seconds >= 0");
+  }
+}
+
+std::string read_text(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw Error(file.string() + ": cannot open the config file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw Error(file.string() + ": cannot read the config file");
+  return text.str();
+}
+
+}  // namespace
+
+Job load_job(const fs::path& config_file) {
+  const Reporter r(config_file.string());
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(read_text(config_file));
+  } catch (const YAML::Exception& e) {
+    r.fail(e.mark.is_null() ? 1 : e.mark.line + 1, "YAML syntax error: " + one_line(e.msg));
+  }
+  if (docs.empty() || docs[0].IsNull()) r.fail(1, "the config is empty");
+  if (docs.size() > 1) {
+    r.fail(line_of(docs[1], 1), "more than one YAML document; a config holds one job");
+  }
+  if (!docs[0].IsMap()) r.fail(line_of(docs[0], 1), "the config must be a mapping of keys");
+
+  Job job;
+  job.config_path = fs::absolute(config_file).lexically_normal();
+  const fs::path dir = job.config_path.parent_path();
+  const Mapping root(r, Field{"", docs[0], 1});
+  root.check_known({"merge_method", "base_model", "target", "models", "parameters", "dtype",
+                    "out_dtype", "output", "max_shard_size", "chunk_size", "threads",
+                    "io_threads", "prefetch", "progress_interval"},
+                   "");
+  job.method = read_method(r, root);
+  if (job.method == MergeMethod::Linear) {
+    read_linear(r, root, dir, job);
+  } else {
+    read_lm_cocktail(r, root, dir, job);
+  }
+  read_common(r, root, dir, job);
+  return job;
+}
+
+uint64_t parse_byte_size(const std::string& text) {
+  const auto bad = [&](std::string_view why) {
+    return std::invalid_argument(std::string(why) + ", got '" + one_line(text) + "'");
+  };
+  constexpr std::string_view kForm =
+      "must be a byte size: digits with an optional K, M, G, T (powers of 1000, also KB...TB) "
+      "or KiB, MiB, GiB, TiB suffix";
+  const size_t first = text.find_first_not_of(" \t");
+  const size_t last = text.find_last_not_of(" \t");
+  if (first == std::string::npos) throw bad(kForm);
+  const std::string_view s = std::string_view(text).substr(first, last - first + 1);
+
+  uint64_t count = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), count);
+  if (end == s.data()) throw bad(kForm);  // no leading digits: "-1", "G", "1.5G" is caught below
+  if (ec == std::errc::result_out_of_range) throw bad("is larger than 2^64 - 1 bytes");
+
+  std::string suffix(end, s.data() + s.size());
+  if (const size_t n = suffix.find_first_not_of(' '); n != std::string::npos) {
+    suffix = suffix.substr(n);
+  } else {
+    suffix.clear();
+  }
+  for (char& c : suffix) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  struct Unit { std::string_view name; uint64_t factor; };
+  // Hugging Face reads "5GB" as 5 * 10^9 (transformers' max_shard_size), so
+  // the bare and B-suffixed forms are decimal; the IEC forms are binary.
+  static constexpr Unit kUnits[] = {
+      {"", 1},  {"b", 1},
+      {"k", 1'000}, {"kb", 1'000}, {"m", 1'000'000}, {"mb", 1'000'000},
+      {"g", 1'000'000'000}, {"gb", 1'000'000'000},
+      {"t", 1'000'000'000'000}, {"tb", 1'000'000'000'000},
+      {"kib", 1ull << 10}, {"mib", 1ull << 20}, {"gib", 1ull << 30}, {"tib", 1ull << 40}};
+  for (const Unit& u : kUnits) {
+    if (suffix != u.name) continue;
+    if (count > std::numeric_limits<uint64_t>::max() / u.factor) {
+      throw bad("is larger than 2^64 - 1 bytes");
+    }
+    if (count == 0) throw bad("must be > 0");
+    return count * u.factor;
+  }
+  throw bad(kForm);
+}
+
+}  // namespace cocktail
