@@ -1,0 +1,22 @@
+#pragma once
+// Command line of cocktail_dist.
+//   cocktail_dist CONFIG [--output PATH] [--overwrite] [--dry-run]
+//   cocktail_dist inspect PATH
+#include <optional>
+#include <string>
+
+namespace cocktail {
+
+struct CliArgs {
+  enum class Command { Merge, Inspect, Help, Version } command = Command::Help;
+  std::string path;                   // config file, or checkpoint for inspect
+  std::optional<std::string> output;  // overrides the config's output
+  bool overwrite = false;
+  bool dry_run = false;
+};
+
+// Throws cocktail::Error with a usage hint on bad arguments.
+CliArgs parse_args(int argc, char** argv);
+const char* usage();
+
+}  // namespace cocktail

@@ -1,0 +1,76 @@
+// cocktail_dist: merge checkpoints across MPI ranks (see README.md).
+// main() owns MPI's life cycle and decides how the process ends; everything
+// below it reports failure by exception.
+#include <mpi.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "cli/args.hpp"
+#include "cli/inspect.hpp"
+#include "cli/merge_command.hpp"
+#include "core/error.hpp"
+#include "dist/collective_step.hpp"
+#include "dist/mpi_comm.hpp"
+
+namespace {
+
+// Before MPI is up, the launcher's environment says which rank we are, so a
+// bad command line is reported once, not once per rank.
+bool launched_as_rank_zero() {
+  for (const char* var : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"})
+    if (const char* v = std::getenv(var)) return std::atoi(v) == 0;
+  return true;
+}
+
+int merge(const cocktail::CliArgs& args) {
+  MPI_Init(nullptr, nullptr);
+  int status = 0;
+  {
+    cocktail::MpiComm comm(MPI_COMM_WORLD);
+    try {
+      cocktail::run_merge(comm, args, std::cout);
+    } catch (const cocktail::JobFailed& e) {
+      if (comm.rank() == 0) {
+        std::cerr << "cocktail: error: " << e.what();
+        if (comm.size() > 1 && e.failed_rank() != 0) std::cerr << " (on rank " << e.failed_rank() << ")";
+        std::cerr << std::endl;
+      }
+      status = 1;
+    }
+  }
+  MPI_Finalize();
+  return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using cocktail::CliArgs;
+  CliArgs args;
+  try {
+    args = cocktail::parse_args(argc, argv);
+  } catch (const cocktail::Error& e) {
+    if (launched_as_rank_zero()) std::cerr << "cocktail: error: " << e.what() << std::endl;
+    return 2;
+  }
+  switch (args.command) {
+    case CliArgs::Command::Help:
+      if (launched_as_rank_zero()) std::cout << cocktail::usage();
+      return argc < 2 ? 2 : 0;
+    case CliArgs::Command::Version:
+      std::cout << "cocktail_dist " << COCKTAIL_VERSION << std::endl;
+      return 0;
+    case CliArgs::Command::Inspect:
+      try {
+        cocktail::inspect_checkpoint(args.path, std::cout);
+        return 0;
+      } catch (const std::exception& e) {
+        std::cerr << "cocktail: error: " << e.what() << std::endl;
+        return 1;
+      }
+    case CliArgs::Command::Merge:
+      return merge(args);
+  }
+  return 2;
+}

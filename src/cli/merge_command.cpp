@@ -1,0 +1,184 @@
+#include "cli/merge_command.hpp"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "cli/progress.hpp"
+#include "cli/report.hpp"
+#include "config/job.hpp"
+#include "core/dtype_names.hpp"
+#include "dist/collective_step.hpp"
+#include "io/checkpoint.hpp"
+#include "io/output_folder.hpp"
+#include "io/safetensors_writer.hpp"
+#include "io/side_files.hpp"
+#include "merge/stream_merge.hpp"
+#include "plan/merge_plan.hpp"
+
+namespace fs = std::filesystem;
+
+namespace cocktail {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+double peak_rss_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+// Everything every rank knows after validation.
+struct PreparedJob {
+  Job job;
+  MergeRecipe recipe;
+  std::vector<Checkpoint> models;
+  MergePlan plan;
+};
+
+PreparedJob prepare(const CliArgs& args, int ranks) {
+  PreparedJob p;
+  p.job = load_job(args.path);
+  if (args.output) p.job.output = fs::absolute(*args.output).lexically_normal();
+  p.recipe = make_recipe(p.job);
+  std::vector<fs::path> inputs;
+  for (const auto& m : p.job.models) {
+    p.models.push_back(Checkpoint::open(m.path));
+    inputs.push_back(m.path);
+  }
+  check_output_path(p.job.output, inputs, args.overwrite);
+
+  PlanOptions options;
+  options.reference = p.job.reference_index();
+  options.summed = p.recipe.models;
+  options.out_dtype = p.job.out_dtype;
+  options.max_shard_size = p.job.max_shard_size;
+  options.chunk_size = p.job.chunk_size;
+  options.ranks = ranks;
+  // Provenance in every shard; nothing rank- or time-dependent, so the bytes
+  // stay identical across rank counts and reruns.
+  options.metadata = {{"format", "pt"},
+                      {"cocktail_version", COCKTAIL_VERSION},
+                      {"merge_method", method_name(p.job.method)},
+                      {"merge_weights", weights_text(p.job, p.recipe)}};
+  p.plan = make_merge_plan(p.models, options);
+  return p;
+}
+
+// The dtype config.json announces: out_dtype, else the float dtype holding
+// most output bytes.
+std::optional<DType> config_dtype(const PreparedJob& p) {
+  if (p.job.out_dtype) return p.job.out_dtype;
+  std::map<DType, uint64_t> bytes;
+  for (const auto& t : p.plan.tensors)
+    if (t.action == TensorAction::Merge) bytes[t.out_dtype] += t.out_bytes();
+  if (bytes.empty()) return std::nullopt;
+  return std::max_element(bytes.begin(), bytes.end(),
+                          [](auto& a, auto& b) { return a.second < b.second; })->first;
+}
+
+StreamOptions stream_options(const Job& job, const Comm& comm) {
+  StreamOptions o;
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  o.compute_threads = job.threads > 0 ? job.threads : std::max(1, cores / comm.local_size());
+  o.io_threads = job.io_threads;
+  o.prefetch = job.prefetch;
+  return o;
+}
+
+JobTotals gather_totals(Comm& comm, const StreamStats& stats, double merge_seconds) {
+  JobTotals t;
+  std::vector<double> sums = {static_cast<double>(stats.bytes_read),
+                              static_cast<double>(stats.bytes_written),
+                              static_cast<double>(stats.units)};
+  sums.insert(sums.end(), stats.nonfinite.begin(), stats.nonfinite.end());
+  sums.insert(sums.end(), stats.differs.begin(), stats.differs.end());
+  std::vector<double> per_rank(comm.size() + 1, 0.0);
+  per_rank[comm.rank()] = peak_rss_bytes();
+  per_rank.back() = merge_seconds;
+  comm.allreduce_sum(sums);
+  comm.allreduce_max(per_rank);
+
+  t.bytes_read = sums[0];
+  t.bytes_written = sums[1];
+  t.units = sums[2];
+  auto it = sums.begin() + 3;
+  t.nonfinite.assign(it, it + stats.nonfinite.size());
+  it += stats.nonfinite.size();
+  t.differs.assign(it, sums.end());
+  t.peak_rss_bytes.assign(per_rank.begin(), per_rank.end() - 1);
+  t.merge_seconds = per_rank.back();
+  return t;
+}
+
+void write_metadata_files(const PreparedJob& p, const fs::path& staging, const JobTotals& totals) {
+  const OutputLayout& layout = p.plan.layout;
+  if (layout.shards.size() > 1) {
+    std::map<std::string, std::string> weight_map;
+    for (const auto& shard : layout.shards)
+      for (size_t t : shard.tensors) weight_map[p.plan.tensors[t].name] = shard.file_name;
+    write_staged_file(staging, "model.safetensors.index.json",
+                      encode_shard_index(layout.total_tensor_bytes, weight_map));
+  }
+  stage_side_files(p.models[p.job.reference_index()].folder(), staging, config_dtype(p));
+  write_staged_file(staging, "merge_report.json", merge_report_json(p.job, p.recipe, p.plan, totals));
+}
+
+}  // namespace
+
+void run_merge(Comm& comm, const CliArgs& args, std::ostream& log) {
+  const auto start = Clock::now();
+  const bool root = comm.rank() == 0;
+  PreparedJob p;
+  collective_step(comm, [&] { p = prepare(args, comm.size()); });
+  if (root)
+    for (const auto& w : p.recipe.warnings) log << "cocktail: warning: " << w << "\n";
+  if (args.dry_run) {
+    if (root) print_plan(log, p.job, p.recipe, p.plan, comm.size());
+    return;
+  }
+
+  const fs::path staging = staging_path(p.job.output);
+  try {
+    collective_step(comm, [&] {
+      if (root) create_staged_shards(staging, p.plan.layout);
+    });
+
+    StreamStats stats;
+    const auto merge_start = Clock::now();
+    collective_step(comm, [&] {
+      ProgressReporter progress(log, root ? p.job.progress_interval : 0,
+                                p.plan.total_read_bytes(), p.plan.rank_read_bytes(comm.rank()));
+      stats = stream_merge(p.plan, p.models, p.recipe, staging, comm.rank(),
+                           stream_options(p.job, comm),
+                           [&](uint64_t done) { progress.update(done); });
+    });
+    JobTotals totals = gather_totals(comm, stats, seconds_since(merge_start));
+
+    collective_step(comm, [&] {
+      if (!root) return;
+      write_metadata_files(p, staging, totals);
+      publish_output(staging, p.job.output, args.overwrite);
+    });
+    totals.total_seconds = seconds_since(start);
+    if (root) {
+      for (const auto& w : data_warnings(p.job, p.recipe, p.plan, totals))
+        log << "cocktail: warning: " << w << "\n";
+      print_summary(log, p.job, p.recipe, p.plan, totals);
+    }
+  } catch (...) {
+    // Every rank is here together (collective_step agreed on the failure), so
+    // no rank is still writing into the staging folder.
+    if (root) remove_staging(staging);
+    throw;
+  }
+}
+
+}  // namespace cocktail

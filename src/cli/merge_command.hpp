@@ -1,0 +1,13 @@
+#pragma once
+#include <ostream>
+
+#include "cli/args.hpp"
+#include "dist/comm.hpp"
+
+namespace cocktail {
+
+// Runs a merge job on every rank of `comm`. Returns normally on success; on
+// any rank's failure every rank throws JobFailed and nothing is left behind.
+void run_merge(Comm& comm, const CliArgs& args, std::ostream& log);
+
+}  // namespace cocktail

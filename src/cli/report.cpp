@@ -1,0 +1,133 @@
+#include "cli/report.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli/progress.hpp"
+#include "core/dtype_names.hpp"
+
+namespace cocktail {
+namespace {
+
+std::string model_name(const Job& job, size_t i) { return job.models[i].path.filename().string(); }
+
+const char* role_name(ModelRole role) {
+  switch (role) {
+    case ModelRole::Base: return "base";
+    case ModelRole::Target: return "target";
+    case ModelRole::Peer: return "model";
+  }
+  return "model";
+}
+
+// Models with NaN/Inf counts: total per summed model and the first tensor hit.
+struct NonfiniteByModel {
+  double count = 0;
+  std::string first_tensor;
+};
+
+std::vector<NonfiniteByModel> nonfinite_by_model(const MergeRecipe& recipe, const MergePlan& plan,
+                                                 const JobTotals& totals) {
+  const size_t summed = recipe.models.size();
+  std::vector<NonfiniteByModel> by(summed);
+  for (size_t t = 0; t < plan.tensors.size(); ++t)
+    for (size_t s = 0; s < summed; ++s) {
+      const double n = totals.nonfinite[t * summed + s];
+      if (n > 0 && by[s].first_tensor.empty()) by[s].first_tensor = plan.tensors[t].name;
+      by[s].count += n;
+    }
+  return by;
+}
+
+}  // namespace
+
+std::string weights_text(const Job& job, const MergeRecipe& recipe) {
+  std::ostringstream s;
+  for (size_t i = 0; i < recipe.models.size(); ++i)
+    s << (i ? ", " : "") << model_name(job, recipe.models[i]) << "=" << recipe.weights[i];
+  return s.str();
+}
+
+void print_plan(std::ostream& out, const Job& job, const MergeRecipe& recipe,
+                const MergePlan& plan, int ranks) {
+  out << "plan: " << method_name(job.method) << " of " << recipe.models.size() << " models ("
+      << weights_text(job, recipe) << ")\n";
+  size_t merged = 0;
+  for (const auto& t : plan.tensors) merged += t.action == TensorAction::Merge;
+  out << "  tensors: " << plan.tensors.size() << " (" << merged << " merged, "
+      << plan.tensors.size() - merged << " copied from " << model_name(job, 0) << ")\n";
+  out << "  read " << format_bytes(plan.total_read_bytes()) << ", write "
+      << format_bytes(plan.layout.total_tensor_bytes) << " in " << plan.units.size()
+      << " work units of up to " << format_bytes(job.chunk_size) << "\n";
+  for (int r = 0; r < ranks; ++r)
+    out << "  rank " << r << ": " << plan.rank_bounds[r + 1] - plan.rank_bounds[r] << " units, "
+        << format_bytes(plan.rank_cost(r)) << " read+written\n";
+  out << "  output " << job.output.string() << ":\n";
+  for (const auto& shard : plan.layout.shards)
+    out << "    " << shard.file_name << "  " << shard.tensors.size() << " tensors  "
+        << format_bytes(shard.file_size) << "\n";
+}
+
+std::vector<std::string> data_warnings(const Job& job, const MergeRecipe& recipe,
+                                       const MergePlan& plan, const JobTotals& totals) {
+  std::vector<std::string> warnings;
+  const auto by = nonfinite_by_model(recipe, plan, totals);
+  for (size_t s = 0; s < by.size(); ++s)
+    if (by[s].count > 0)
+      warnings.push_back(std::to_string(static_cast<uint64_t>(by[s].count)) +
+                         " NaN/Inf values read from " + model_name(job, recipe.models[s]) +
+                         " (first in tensor '" + by[s].first_tensor + "')");
+  for (size_t t = 0; t < plan.tensors.size(); ++t)
+    if (totals.differs[t] > 0)
+      warnings.push_back("integer tensor '" + plan.tensors[t].name +
+                         "' differs between models; copied from " + model_name(job, 0));
+  return warnings;
+}
+
+void print_summary(std::ostream& out, const Job& job, const MergeRecipe& recipe,
+                   const MergePlan& plan, const JobTotals& totals) {
+  const double rate = totals.merge_seconds > 0 ? totals.bytes_read / totals.merge_seconds : 0;
+  out << "cocktail: merged " << plan.tensors.size() << " tensors of " << recipe.models.size()
+      << " models into " << job.output.string() << " (" << plan.layout.shards.size()
+      << " shard" << (plan.layout.shards.size() == 1 ? "" : "s") << ")\n";
+  out << "  method   " << method_name(job.method) << ": " << weights_text(job, recipe) << "\n";
+  out << "  read     " << format_bytes(totals.bytes_read) << "   written "
+      << format_bytes(totals.bytes_written) << "\n";
+  out << "  time     " << format_seconds(totals.total_seconds) << " total, "
+      << format_seconds(totals.merge_seconds) << " merging, " << format_bytes(rate)
+      << "/s input\n";
+  out << "  peak RSS";
+  for (size_t r = 0; r < totals.peak_rss_bytes.size(); ++r)
+    out << (r ? ", " : " ") << "rank " << r << " " << format_bytes(totals.peak_rss_bytes[r]);
+  out << "\n";
+}
+
+std::string merge_report_json(const Job& job, const MergeRecipe& recipe, const MergePlan& plan,
+                              const JobTotals& totals) {
+  nlohmann::ordered_json report;
+  report["tool"] = "cocktail";
+  report["version"] = COCKTAIL_VERSION;
+  report["merge_method"] = method_name(job.method);
+  nlohmann::ordered_json models = nlohmann::ordered_json::array();
+  for (size_t i = 0; i < job.models.size(); ++i) {
+    nlohmann::ordered_json m{{"path", job.models[i].path.string()},
+                             {"role", role_name(job.models[i].role)}};
+    const auto it = std::find(recipe.models.begin(), recipe.models.end(), i);
+    if (it != recipe.models.end()) m["weight"] = recipe.weights[it - recipe.models.begin()];
+    models.push_back(m);
+  }
+  report["models"] = models;
+  if (job.method == MergeMethod::Linear) report["normalize"] = job.normalize;
+  if (job.method == MergeMethod::LmCocktail) report["alpha"] = job.alpha;
+  report["tensors"] = plan.tensors.size();
+  report["shards"] = plan.layout.shards.size();
+  report["bytes_read"] = totals.bytes_read;
+  report["bytes_written"] = totals.bytes_written;
+  report["warnings"] = data_warnings(job, recipe, plan, totals);
+  for (const auto& w : recipe.warnings) report["warnings"].push_back(w);
+  return report.dump(2) + "\n";
+}
+
+}  // namespace cocktail

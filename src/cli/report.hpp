@@ -1,0 +1,40 @@
+#pragma once
+// What rank 0 tells the user: the plan of a dry run, the end-of-job summary,
+// and merge_report.json written beside the weights.
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "config/job.hpp"
+#include "merge/recipe.hpp"
+#include "plan/merge_plan.hpp"
+
+namespace cocktail {
+
+// Totals over all ranks, gathered after the merge.
+struct JobTotals {
+  double bytes_read = 0, bytes_written = 0, units = 0;
+  double merge_seconds = 0;                 // slowest rank's streaming time
+  double total_seconds = 0;                 // rank 0, start to publish
+  std::vector<double> peak_rss_bytes;       // per rank
+  std::vector<double> nonfinite;            // [tensor * S + s]
+  std::vector<double> differs;              // per tensor, > 0 when an integer tensor differs
+};
+
+void print_plan(std::ostream& out, const Job& job, const MergeRecipe& recipe,
+                const MergePlan& plan, int ranks);
+
+// Warnings about the data (NaN/Inf read, integer tensors that differ).
+std::vector<std::string> data_warnings(const Job& job, const MergeRecipe& recipe,
+                                       const MergePlan& plan, const JobTotals& totals);
+
+void print_summary(std::ostream& out, const Job& job, const MergeRecipe& recipe,
+                   const MergePlan& plan, const JobTotals& totals);
+
+std::string merge_report_json(const Job& job, const MergeRecipe& recipe, const MergePlan& plan,
+                              const JobTotals& totals);
+
+// "name=weight" pairs, for the shard metadata and the summary.
+std::string weights_text(const Job& job, const MergeRecipe& recipe);
+
+}  // namespace cocktail

@@ -1,0 +1,102 @@
+#include "io/output_folder.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/error.hpp"
+#include "io/file.hpp"
+
+namespace fs = std::filesystem;
+
+namespace cocktail {
+namespace {
+
+fs::path absolute_clean(const fs::path& p) { return fs::weakly_canonical(fs::absolute(p)); }
+
+bool is_within(const fs::path& inner, const fs::path& outer) {
+  auto i = inner.begin(), o = outer.begin();
+  for (; o != outer.end(); ++o, ++i)
+    if (i == inner.end() || *i != *o) return false;
+  return true;
+}
+
+void reserve(const File& file, uint64_t size) {
+  const int fd = ::open(file.path().c_str(), O_WRONLY | O_CLOEXEC);
+  int rc = fd < 0 ? errno : ::posix_fallocate(fd, 0, static_cast<off_t>(size));
+  if (fd >= 0) ::close(fd);
+  // Filesystems without fallocate get a sparse file; a full disk then shows
+  // up as a write error naming the file.
+  if (rc == EOPNOTSUPP || rc == EINVAL) return;
+  if (rc != 0) throw Error(file.path() + ": cannot reserve " + std::to_string(size) +
+                           " bytes: " + std::strerror(rc));
+}
+
+}  // namespace
+
+fs::path staging_path(const fs::path& output) {
+  const fs::path out = absolute_clean(output);
+  return out.parent_path() / ("." + out.filename().string() + ".cocktail-staging");
+}
+
+void check_output_path(const fs::path& output, const std::vector<fs::path>& inputs,
+                       bool overwrite) {
+  if (output.empty()) throw Error("no output path: set 'output' in the config or pass --output");
+  const fs::path out = absolute_clean(output);
+  for (const auto& input : inputs) {
+    const fs::path in = absolute_clean(input);
+    // A single-file input only owns itself; writing beside it is fine.
+    if (fs::is_regular_file(in) ? out == in : is_within(out, in))
+      throw Error("output " + out.string() + " is inside the input folder " + in.string());
+    if (is_within(in, out))
+      throw Error("input " + in.string() + " is inside the output folder " + out.string());
+  }
+  if (fs::exists(out) && !overwrite)
+    throw Error("output " + out.string() + " already exists; pass --overwrite to replace it");
+}
+
+void create_staged_shards(const fs::path& staging, const OutputLayout& layout) {
+  std::error_code ec;
+  fs::remove_all(staging, ec);
+  fs::create_directories(staging, ec);
+  if (ec) throw Error(staging.string() + ": cannot create the staging folder: " + ec.message());
+  for (const auto& shard : layout.shards) {
+    File file((staging / shard.file_name).string(), File::Mode::CreateReadWrite);
+    file.truncate(shard.file_size);
+    reserve(file, shard.file_size);
+    file.pwrite_full(shard.header.data(), shard.header.size(), 0);
+  }
+}
+
+void write_staged_file(const fs::path& staging, const std::string& name,
+                       const std::string& contents) {
+  File file((staging / name).string(), File::Mode::CreateReadWrite);
+  file.truncate(0);
+  file.pwrite_full(contents.data(), contents.size(), 0);
+  file.sync();
+}
+
+void publish_output(const fs::path& staging, const fs::path& output, bool overwrite) {
+  const fs::path out = absolute_clean(output);
+  std::error_code ec;
+  fs::path old;
+  if (fs::exists(out)) {
+    if (!overwrite) throw Error("output " + out.string() + " already exists; pass --overwrite");
+    old = out.parent_path() / ("." + out.filename().string() + ".cocktail-replaced");
+    fs::remove_all(old, ec);
+    fs::rename(out, old, ec);
+    if (ec) throw Error(out.string() + ": cannot move the old output aside: " + ec.message());
+  }
+  fs::rename(staging, out, ec);
+  if (ec) throw Error(out.string() + ": cannot rename the staging folder into place: " + ec.message());
+  if (!old.empty()) fs::remove_all(old, ec);
+}
+
+void remove_staging(const fs::path& staging) noexcept {
+  std::error_code ec;
+  fs::remove_all(staging, ec);
+}
+
+}  // namespace cocktail

@@ -1,0 +1,38 @@
+#pragma once
+// The output's life cycle. Shards are written inside a staging folder beside
+// the destination (same filesystem, so the final rename is atomic) and
+// published only after every rank succeeded; a failed job removes it.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "plan/output_layout.hpp"
+
+namespace cocktail {
+
+// <parent>/.<name>.cocktail-staging
+std::filesystem::path staging_path(const std::filesystem::path& output);
+
+// Refuses an output inside an input (or an input inside the output) and an
+// existing destination without `overwrite`. Throws cocktail::Error.
+void check_output_path(const std::filesystem::path& output,
+                       const std::vector<std::filesystem::path>& inputs, bool overwrite);
+
+// Creates the staging folder (replacing a stale one) and every shard file at
+// its final size with its header in place, so ranks can pwrite anywhere.
+// Space is reserved up front so a full disk fails here, before the merge.
+void create_staged_shards(const std::filesystem::path& staging, const OutputLayout& layout);
+
+// Writes a small text file into the staging folder (index, config, report).
+void write_staged_file(const std::filesystem::path& staging, const std::string& name,
+                       const std::string& contents);
+
+// Renames the staging folder to `output`, replacing an existing one when
+// `overwrite` (the old folder is moved aside first and removed last).
+void publish_output(const std::filesystem::path& staging, const std::filesystem::path& output,
+                    bool overwrite);
+
+// Best effort: used on the failure path, never throws.
+void remove_staging(const std::filesystem::path& staging) noexcept;
+
+}  // namespace cocktail

@@ -1,0 +1,42 @@
+#include "io/safetensors_writer.hpp"
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "core/dtype_names.hpp"
+
+namespace cocktail {
+
+std::string encode_safetensors_header(const std::vector<TensorInfo>& tensors,
+                                      const std::map<std::string, std::string>& metadata) {
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  for (const auto& t : tensors) {
+    header[t.name] = {{"dtype", std::string(safetensors_name(t.dtype))},
+                      {"shape", t.shape},
+                      {"data_offsets", {t.begin, t.end}}};
+  }
+  std::string json = header.dump();
+  json.append((8 - json.size() % 8) % 8, ' ');
+  std::string out(8, '\0');
+  uint64_t n = json.size();
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((n >> (8 * i)) & 0xff);
+  return out + json;
+}
+
+std::string encode_shard_index(uint64_t total_size,
+                               const std::map<std::string, std::string>& weight_map) {
+  nlohmann::ordered_json index;
+  index["metadata"] = {{"total_size", total_size}};
+  index["weight_map"] = weight_map;  // std::map: sorted keys, as transformers writes them
+  return index.dump(2) + "\n";
+}
+
+std::string shard_file_name(size_t index, size_t count) {
+  if (count == 1) return "model.safetensors";
+  char name[64];
+  std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", index + 1, count);
+  return name;
+}
+
+}  // namespace cocktail

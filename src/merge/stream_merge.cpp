@@ -1,0 +1,183 @@
+#include "merge/stream_merge.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include "core/aligned_buffer.hpp"
+#include "core/thread_pool.hpp"
+#include "io/file.hpp"
+#include "weighted_sum.hpp"
+
+namespace cocktail {
+namespace {
+
+// Large transfers are split so several I/O threads work on one range: one
+// outstanding pread per thread leaves fast storage idle.
+constexpr uint64_t kIoPiece = 8ull << 20;
+
+struct Slot {
+  std::vector<AlignedBuffer> inputs;  // one per source
+  AlignedBuffer output;
+  std::vector<std::future<void>> reads, writes;
+};
+
+void wait_all(std::vector<std::future<void>>& futures) {
+  for (auto& f : futures) f.wait();
+  for (auto& f : futures) f.get();  // rethrows the first failure
+  futures.clear();
+}
+
+// Opens each input and output file once per rank, on first use.
+class FileCache {
+ public:
+  FileCache(const std::vector<Checkpoint>& models, const std::filesystem::path& out_dir,
+            const OutputLayout& layout)
+      : models_(models), out_dir_(out_dir), layout_(layout) {}
+
+  const File& input(const TensorSource& s) {
+    auto key = std::make_pair(s.model, s.tensor->file);
+    auto it = inputs_.find(key);
+    if (it == inputs_.end())
+      it = inputs_.emplace(key, File(models_[s.model].files()[s.tensor->file].path.string(),
+                                     File::Mode::Read)).first;
+    return it->second;
+  }
+
+  const File& output(size_t shard) {
+    auto it = outputs_.find(shard);
+    if (it == outputs_.end())
+      it = outputs_.emplace(shard, File((out_dir_ / layout_.shards[shard].file_name).string(),
+                                        File::Mode::ReadWrite)).first;
+    return it->second;
+  }
+
+  void sync_outputs() const {
+    for (const auto& [shard, file] : outputs_) file.sync();
+  }
+
+ private:
+  const std::vector<Checkpoint>& models_;
+  std::filesystem::path out_dir_;
+  const OutputLayout& layout_;
+  std::map<std::pair<size_t, uint32_t>, File> inputs_;
+  std::map<size_t, File> outputs_;
+};
+
+void submit_pieces(ThreadPool& io, std::vector<std::future<void>>& into, uint64_t bytes,
+                   const std::function<void(uint64_t, uint64_t)>& transfer) {
+  for (uint64_t done = 0; done < bytes; done += kIoPiece) {
+    const uint64_t n = std::min(kIoPiece, bytes - done);
+    into.push_back(io.submit([transfer, done, n] { transfer(done, n); }));
+  }
+}
+
+}  // namespace
+
+StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& models,
+                         const MergeRecipe& recipe, const std::filesystem::path& out_dir,
+                         int rank, const StreamOptions& options, const ProgressFn& progress) {
+  const size_t begin = plan.rank_bounds[rank], end = plan.rank_bounds[rank + 1];
+  const size_t summed = recipe.models.size();
+  StreamStats stats;
+  stats.nonfinite.assign(plan.tensors.size() * summed, 0);
+  stats.differs.assign(plan.tensors.size(), 0);
+
+  // Size the ring for the largest unit this rank will see.
+  size_t max_sources = 0;
+  uint64_t max_in = 0, max_out = 0;
+  for (size_t u = begin; u < end; ++u) {
+    const PlannedTensor& t = plan.tensors[plan.units[u].tensor];
+    max_sources = std::max(max_sources, t.sources.size());
+    max_out = std::max(max_out, plan.units[u].count * dtype_size(t.out_dtype));
+    for (const auto& s : t.sources)
+      max_in = std::max(max_in, plan.units[u].count * dtype_size(s.tensor->info.dtype));
+  }
+  std::vector<Slot> slots(static_cast<size_t>(std::max(1, options.prefetch)) + 1);
+  for (auto& slot : slots) {
+    for (size_t s = 0; s < max_sources; ++s) slot.inputs.emplace_back(max_in);
+    slot.output = AlignedBuffer(max_out);
+  }
+  FileCache files(models, out_dir, plan.layout);
+  // Declared after the slots and files they use: on an exception the pools'
+  // destructors finish every queued transfer before those are freed.
+  ThreadPool io(options.io_threads);
+  ThreadPool compute(options.compute_threads);
+
+  auto slot_of = [&](size_t u) -> Slot& { return slots[(u - begin) % slots.size()]; };
+
+  auto start_reads = [&](size_t u) {
+    Slot& slot = slot_of(u);
+    wait_all(slot.writes);  // the slot's previous unit must be on disk first
+    const WorkUnit& unit = plan.units[u];
+    const PlannedTensor& t = plan.tensors[unit.tensor];
+    for (size_t s = 0; s < t.sources.size(); ++s) {
+      const CheckpointTensor& src = *t.sources[s].tensor;
+      const uint64_t size = dtype_size(src.info.dtype);
+      const File* file = &files.input(t.sources[s]);
+      const uint64_t offset = src.file_offset() + unit.first * size;
+      std::byte* dst = slot.inputs[s].data();
+      submit_pieces(io, slot.reads, unit.count * size, [file, dst, offset](uint64_t at, uint64_t n) {
+        file->pread_full(dst + at, n, offset + at);
+      });
+    }
+  };
+
+  auto compute_unit = [&](size_t u) -> const std::byte* {
+    Slot& slot = slot_of(u);
+    const WorkUnit& unit = plan.units[u];
+    const PlannedTensor& t = plan.tensors[unit.tensor];
+    if (t.action == TensorAction::CopyReference) {
+      const uint64_t bytes = unit.count * dtype_size(t.out_dtype);
+      for (size_t s = 1; s < t.sources.size(); ++s)
+        if (std::memcmp(slot.inputs[0].data(), slot.inputs[s].data(), bytes) != 0)
+          stats.differs[unit.tensor] = 1;
+      return slot.inputs[0].data();
+    }
+    std::mutex counts_mu;
+    uint64_t* counts = &stats.nonfinite[unit.tensor * summed];
+    compute.parallel_for(unit.count, [&](size_t first, size_t last) {
+      std::vector<WeightedInput> in;
+      for (size_t s = 0; s < summed; ++s) {
+        const DType dt = t.sources[s].tensor->info.dtype;
+        in.push_back({slot.inputs[s].data() + first * dtype_size(dt), dt, recipe.weights[s]});
+      }
+      std::vector<uint64_t> local(summed, 0);
+      weighted_sum(in, slot.output.data() + first * dtype_size(t.out_dtype), t.out_dtype,
+                   last - first, local.data());
+      std::lock_guard lock(counts_mu);
+      for (size_t s = 0; s < summed; ++s) counts[s] += local[s];
+    });
+    return slot.output.data();
+  };
+
+  auto start_write = [&](size_t u, const std::byte* data) {
+    const WorkUnit& unit = plan.units[u];
+    const PlannedTensor& t = plan.tensors[unit.tensor];
+    const uint64_t size = dtype_size(t.out_dtype);
+    const File* file = &files.output(plan.layout.shard_of[unit.tensor]);
+    const uint64_t offset = plan.layout.file_offset[unit.tensor] + unit.first * size;
+    submit_pieces(io, slot_of(u).writes, unit.count * size, [file, data, offset](uint64_t at, uint64_t n) {
+      file->pwrite_full(data + at, n, offset + at);
+    });
+    stats.bytes_written += unit.count * size;
+  };
+
+  const size_t lookahead = slots.size() - 1;
+  for (size_t u = begin; u < std::min(end, begin + lookahead); ++u) start_reads(u);
+  for (size_t u = begin; u < end; ++u) {
+    wait_all(slot_of(u).reads);
+    // Reuses the slot of unit u - 1, whose write ran while we waited above.
+    if (u + lookahead < end) start_reads(u + lookahead);
+    start_write(u, compute_unit(u));
+    ++stats.units;
+    stats.bytes_read += unit_read_bytes(plan.units[u], plan.tensors[plan.units[u].tensor]);
+    if (progress) progress(stats.bytes_read);
+  }
+  for (auto& slot : slots) wait_all(slot.writes);
+  files.sync_outputs();
+  return stats;
+}
+
+}  // namespace cocktail

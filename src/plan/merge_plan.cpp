@@ -1,0 +1,35 @@
+#include "plan/merge_plan.hpp"
+
+namespace cocktail {
+
+uint64_t MergePlan::rank_cost(int rank) const {
+  uint64_t bytes = 0;
+  for (size_t u = rank_bounds[rank]; u < rank_bounds[rank + 1]; ++u)
+    bytes += unit_cost(units[u], tensors[units[u].tensor]);
+  return bytes;
+}
+
+uint64_t MergePlan::rank_read_bytes(int rank) const {
+  uint64_t bytes = 0;
+  for (size_t u = rank_bounds[rank]; u < rank_bounds[rank + 1]; ++u)
+    bytes += unit_read_bytes(units[u], tensors[units[u].tensor]);
+  return bytes;
+}
+
+uint64_t MergePlan::total_read_bytes() const {
+  uint64_t bytes = 0;
+  for (const auto& t : tensors)
+    for (const auto& s : t.sources) bytes += s.tensor->info.nbytes();
+  return bytes;
+}
+
+MergePlan make_merge_plan(const std::vector<Checkpoint>& models, const PlanOptions& options) {
+  MergePlan plan;
+  plan.tensors = plan_tensors(models, options.reference, options.summed, options.out_dtype);
+  plan.layout = make_output_layout(plan.tensors, options.max_shard_size, options.metadata);
+  plan.units = make_work_units(plan.tensors, options.chunk_size);
+  plan.rank_bounds = assign_units(plan.units, plan.tensors, options.ranks);
+  return plan;
+}
+
+}  // namespace cocktail

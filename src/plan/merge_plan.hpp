@@ -1,0 +1,38 @@
+#pragma once
+// Everything decided before data moves: tensors, output layout, work units
+// and their ranks. Every rank builds the identical plan from the same headers.
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "plan/output_layout.hpp"
+#include "plan/tensor_plan.hpp"
+#include "plan/work_units.hpp"
+
+namespace cocktail {
+
+struct MergePlan {
+  std::vector<PlannedTensor> tensors;
+  OutputLayout layout;
+  std::vector<WorkUnit> units;
+  std::vector<size_t> rank_bounds;  // ranks + 1 entries
+
+  uint64_t rank_cost(int rank) const;        // bytes read + written by a rank
+  uint64_t rank_read_bytes(int rank) const;  // bytes read by a rank
+  uint64_t total_read_bytes() const;         // over all ranks
+};
+
+struct PlanOptions {
+  size_t reference = 0;
+  std::vector<size_t> summed;
+  std::optional<DType> out_dtype;
+  uint64_t max_shard_size = 5'000'000'000;
+  uint64_t chunk_size = 16ull << 20;
+  int ranks = 1;
+  std::map<std::string, std::string> metadata;  // written into every shard header
+};
+
+MergePlan make_merge_plan(const std::vector<Checkpoint>& models, const PlanOptions& options);
+
+}  // namespace cocktail

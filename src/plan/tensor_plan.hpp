@@ -1,0 +1,44 @@
+#pragma once
+// Which output tensors exist, what each is made from, and what it becomes.
+// Built from headers only; this is where models are checked to agree.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/checkpoint.hpp"
+
+namespace cocktail {
+
+enum class TensorAction {
+  Merge,          // float tensor: weighted sum of every model
+  CopyReference,  // integer/bool tensor: the reference model's bytes, after comparing
+};
+
+struct TensorSource {
+  size_t model = 0;                       // index into the job's models
+  const CheckpointTensor* tensor = nullptr;
+};
+
+struct PlannedTensor {
+  std::string name;
+  std::vector<uint64_t> shape;
+  uint64_t numel = 0;
+  TensorAction action = TensorAction::Merge;
+  DType out_dtype = DType::F32;
+  // What is read: for Merge the summed models in recipe order; for
+  // CopyReference every model, the reference first (the others are compared).
+  std::vector<TensorSource> sources;
+
+  uint64_t out_bytes() const { return numel * dtype_size(out_dtype); }
+};
+
+// Output tensors in the reference model's order (its files in index order,
+// tensors by offset). `summed` lists the models of the weighted sum.
+// `out_dtype` replaces the reference dtype of float tensors. Throws cocktail::Error naming the tensor and model when a tensor is
+// missing from a model, shapes differ, a float is needed where a model has
+// another dtype, or a dtype cannot be merged.
+std::vector<PlannedTensor> plan_tensors(const std::vector<Checkpoint>& models, size_t reference,
+                                        const std::vector<size_t>& summed,
+                                        std::optional<DType> out_dtype);
+
+}  // namespace cocktail

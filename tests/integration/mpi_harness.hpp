@@ -1,0 +1,65 @@
+#pragma once
+// Runs cocktail_dist for real under mpirun and captures what a user sees:
+// the combined output and every rank's own exit code.
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace cocktail::test {
+
+struct RunResult {
+  int status = -1;               // mpirun's exit status
+  std::vector<int> rank_status;  // each rank's exit code, as its shell saw it
+  std::string output;            // stdout and stderr of all ranks
+
+  int lines_containing(const std::string& needle) const {
+    std::istringstream in(output);
+    int n = 0;
+    for (std::string line; std::getline(in, line);) n += line.find(needle) != std::string::npos;
+    return n;
+  }
+};
+
+inline std::string shell_quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// `args` are passed to cocktail_dist. Each rank runs through sh so its exit
+// code is printed as "rank-exit <code>". mpirun normally kills the remaining
+// ranks as soon as one exits non-zero; `every_rank_finishes` turns that off so
+// a test can see each rank's own exit code (mpirun then exits 0 regardless).
+inline RunResult run_mpi(int ranks, const std::vector<std::string>& args,
+                         bool every_rank_finishes = false) {
+  std::string cmd = std::string(COCKTAIL_MPIEXEC) + " --allow-run-as-root --oversubscribe" +
+                    (every_rank_finishes ? " --mca orte_abort_on_non_zero_status 0" : "") +
+                    " -n " + std::to_string(ranks) + " sh -c " +
+                    shell_quote("\"$0\" \"$@\"; s=$?; echo \"rank-exit $s\"; exit $s") + " " +
+                    shell_quote(COCKTAIL_DIST_BIN);
+  for (const auto& a : args) cmd += " " + shell_quote(a);
+  const auto log = std::filesystem::temp_directory_path() /
+                   ("cocktail-run-" + std::to_string(::getpid()) + ".log");
+  cmd += " > " + shell_quote(log.string()) + " 2>&1";
+  RunResult r;
+  const int raw = std::system(cmd.c_str());
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  std::ifstream in(log);
+  std::ostringstream all;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("rank-exit ", 0) == 0) {
+      r.rank_status.push_back(std::atoi(line.c_str() + 10));
+    } else {
+      all << line << "\n";
+    }
+  }
+  r.output = all.str();
+  std::filesystem::remove(log);
+  return r;
+}
+
+}  // namespace cocktail::test

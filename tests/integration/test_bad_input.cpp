@@ -1,0 +1,161 @@
+// Every bad input ends the job on every rank with one error line naming the
+// culprit, and leaves no output or staging folder behind.
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include "fixture_models.hpp"
+#include "mpi_harness.hpp"
+
+namespace fs = std::filesystem;
+using namespace cocktail::test;
+
+namespace {
+
+struct Case {
+  std::string name;
+  std::function<void(const fs::path& dir)> spoil;  // breaks the good setup
+  std::string expect;                              // part of the error line
+};
+
+std::vector<FixtureTensor> model(uint64_t seed) {
+  return {float_tensor("w.a", "BF16", {64, 33}, values(64 * 33, seed)),
+          float_tensor("w.b", "BF16", {100}, values(100, seed + 1))};
+}
+
+void good_setup(const fs::path& dir) {
+  auto base = model(1);
+  write_safetensors(dir / "base/model-00001-of-00002.safetensors", {base[0]});
+  write_safetensors(dir / "base/model-00002-of-00002.safetensors", {base[1]});
+  write_file(dir / "base/model.safetensors.index.json",
+             R"({"metadata":{"total_size":4424},"weight_map":{"w.a":"model-00001-of-00002.safetensors","w.b":"model-00002-of-00002.safetensors"}})");
+  write_safetensors(dir / "ft/model.safetensors", model(2));
+  write_file(dir / "job.yaml",
+             "merge_method: lm_cocktail\nbase_model: base\ntarget: ft\noutput: out\n"
+             "progress_interval: 0\n");
+}
+
+std::string with_header(const std::string& json, size_t data_bytes) {
+  std::string file(8, '\0');
+  for (int i = 0; i < 8; ++i) file[i] = static_cast<char>(static_cast<uint64_t>(json.size()) >> (8 * i));
+  return file + json + std::string(data_bytes, '\0');
+}
+
+const fs::path kFt = "ft/model.safetensors";
+
+std::vector<Case> cases() {
+  return {
+      {"TruncatedFile",
+       [](const fs::path& d) { fs::resize_file(d / kFt, fs::file_size(d / kFt) - 10); },
+       "ft/model.safetensors"},
+      {"CorruptHeader",
+       [](const fs::path& d) { write_file(d / kFt, with_header("{\"w.a\": {\"dtype\": ", 0)); },
+       "ft/model.safetensors"},
+      {"OversizedHeader",
+       [](const fs::path& d) {
+         std::string f = read_file(d / kFt);
+         f[3] = 0x7f;  // header length > 100,000,000
+         write_file(d / kFt, f);
+       },
+       "ft/model.safetensors"},
+      {"OffsetsOutOfRange",
+       [](const fs::path& d) {
+         write_file(d / kFt, with_header(R"({"w.a":{"dtype":"BF16","shape":[64,33],"data_offsets":[0,4224]},"w.b":{"dtype":"BF16","shape":[100],"data_offsets":[4224,4424]}})", 4000));
+       },
+       "ft/model.safetensors"},
+      {"OverlappingOffsets",
+       [](const fs::path& d) {
+         write_file(d / kFt, with_header(R"({"w.a":{"dtype":"BF16","shape":[64,33],"data_offsets":[0,4224]},"w.b":{"dtype":"BF16","shape":[100],"data_offsets":[4200,4400]}})", 4400));
+       },
+       "w.b"},
+      {"MissingShard",
+       [](const fs::path& d) { fs::remove(d / "base/model-00002-of-00002.safetensors"); },
+       "model-00002-of-00002.safetensors"},
+      {"WeightMapPointsToWrongFile",
+       [](const fs::path& d) {
+         write_file(d / "base/model.safetensors.index.json",
+                    R"({"weight_map":{"w.a":"model-00002-of-00002.safetensors","w.b":"model-00002-of-00002.safetensors"}})");
+       },
+       "w.a"},
+      {"TensorMissingFromOneModel",
+       [](const fs::path& d) { write_safetensors(d / kFt, {model(2)[0]}); },
+       "tensor 'w.b'"},
+      {"ShapeMismatch",
+       [](const fs::path& d) {
+         write_safetensors(d / kFt, {model(2)[0], float_tensor("w.b", "BF16", {10, 10}, values(100, 3))});
+       },
+       "tensor 'w.b': shape [10, 10]"},
+      {"NonFloatWhereFloatNeeded",
+       [](const fs::path& d) {
+         write_safetensors(d / kFt, {model(2)[0], FixtureTensor{"w.b", "I16", {100}, std::vector<uint8_t>(200, 0)}});
+       },
+       "tensor 'w.b': dtype I16"},
+      {"UnknownConfigKey",
+       [](const fs::path& d) {
+         write_file(d / "job.yaml", "merge_method: lm_cocktail\nbase_model: base\ntarget: ft\n"
+                                    "output: out\nchunk_sise: 1M\n");
+       },
+       "chunk_sise"},
+      {"OutputInsideInput",
+       [](const fs::path& d) {
+         write_file(d / "job.yaml", "merge_method: lm_cocktail\nbase_model: base\ntarget: ft\n"
+                                    "output: ft/merged\n");
+       },
+       "inside the input folder"},
+      {"UnwritableOutput",
+       [](const fs::path& d) {
+         write_file(d / "blocker", "a file where a folder should be");
+         write_file(d / "job.yaml", "merge_method: lm_cocktail\nbase_model: base\ntarget: ft\n"
+                                    "output: blocker/out\n");
+       },
+       "blocker"},
+  };
+}
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
+class BadInput : public ::testing::TestWithParam<Case> {};
+
+TEST_P(BadInput, FailsOnEveryRankWithOneLineAndNoOutput) {
+  char tmpl[] = "/tmp/cocktail-bad-XXXXXX";
+  const fs::path dir = mkdtemp(tmpl);
+  good_setup(dir);
+  GetParam().spoil(dir);
+  const RunResult r = run_mpi(2, {(dir / "job.yaml").string()}, /*every_rank_finishes=*/true);
+  EXPECT_EQ(r.rank_status.size(), 2u) << r.output;
+  for (int s : r.rank_status) EXPECT_NE(s, 0) << r.output;
+  EXPECT_EQ(r.lines_containing("cocktail: error:"), 1) << r.output;
+  EXPECT_EQ(r.lines_containing(GetParam().expect), 1) << r.output;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename();
+    EXPECT_EQ(name.find("out"), std::string::npos) << "left behind: " << name;
+    EXPECT_EQ(name.find("cocktail-staging"), std::string::npos) << "left behind: " << name;
+  }
+  fs::remove_all(dir);
+}
+
+TEST(BadInputBaseline, MpirunReportsTheFailure) {
+  char tmpl[] = "/tmp/cocktail-bad-XXXXXX";
+  const fs::path dir = mkdtemp(tmpl);
+  good_setup(dir);
+  fs::remove(dir / kFt);
+  const RunResult r = run_mpi(3, {(dir / "job.yaml").string()});
+  EXPECT_NE(r.status, 0) << r.output;
+  EXPECT_EQ(r.lines_containing("cocktail: error:"), 1) << r.output;
+  fs::remove_all(dir);
+}
+
+TEST(BadInputBaseline, GoodSetupMerges) {
+  char tmpl[] = "/tmp/cocktail-bad-XXXXXX";
+  const fs::path dir = mkdtemp(tmpl);
+  good_setup(dir);
+  const RunResult r = run_mpi(2, {(dir / "job.yaml").string()});
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(fs::exists(dir / "out/model.safetensors"));
+  fs::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(All, BadInput, ::testing::ValuesIn(cases()),
+                         [](const auto& info) { return info.param.name; });
+
+}  // namespace

@@ -1,0 +1,236 @@
+// End-to-end merges under real mpirun: the same bytes at any rank count and
+// chunk size, values equal to an independent recomputation, and the user-
+// facing files (index, config, side files, report).
+#include <gtest/gtest.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "fixture_models.hpp"
+#include "io/checkpoint.hpp"
+#include "mpi_harness.hpp"
+
+namespace fs = std::filesystem;
+using namespace cocktail::test;
+
+namespace {
+
+// Three models of one architecture, stored three ways: base as an indexed
+// two-shard folder, ft_a as a folder with model.safetensors, ft_b as a bare
+// file. Dtypes differ between models; ft_a holds NaN/Inf; the bool mask
+// differs in ft_b.
+struct Fixture {
+  fs::path dir;
+  std::map<std::string, std::vector<FixtureTensor>> models;  // name -> tensors
+
+  Fixture() {
+    char tmpl[] = "/tmp/cocktail-it-XXXXXX";
+    dir = mkdtemp(tmpl);
+    models["base"] = make(1, "BF16", "F32", 0);
+    models["ft_a"] = make(2, "F16", "BF16", 97);
+    models["ft_b"] = make(3, "F32", "F32", 0);
+    models["ft_b"][6].bytes[5] ^= 1;  // mask differs
+
+    auto& base = models["base"];
+    std::vector<FixtureTensor> first(base.begin(), base.begin() + 3), rest(base.begin() + 3, base.end());
+    write_safetensors(dir / "base/model-00001-of-00002.safetensors", first);
+    write_safetensors(dir / "base/model-00002-of-00002.safetensors", rest);
+    std::string index = "{\"metadata\":{\"total_size\":0},\"weight_map\":{";
+    for (size_t i = 0; i < base.size(); ++i)
+      index += (i ? "," : "") + ("\"" + base[i].name + "\":\"model-0000") + (i < 3 ? "1" : "2") +
+               "-of-00002.safetensors\"";
+    write_file(dir / "base/model.safetensors.index.json", index + "}}");
+    write_file(dir / "base/config.json", R"({"model_type": "llama", "torch_dtype": "float32"})");
+    write_file(dir / "base/tokenizer.json", R"({"model": {"type": "BPE"}})");
+    write_safetensors(dir / "ft_a/model.safetensors", models["ft_a"]);
+    write_safetensors(dir / "ft_b.safetensors", models["ft_b"]);
+  }
+  ~Fixture() { fs::remove_all(dir); }
+
+  static std::vector<FixtureTensor> make(uint64_t seed, const std::string& big, const std::string& norm,
+                                         size_t nonfinite_every) {
+    std::vector<FixtureTensor> t;
+    t.push_back(float_tensor("model.embed_tokens.weight", big, {300, 70}, values(21000, seed)));
+    t.push_back(float_tensor("model.layers.0.mlp.up_proj.weight", big, {129, 257},
+                             values(129 * 257, seed + 10, nonfinite_every)));
+    t.push_back(float_tensor("model.norm.weight", norm, {70}, values(70, seed + 20)));
+    t.push_back(float_tensor("model.scale", "F32", {}, values(1, seed + 30)));
+    t.push_back(float_tensor("model.empty", big, {0, 4}, {}));
+    FixtureTensor ids{"model.position_ids", "I64", {1, 40}, {}};
+    for (int64_t i = 0; i < 40; ++i)
+      for (int b = 0; b < 8; ++b) ids.bytes.push_back(static_cast<uint8_t>(i >> (8 * b)));
+    t.push_back(ids);
+    FixtureTensor mask{"model.mask", "BOOL", {16}, std::vector<uint8_t>(16, 1)};
+    t.push_back(mask);
+    return t;
+  }
+
+  fs::path config(const std::string& name, const std::string& body) const {
+    write_file(dir / name, body);
+    return dir / name;
+  }
+
+  fs::path linear_config(uint64_t chunk) const {
+    return config("linear-" + std::to_string(chunk) + ".yaml",
+                  "merge_method: linear\n"
+                  "base_model: base\n"
+                  "models:\n"
+                  "  - model: base\n    parameters: {weight: 0.5}\n"
+                  "  - model: ft_a\n    parameters: {weight: 0.3}\n"
+                  "  - model: ft_b.safetensors\n    parameters: {weight: 0.2}\n"
+                  "max_shard_size: 60K\n"
+                  "chunk_size: " + std::to_string(chunk) + "\n"
+                  "progress_interval: 0\n");
+  }
+};
+
+std::map<std::string, std::string> folder_bytes(const fs::path& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::directory_iterator(dir)) files[e.path().filename()] = read_file(e.path());
+  return files;
+}
+
+// Bytes of one tensor of a written checkpoint.
+std::string tensor_bytes(const cocktail::Checkpoint& c, const std::string& name) {
+  const auto* t = c.find(name);
+  EXPECT_NE(t, nullptr) << name;
+  const std::string file = read_file(c.files()[t->file].path);
+  return file.substr(t->file_offset(), t->info.nbytes());
+}
+
+// The merge stores every NaN result as the one quiet NaN, whatever the
+// hardware propagated, so CPU and GPU outputs agree.
+float canonical(float x) { return std::isnan(x) ? std::bit_cast<float>(0x7FC00000u) : x; }
+
+}  // namespace
+
+TEST(MergeMpi, SameBytesAtAnyRankCountAndChunkSize) {
+  Fixture f;
+  std::map<std::string, std::string> reference;
+  for (int ranks : {1, 2, 3}) {
+    for (uint64_t chunk : {1024, 4096}) {
+      const fs::path out = f.dir / ("out-" + std::to_string(ranks) + "-" + std::to_string(chunk));
+      const RunResult r = run_mpi(ranks, {f.linear_config(chunk).string(), "--output", out.string()});
+      ASSERT_EQ(r.status, 0) << r.output;
+      ASSERT_EQ(r.rank_status, std::vector<int>(ranks, 0)) << r.output;
+      EXPECT_EQ(r.lines_containing("cocktail: merged 7 tensors of 3 models"), 1) << r.output;
+      EXPECT_EQ(r.lines_containing("NaN/Inf values read from ft_a"), 1) << r.output;
+      EXPECT_EQ(r.lines_containing("integer tensor 'model.mask' differs"), 1) << r.output;
+      EXPECT_FALSE(fs::exists(f.dir / ("." + out.filename().string() + ".cocktail-staging")));
+      auto files = folder_bytes(out);
+      if (reference.empty()) {
+        reference = files;
+        EXPECT_GE(files.size(), 5u);  // shards, index, config, tokenizer, report
+      } else {
+        EXPECT_EQ(files, reference) << ranks << " ranks, chunk " << chunk;
+      }
+    }
+  }
+}
+
+TEST(MergeMpi, ValuesEqualIndependentRecomputation) {
+  Fixture f;
+  const fs::path out = f.dir / "out";
+  const RunResult r = run_mpi(2, {f.linear_config(1024).string(), "--output", out.string()});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto merged = cocktail::Checkpoint::open(out);
+  // normalize: true; weights summed in double, rounded once to float.
+  const float w[3] = {static_cast<float>(0.5 / 1.0), static_cast<float>(0.3 / 1.0),
+                      static_cast<float>(0.2 / 1.0)};
+  const auto& base = f.models["base"];
+  for (size_t t = 0; t < 5; ++t) {
+    const auto& ref = base[t];
+    const std::string got = tensor_bytes(merged, ref.name);
+    ASSERT_EQ(got.size(), ref.bytes.size()) << ref.name;  // output dtype = base's
+    const size_t n = ref.dtype == "F32" ? ref.bytes.size() / 4 : ref.bytes.size() / 2;
+    for (size_t i = 0; i < n; ++i) {
+      volatile float acc = w[0] * stored_value(base[t], i);
+      volatile float p1 = w[1] * stored_value(f.models["ft_a"][t], i);
+      acc = acc + p1;
+      volatile float p2 = w[2] * stored_value(f.models["ft_b"][t], i);
+      acc = acc + p2;
+      FixtureTensor expect = float_tensor("", ref.dtype, {}, {canonical(acc)});
+      const std::string e(expect.bytes.begin(), expect.bytes.end());
+      ASSERT_EQ(got.substr(i * e.size(), e.size()), e) << ref.name << " element " << i;
+    }
+  }
+  // Integer tensors: the reference (base) model's bytes.
+  EXPECT_EQ(tensor_bytes(merged, "model.mask"),
+            std::string(base[6].bytes.begin(), base[6].bytes.end()));
+  EXPECT_EQ(tensor_bytes(merged, "model.position_ids"),
+            std::string(base[5].bytes.begin(), base[5].bytes.end()));
+}
+
+TEST(MergeMpi, WritesIndexConfigAndSideFiles) {
+  Fixture f;
+  const fs::path out = f.dir / "out";
+  ASSERT_EQ(run_mpi(2, {f.linear_config(4096).string(), "--output", out.string()}).status, 0);
+  const auto index = nlohmann::json::parse(read_file(out / "model.safetensors.index.json"));
+  EXPECT_EQ(index["weight_map"].size(), 7u);
+  const auto merged = cocktail::Checkpoint::open(out);
+  EXPECT_GT(merged.files().size(), 1u);
+  EXPECT_EQ(index["metadata"]["total_size"], merged.total_tensor_bytes());
+  EXPECT_EQ(merged.files()[0].path.filename(), "model-00001-of-0000" + std::to_string(merged.files().size()) + ".safetensors");
+  for (const auto& file : merged.files()) {
+    EXPECT_EQ(file.header.data_start() % 8, 0u);
+    EXPECT_EQ(file.header.metadata.at("format"), "pt");
+    EXPECT_EQ(file.header.metadata.at("merge_method"), "linear");
+  }
+  const auto config = nlohmann::json::parse(read_file(out / "config.json"));
+  EXPECT_EQ(config["torch_dtype"], "bfloat16");  // most output bytes are bf16
+  EXPECT_EQ(read_file(out / "tokenizer.json"), read_file(f.dir / "base/tokenizer.json"));
+  const auto report = nlohmann::json::parse(read_file(out / "merge_report.json"));
+  EXPECT_EQ(report["merge_method"], "linear");
+  EXPECT_EQ(report["models"].size(), 3u);
+}
+
+TEST(MergeMpi, MonoSpecialistMixesTargetAndBase) {
+  Fixture f;
+  const fs::path cfg = f.config("mono.yaml",
+                                "merge_method: lm_cocktail\n"
+                                "base_model: base\n"
+                                "target: ft_b.safetensors\n"
+                                "parameters: {alpha: 0.25}\n"
+                                "out_dtype: float32\n"
+                                "output: mono-out\n"
+                                "progress_interval: 0\n");
+  const RunResult r = run_mpi(3, {cfg.string()});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto merged = cocktail::Checkpoint::open(f.dir / "mono-out");
+  const auto& base = f.models["base"][1];
+  const auto& target = f.models["ft_b"][1];
+  const std::string got = tensor_bytes(merged, base.name);
+  for (size_t i = 0; i < 129 * 257; ++i) {
+    volatile float acc = 0.75f * stored_value(base, i);
+    volatile float p = 0.25f * stored_value(target, i);
+    acc = acc + p;
+    const float v = canonical(acc);
+    ASSERT_EQ(got.substr(4 * i, 4), std::string(reinterpret_cast<const char*>(&v), 4)) << i;
+  }
+}
+
+TEST(MergeMpi, DryRunPrintsPlanAndWritesNothing) {
+  Fixture f;
+  const fs::path out = f.dir / "out";
+  const RunResult r = run_mpi(2, {f.linear_config(1024).string(), "--output", out.string(), "--dry-run"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.lines_containing("plan: linear of 3 models"), 1) << r.output;
+  EXPECT_EQ(r.lines_containing("rank 1:"), 1) << r.output;
+  EXPECT_GE(r.lines_containing("model-00001-of-"), 1) << r.output;
+  EXPECT_FALSE(fs::exists(out));
+}
+
+TEST(MergeMpi, ExistingOutputNeedsOverwrite) {
+  Fixture f;
+  const fs::path out = f.dir / "out";
+  fs::create_directories(out);
+  write_file(out / "keep.txt", "precious");
+  RunResult r = run_mpi(2, {f.linear_config(4096).string(), "--output", out.string()});
+  EXPECT_NE(r.status, 0);
+  EXPECT_EQ(r.lines_containing("already exists; pass --overwrite"), 1) << r.output;
+  EXPECT_EQ(read_file(out / "keep.txt"), "precious");
+  r = run_mpi(2, {f.linear_config(4096).string(), "--output", out.string(), "--overwrite"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_FALSE(fs::exists(out / "keep.txt"));
+  EXPECT_TRUE(fs::exists(out / "merge_report.json"));
+}
