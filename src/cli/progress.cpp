@@ -18,7 +18,7 @@ std::string format_bytes(double bytes) {
 std::string format_seconds(double seconds) {
   char s[32];
   if (seconds < 60) {
-    std::snprintf(s, sizeof s, "%.1fs", seconds);
+    std::snprintf(s, sizeof s, seconds < 10 ? "%.2fs" : "%.1fs", seconds);
   } else {
     const long total = std::lround(seconds);
     std::snprintf(s, sizeof s, total < 3600 ? "%ldm%02lds" : "%ldh%02ldm",

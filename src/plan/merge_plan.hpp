@@ -28,7 +28,7 @@ struct PlanOptions {
   std::vector<size_t> summed;
   std::optional<DType> out_dtype;
   uint64_t max_shard_size = 5'000'000'000;
-  uint64_t chunk_size = 16ull << 20;
+  uint64_t chunk_size = 1ull << 20;
   int ranks = 1;
   std::map<std::string, std::string> metadata;  // written into every shard header
 };

@@ -44,7 +44,10 @@ std::vector<size_t> assign_units(const std::vector<WorkUnit>& units,
     const uint64_t cost = unit_cost(units[i], tensors[units[i].tensor]);
     // 128-bit so cost * ranks cannot overflow for multi-terabyte jobs.
     const unsigned __int128 mid2 = 2 * before + cost;  // twice the midpoint
-    const int owner = total ? static_cast<int>(mid2 * ranks / (2 * total)) : 0;
+    // Capped at the unit's index: with fewer units than ranks the work packs
+    // onto the first ranks, so rank 0 (which reports progress) always has some.
+    const size_t by_cost = total ? static_cast<size_t>(mid2 * ranks / (2 * total)) : 0;
+    const int owner = static_cast<int>(std::min(by_cost, i));
     while (rank < std::min(owner, ranks - 1)) bounds[++rank] = i;
     before += cost;
   }

@@ -28,7 +28,8 @@ std::vector<WorkUnit> make_work_units(const std::vector<PlannedTensor>& tensors,
 
 // rank r owns units [bounds[r], bounds[r + 1]); bounds has ranks + 1 entries.
 // A unit goes to the rank whose equal share of the total cost holds the
-// unit's midpoint, which keeps every rank within one unit of the mean.
+// unit's midpoint, which keeps every rank within one unit of the mean; with
+// fewer units than ranks, the trailing ranks stay idle.
 std::vector<size_t> assign_units(const std::vector<WorkUnit>& units,
                                  const std::vector<PlannedTensor>& tensors, int ranks);
 
