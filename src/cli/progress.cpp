@@ -43,8 +43,8 @@ void ProgressReporter::update(uint64_t own_done) {
   const double done = fraction * job_bytes_;
   const double rate = elapsed > 0 ? done / elapsed : 0;
   const double eta = rate > 0 ? (job_bytes_ - done) / rate : 0;
-  out_ << "cocktail: " << static_cast<int>(fraction * 100) << "%  read " << format_bytes(done)
-       << " of " << format_bytes(job_bytes_) << "  " << format_bytes(rate) << "/s  ETA "
+  out_ << "cocktail: " << static_cast<int>(fraction * 100) << "% (read " << format_bytes(done)
+       << " of " << format_bytes(job_bytes_) << "), " << format_bytes(rate) << "/s, ETA "
        << format_seconds(eta) << std::endl;
 }
 

@@ -70,8 +70,8 @@ struct Fixture {
     return dir / name;
   }
 
-  fs::path linear_config(uint64_t chunk) const {
-    return config("linear-" + std::to_string(chunk) + ".yaml",
+  fs::path linear_config(uint64_t chunk, int threads = 0, double progress_interval = 0) const {
+    return config("linear-" + std::to_string(chunk) + "-" + std::to_string(threads) + ".yaml",
                   "merge_method: linear\n"
                   "base_model: base\n"
                   "models:\n"
@@ -80,7 +80,8 @@ struct Fixture {
                   "  - model: ft_b.safetensors\n    parameters: {weight: 0.2}\n"
                   "max_shard_size: 60K\n"
                   "chunk_size: " + std::to_string(chunk) + "\n"
-                  "progress_interval: 0\n");
+                  "threads: " + std::to_string(threads) + "\n"
+                  "progress_interval: " + std::to_string(progress_interval) + "\n");
   }
 };
 
@@ -104,28 +105,63 @@ float canonical(float x) { return std::isnan(x) ? std::bit_cast<float>(0x7FC0000
 
 }  // namespace
 
-TEST(MergeMpi, SameBytesAtAnyRankCountAndChunkSize) {
+TEST(MergeMpi, SameBytesAtAnyRankCountChunkSizeAndThreadCount) {
   Fixture f;
+  struct Run { int ranks; uint64_t chunk; int threads; };
+  const Run runs[] = {{1, 1024, 1}, {1, 4096, 3}, {2, 1024, 2}, {2, 4096, 1}, {3, 1024, 1}, {3, 4096, 2}};
   std::map<std::string, std::string> reference;
-  for (int ranks : {1, 2, 3}) {
-    for (uint64_t chunk : {1024, 4096}) {
-      const fs::path out = f.dir / ("out-" + std::to_string(ranks) + "-" + std::to_string(chunk));
-      const RunResult r = run_mpi(ranks, {f.linear_config(chunk).string(), "--output", out.string()});
-      ASSERT_EQ(r.status, 0) << r.output;
-      ASSERT_EQ(r.rank_status, std::vector<int>(ranks, 0)) << r.output;
-      EXPECT_EQ(r.lines_containing("cocktail: merged 7 tensors of 3 models"), 1) << r.output;
-      EXPECT_EQ(r.lines_containing("NaN/Inf values read from ft_a"), 1) << r.output;
-      EXPECT_EQ(r.lines_containing("integer tensor 'model.mask' differs"), 1) << r.output;
-      EXPECT_FALSE(fs::exists(f.dir / ("." + out.filename().string() + ".cocktail-staging")));
-      auto files = folder_bytes(out);
-      if (reference.empty()) {
-        reference = files;
-        EXPECT_GE(files.size(), 5u);  // shards, index, config, tokenizer, report
-      } else {
-        EXPECT_EQ(files, reference) << ranks << " ranks, chunk " << chunk;
-      }
+  for (const Run& run : runs) {
+    const std::string label = std::to_string(run.ranks) + " ranks, chunk " +
+                              std::to_string(run.chunk) + ", " + std::to_string(run.threads) + " threads";
+    const fs::path out = f.dir / ("out-" + std::to_string(&run - runs));
+    const RunResult r =
+        run_mpi(run.ranks, {f.linear_config(run.chunk, run.threads).string(), "--output", out.string()});
+    ASSERT_EQ(r.status, 0) << r.output;
+    ASSERT_EQ(r.rank_status, std::vector<int>(run.ranks, 0)) << r.output;
+    EXPECT_EQ(r.lines_containing("cocktail: merged 7 tensors of 3 models"), 1) << r.output;
+    EXPECT_EQ(r.lines_containing("NaN/Inf values read from ft_a"), 1) << r.output;
+    EXPECT_EQ(r.lines_containing("integer tensor 'model.mask' differs"), 1) << r.output;
+    EXPECT_FALSE(fs::exists(f.dir / ("." + out.filename().string() + ".cocktail-staging")));
+    auto files = folder_bytes(out);
+    if (reference.empty()) {
+      reference = files;
+      EXPECT_GE(files.size(), 5u);  // shards, index, config, tokenizer, report
+    } else {
+      EXPECT_EQ(files, reference) << label;
     }
   }
+}
+
+TEST(MergeMpi, Rank0ReportsProgressAndSummary) {
+  Fixture f;
+  const RunResult r = run_mpi(2, {f.linear_config(1024, 1, 1e-6).string(), "--output",
+                                  (f.dir / "out").string()});
+  ASSERT_EQ(r.status, 0) << r.output;
+  // Only rank 0 reports, so the percentages never go back.
+  std::istringstream lines(r.output);
+  int previous = -1, progress_lines = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("% (read ") == std::string::npos) continue;
+    const int percent = std::stoi(line.substr(line.find(": ") + 2));
+    EXPECT_GE(percent, previous) << r.output;
+    previous = percent;
+    ++progress_lines;
+  }
+  EXPECT_GE(progress_lines, 2) << r.output;
+  EXPECT_EQ(r.lines_containing("ETA"), progress_lines) << r.output;
+  EXPECT_EQ(r.lines_containing("peak RSS rank 0"), 1) << r.output;
+}
+
+TEST(MergeMpi, InspectListsTensors) {
+  Fixture f;
+  const std::string cmd = std::string(COCKTAIL_DIST_BIN) + " inspect " + (f.dir / "base").string() +
+                          " > " + (f.dir / "inspect.txt").string() + " 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  const std::string text = read_file(f.dir / "inspect.txt");
+  EXPECT_NE(text.find("7 tensors in 2 file(s)"), std::string::npos) << text;
+  EXPECT_NE(text.find("model.layers.0.mlp.up_proj.weight"), std::string::npos) << text;
+  EXPECT_NE(text.find("[129, 257]"), std::string::npos) << text;
+  EXPECT_NE(text.find("model-00002-of-00002.safetensors"), std::string::npos) << text;
 }
 
 TEST(MergeMpi, ValuesEqualIndependentRecomputation) {
