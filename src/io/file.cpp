@@ -104,6 +104,13 @@ void File::truncate(uint64_t size) const {
   if (r != 0) throw_errno(path_, "cannot truncate", errno);
 }
 
+void File::reserve(uint64_t offset, uint64_t bytes) const {
+  const int r = ::posix_fallocate(fd_, static_cast<off_t>(offset), static_cast<off_t>(bytes));
+  if (r == EOPNOTSUPP || r == EINVAL) return;
+  if (r != 0)
+    throw_errno(path_, ("cannot reserve " + std::to_string(bytes) + " bytes").c_str(), r);
+}
+
 void File::sync() const {
   int r;
   do {

@@ -22,6 +22,10 @@ class File {
   void pread_full(void* dst, size_t n, uint64_t offset) const;   // throws at EOF
   void pwrite_full(const void* src, size_t n, uint64_t offset) const;
   void truncate(uint64_t size) const;
+  // Allocates disk blocks for [offset, offset + bytes) so a full disk fails
+  // here, before the data is computed. A no-op where the filesystem has no
+  // fallocate; a full disk then shows up as a write error naming the file.
+  void reserve(uint64_t offset, uint64_t bytes) const;
   void sync() const;
   const std::string& path() const { return path_; }
   bool is_open() const { return fd_ >= 0; }

@@ -1,11 +1,5 @@
 #include "io/output_folder.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include "core/error.hpp"
 #include "io/file.hpp"
 
@@ -16,6 +10,15 @@ namespace {
 
 fs::path absolute_clean(const fs::path& p) { return fs::weakly_canonical(fs::absolute(p)); }
 
+// <parent>/.<name><suffix>: hidden, and on the output's filesystem so that
+// rename() is atomic.
+fs::path sibling(const fs::path& out, const char* suffix) {
+  std::string name = ".";
+  name += out.filename().string();
+  name += suffix;
+  return out.parent_path() / name;
+}
+
 bool is_within(const fs::path& inner, const fs::path& outer) {
   auto i = inner.begin(), o = outer.begin();
   for (; o != outer.end(); ++o, ++i)
@@ -23,22 +26,11 @@ bool is_within(const fs::path& inner, const fs::path& outer) {
   return true;
 }
 
-void reserve(const File& file, uint64_t size) {
-  const int fd = ::open(file.path().c_str(), O_WRONLY | O_CLOEXEC);
-  int rc = fd < 0 ? errno : ::posix_fallocate(fd, 0, static_cast<off_t>(size));
-  if (fd >= 0) ::close(fd);
-  // Filesystems without fallocate get a sparse file; a full disk then shows
-  // up as a write error naming the file.
-  if (rc == EOPNOTSUPP || rc == EINVAL) return;
-  if (rc != 0) throw Error(file.path() + ": cannot reserve " + std::to_string(size) +
-                           " bytes: " + std::strerror(rc));
-}
-
 }  // namespace
 
 fs::path staging_path(const fs::path& output) {
   const fs::path out = absolute_clean(output);
-  return out.parent_path() / ("." + out.filename().string() + ".cocktail-staging");
+  return sibling(out, ".cocktail-staging");
 }
 
 void check_output_path(const fs::path& output, const std::vector<fs::path>& inputs,
@@ -65,7 +57,6 @@ void create_staged_shards(const fs::path& staging, const OutputLayout& layout) {
   for (const auto& shard : layout.shards) {
     File file((staging / shard.file_name).string(), File::Mode::CreateReadWrite);
     file.truncate(shard.file_size);
-    reserve(file, shard.file_size);
     file.pwrite_full(shard.header.data(), shard.header.size(), 0);
   }
 }
@@ -84,7 +75,7 @@ void publish_output(const fs::path& staging, const fs::path& output, bool overwr
   fs::path old;
   if (fs::exists(out)) {
     if (!overwrite) throw Error("output " + out.string() + " already exists; pass --overwrite");
-    old = out.parent_path() / ("." + out.filename().string() + ".cocktail-replaced");
+    old = sibling(out, ".cocktail-replaced");
     fs::remove_all(old, ec);
     fs::rename(out, old, ec);
     if (ec) throw Error(out.string() + ": cannot move the old output aside: " + ec.message());

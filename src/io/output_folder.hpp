@@ -20,7 +20,7 @@ void check_output_path(const std::filesystem::path& output,
 
 // Creates the staging folder (replacing a stale one) and every shard file at
 // its final size with its header in place, so ranks can pwrite anywhere.
-// Space is reserved up front so a full disk fails here, before the merge.
+// Each rank then reserves the space of its own ranges (stream_merge).
 void create_staged_shards(const std::filesystem::path& staging, const OutputLayout& layout);
 
 // Writes a small text file into the staging folder (index, config, report).

@@ -2,7 +2,7 @@
 # Merge throughput against the read bound, measured side by side in one run.
 #
 #   tests/bench/merge_bench.sh [--models 4] [--size 2G] [--ranks 2] [--chunk 1M]
-#                              [--dir /tmp/cocktail-bench] [--keep]
+#                              [--repeat 3] [--dir /tmp/cocktail-bench] [--keep]
 #
 # Generates N synthetic Llama-shaped bf16 checkpoints of SIZE each (once; kept
 # in DIR between runs when --keep). Then, in one run, side by side:
@@ -14,16 +14,18 @@
 # disk (the real job, when the machine lets us drop caches), and warm cache
 # with the output on disk. It prints input GB/s for the whole command (MPI
 # start-up included) and for the merge phase alone, the ratios to cat, and
-# every rank's peak RSS.
+# every rank's peak RSS. Each case alternates cat and merge REPEAT times and
+# reports the medians, since shared machines are noisy.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-models=4 size=2G ranks=2 chunk=1M dir=/tmp/cocktail-bench keep=0
+models=4 size=2G ranks=2 chunk=1M repeat=3 dir=/tmp/cocktail-bench keep=0
 while (($#)); do
   case "$1" in
     --models) models=$2; shift 2 ;;
     --size) size=$2; shift 2 ;;
     --ranks) ranks=$2; shift 2 ;;
     --chunk) chunk=$2; shift 2 ;;
+    --repeat) repeat=$2; shift 2 ;;
     --dir) dir=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
@@ -64,14 +66,21 @@ merge_to() {  # $1 = output folder; prints the summary
   "$root/launch/mpirun.sh" -n "$ranks" "$dist" "$config" --output "$1" >"$dir/summary.txt"
 }
 
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
 measure() {  # $1 = label, $2 = cold|warm, $3 = output folder
-  [ "$2" = cold ] && drop_caches
-  local cat_s merge_s phase_s
-  cat_s=$(seconds cat_inputs)
-  [ "$2" = cold ] && drop_caches
-  merge_s=$(seconds merge_to "$3")
-  # The summary's "N.NNs merging": the streaming phase without MPI start-up.
-  phase_s=$(grep -oE '[0-9.]+s merging' "$dir/summary.txt" | grep -oE '^[0-9.]+')
+  local cats=() merges=() phases=() cat_s merge_s phase_s
+  for ((k = 0; k < repeat; k++)); do
+    [ "$2" = cold ] && drop_caches
+    cats+=("$(seconds cat_inputs)")
+    [ "$2" = cold ] && drop_caches
+    merges+=("$(seconds merge_to "$3")")
+    # The summary's "N.NNs merging": the streaming phase without MPI start-up.
+    phases+=("$(grep -oE '[0-9.]+s merging' "$dir/summary.txt" | grep -oE '^[0-9.]+')")
+  done
+  cat_s=$(printf '%s\n' "${cats[@]}" | median)
+  merge_s=$(printf '%s\n' "${merges[@]}" | median)
+  phase_s=$(printf '%s\n' "${phases[@]}" | median)
   printf '%-22s %8s %13s %11s %6s %12s %6s\n' "$1" "$(gbps "$input_bytes" "$cat_s")" \
     "$(gbps "$input_bytes" "$merge_s")" "$(ratio "$cat_s" "$merge_s")" "" \
     "$(gbps "$input_bytes" "$phase_s")" "$(ratio "$cat_s" "$phase_s")"
@@ -80,9 +89,9 @@ measure() {  # $1 = label, $2 = cold|warm, $3 = output folder
 }
 
 out_bytes=$((input_bytes / models))
-dd_s=$(seconds dd if=/dev/zero of="$dir/dd.out" bs=1M count=$((out_bytes >> 20)) conv=fsync)
+dd_s=$(seconds dd if=/dev/zero of="$dir/dd.out" bs=1M count=$((out_bytes >> 20)) conv=fsync status=none)
 rm -f "$dir/dd.out"
-echo "bench: $models x $size bf16 models, $(gbps "$input_bytes" 1) GB of inputs, $ranks ranks, chunk $chunk, $(nproc) cores"
+echo "bench: $models x $size bf16 models, $(gbps "$input_bytes" 1) GB of inputs, $ranks ranks, chunk $chunk, $(nproc) cores, median of $repeat"
 echo "write bound (dd with fsync of the output size to $dir): $(gbps "$out_bytes" "$dd_s") GB/s"
 printf '%-22s %8s %13s %11s %6s %12s %6s\n' "case" "cat GB/s" "merge GB/s" "ratio" "" "phase GB/s" "ratio"
 mkdir -p /dev/shm/cocktail-bench
