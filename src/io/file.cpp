@@ -111,6 +111,12 @@ void File::reserve(uint64_t offset, uint64_t bytes) const {
     throw_errno(path_, ("cannot reserve " + std::to_string(bytes) + " bytes").c_str(), r);
 }
 
+void File::start_writeback(uint64_t offset, uint64_t bytes) const {
+  // Advisory: an error here resurfaces at sync(), which is checked.
+  ::sync_file_range(fd_, static_cast<off_t>(offset), static_cast<off_t>(bytes),
+                    SYNC_FILE_RANGE_WRITE);
+}
+
 void File::sync() const {
   int r;
   do {

@@ -27,6 +27,9 @@ class File {
   // fallocate; a full disk then shows up as a write error naming the file.
   void reserve(uint64_t offset, uint64_t bytes) const;
   void sync() const;
+  // Starts writeback of a written range without waiting for it, so dirty
+  // pages stream to disk during the job instead of piling up for sync().
+  void start_writeback(uint64_t offset, uint64_t bytes) const;
   const std::string& path() const { return path_; }
   bool is_open() const { return fd_ >= 0; }
 

@@ -174,6 +174,7 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
     const uint64_t offset = plan.layout.file_offset[unit.tensor] + unit.first * size;
     submit_pieces(io, slot_of(u).writes, unit.count * size, [file, data, offset](uint64_t at, uint64_t n) {
       file->pwrite_full(data + at, n, offset + at);
+      file->start_writeback(offset + at, n);
     });
     stats.bytes_written += unit.count * size;
   };
