@@ -38,7 +38,7 @@ struct Job {
   // output inside L2 between pread, kernel and pwrite (docs/performance.md).
   uint64_t chunk_size = 1ull << 20;
   int threads = 0;                  // compute threads per rank; 0 = cores / ranks on the node
-  int io_threads = 4;               // reader/writer threads per rank
+  int io_threads = 2;               // reader/writer threads per rank (docs/performance.md)
   int prefetch = 2;                 // work units read ahead of the one being computed
   double progress_interval = 5.0;   // seconds between progress lines; 0 = off
 

@@ -17,7 +17,7 @@ namespace cocktail {
 
 struct StreamOptions {
   int compute_threads = 1;
-  int io_threads = 4;
+  int io_threads = 2;
   int prefetch = 2;
 };
 
