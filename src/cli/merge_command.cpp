@@ -1,5 +1,6 @@
 #include "cli/merge_command.hpp"
 
+#include <sched.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -84,10 +85,20 @@ std::optional<DType> config_dtype(const PreparedJob& p) {
                           [](auto& a, auto& b) { return a.second < b.second; })->first;
 }
 
+// Cores this rank may use: the launcher's binding when there is one (mpirun
+// binds small jobs to cores, Slurm to its cpuset), else an equal share of
+// the node.
+int default_compute_threads(const Comm& comm) {
+  cpu_set_t set;
+  const int node = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) < node)
+    return std::max(1, CPU_COUNT(&set));
+  return std::max(1, node / comm.local_size());
+}
+
 StreamOptions stream_options(const Job& job, const Comm& comm) {
   StreamOptions o;
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  o.compute_threads = job.threads > 0 ? job.threads : std::max(1, cores / comm.local_size());
+  o.compute_threads = job.threads > 0 ? job.threads : default_compute_threads(comm);
   o.io_threads = job.io_threads;
   o.prefetch = job.prefetch;
   return o;

@@ -37,7 +37,7 @@ struct Job {
   // Bytes of one input range per work unit. 1 MiB keeps a unit's inputs and
   // output inside L2 between pread, kernel and pwrite (docs/performance.md).
   uint64_t chunk_size = 1ull << 20;
-  int threads = 0;                  // compute threads per rank; 0 = cores / ranks on the node
+  int threads = 0;                  // compute threads per rank; 0 = bound cores, else cores / ranks on the node
   int io_threads = 2;               // reader/writer threads per rank (docs/performance.md)
   int prefetch = 2;                 // work units read ahead of the one being computed
   double progress_interval = 5.0;   // seconds between progress lines; 0 = off
