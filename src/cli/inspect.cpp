@@ -24,10 +24,7 @@ void inspect_checkpoint(const std::string& path, std::ostream& out) {
                 "name", "dtype", "shape", "bytes", "file");
   out << line;
   for (const auto& t : ckpt.tensors()) {
-    std::string shape = "[";
-    for (size_t i = 0; i < t.info.shape.size(); ++i)
-      shape += (i ? ", " : "") + std::to_string(t.info.shape[i]);
-    shape += "]";
+    const std::string shape = format_shape(t.info.shape);
     const std::string dtype(safetensors_name(t.info.dtype));
     std::snprintf(line, sizeof line, "%-*s  %-7s  %-20s  %12llu  %s\n", static_cast<int>(width),
                   t.info.name.c_str(), dtype.c_str(), shape.c_str(),

@@ -145,17 +145,10 @@ std::string short_dump(const json& v) {
   return s;
 }
 
-std::string shape_str(const std::vector<uint64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i) s += ",";
-    s += std::to_string(shape[i]);
-  }
-  return s + "]";
-}
-
 std::string range_str(const TensorInfo& t) {
-  return "[" + std::to_string(t.begin) + ", " + std::to_string(t.end) + ")";
+  std::string s = "[";
+  s += std::to_string(t.begin) + ", " + std::to_string(t.end) + ")";
+  return s;
 }
 
 std::map<std::string, std::string> parse_metadata(const json& v, const std::string& label) {
@@ -187,7 +180,7 @@ std::vector<uint64_t> parse_u64_array(const json& v, const char* field,
 
 // Byte size the shape and dtype call for, with the reference's overflow rules.
 uint64_t expected_bytes(const TensorInfo& t, const std::string& where) {
-  const std::string what = "shape " + shape_str(t.shape) + " of " +
+  const std::string what = "shape " + format_shape(t.shape) + " of " +
                            std::string(safetensors_name(t.dtype));
   uint64_t numel = 1;
   for (uint64_t d : t.shape) {
@@ -244,7 +237,7 @@ TensorInfo parse_tensor(const std::string& name, const json& v, const std::strin
   const uint64_t need = expected_bytes(t, where);
   if (need != t.nbytes()) {
     throw Error(where + "data_offsets " + range_str(t) + " hold " + std::to_string(t.nbytes()) +
-                " bytes but shape " + shape_str(t.shape) + " of " +
+                " bytes but shape " + format_shape(t.shape) + " of " +
                 std::string(safetensors_name(t.dtype)) + " needs " + std::to_string(need));
   }
   return t;
@@ -340,6 +333,15 @@ SafetensorsHeader read_safetensors_header(const std::string& path) {
   std::string text(n, '\0');
   file.pread_full(text.data(), text.size(), 8);
   return parse_safetensors_header(text, size, path);
+}
+
+std::string format_shape(const std::vector<uint64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
 }
 
 }  // namespace cocktail

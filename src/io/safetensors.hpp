@@ -34,6 +34,9 @@ struct SafetensorsHeader {
   const TensorInfo* find(std::string_view name) const;  // nullptr when absent
 };
 
+// "[3, 4]"; "[]" for rank 0. Used in every message that shows a shape.
+std::string format_shape(const std::vector<uint64_t>& shape);
+
 // Validates `json` (the N header bytes) against a file of `file_size` bytes.
 // Throws cocktail::Error whose message starts with `file_label` and names the
 // offending tensor or rule.

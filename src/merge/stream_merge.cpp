@@ -111,10 +111,9 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
   std::map<size_t, std::pair<uint64_t, uint64_t>> ranges;  // shard -> [first, last)
   for (size_t u = begin; u < end; ++u) {
     const WorkUnit& unit = plan.units[u];
-    const uint64_t size = dtype_size(plan.tensors[unit.tensor].out_dtype);
-    const uint64_t first = plan.layout.file_offset[unit.tensor] + unit.first * size;
+    const uint64_t first = plan.output_offset(unit);
     auto [it, fresh] = ranges.try_emplace(plan.layout.shard_of[unit.tensor], first, first);
-    it->second.second = first + unit.count * size;
+    it->second.second = first + unit.count * dtype_size(plan.tensors[unit.tensor].out_dtype);
   }
   for (const auto& [shard, range] : ranges)
     files.output(shard).reserve(range.first, range.second - range.first);
@@ -171,7 +170,7 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
     const PlannedTensor& t = plan.tensors[unit.tensor];
     const uint64_t size = dtype_size(t.out_dtype);
     const File* file = &files.output(plan.layout.shard_of[unit.tensor]);
-    const uint64_t offset = plan.layout.file_offset[unit.tensor] + unit.first * size;
+    const uint64_t offset = plan.output_offset(unit);
     submit_pieces(io, slot_of(u).writes, unit.count * size, [file, data, offset](uint64_t at, uint64_t n) {
       file->pwrite_full(data + at, n, offset + at);
       file->start_writeback(offset + at, n);

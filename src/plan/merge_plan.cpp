@@ -2,6 +2,10 @@
 
 namespace cocktail {
 
+uint64_t MergePlan::output_offset(const WorkUnit& unit) const {
+  return layout.file_offset[unit.tensor] + unit.first * dtype_size(tensors[unit.tensor].out_dtype);
+}
+
 uint64_t MergePlan::rank_cost(int rank) const {
   uint64_t bytes = 0;
   for (size_t u = rank_bounds[rank]; u < rank_bounds[rank + 1]; ++u)

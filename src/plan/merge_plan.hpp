@@ -18,6 +18,8 @@ struct MergePlan {
   std::vector<WorkUnit> units;
   std::vector<size_t> rank_bounds;  // ranks + 1 entries
 
+  // Absolute byte offset of a unit's first element in its output shard.
+  uint64_t output_offset(const WorkUnit& unit) const;
   uint64_t rank_cost(int rank) const;        // bytes read + written by a rank
   uint64_t rank_read_bytes(int rank) const;  // bytes read by a rank
   uint64_t total_read_bytes() const;         // over all ranks

@@ -6,12 +6,6 @@
 namespace cocktail {
 namespace {
 
-std::string shape_text(const std::vector<uint64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 std::string model_label(const Checkpoint& m) { return m.path().string(); }
 
 // `all` holds the tensor of every model, in job order.
@@ -21,8 +15,8 @@ void check_agreement(const PlannedTensor& t, const std::vector<const CheckpointT
   for (size_t i = 0; i < models.size(); ++i) {
     const TensorInfo& s = all[i]->info;
     if (s.shape != r.shape)
-      throw Error("tensor '" + t.name + "': shape " + shape_text(s.shape) + " in " +
-                  model_label(models[i]) + " but " + shape_text(r.shape) + " in " +
+      throw Error("tensor '" + t.name + "': shape " + format_shape(s.shape) + " in " +
+                  model_label(models[i]) + " but " + format_shape(r.shape) + " in " +
                   model_label(models[ref]));
     const bool want_float = t.action == TensorAction::Merge;
     if (want_float && !is_mergeable_float(s.dtype)) {

@@ -159,10 +159,10 @@ const std::vector<Case> kCases = {
 
   // ---- sizes ----
   {"size_mismatch", st_file(obj({entry("model.embed.weight", "F32", "[3,4]", 0, 10)}), 10),
-   "tensor 'model.embed.weight': data_offsets [0, 10) hold 10 bytes but shape [3,4] of F32 needs 48"},
+   "tensor 'model.embed.weight': data_offsets [0, 10) hold 10 bytes but shape [3, 4] of F32 needs 48"},
   {"rank0_size_mismatch", st_file(obj({entry("s", "F64", "[]", 0, 0)}), 0), "hold 0 bytes but shape [] of F64 needs 8"},
   {"numel_overflow", st_file(obj({entry("w", "U8", "[4294967296,4294967296,0]", 0, 0)}), 0),
-   "shape [4294967296,4294967296,0] of U8 overflows a 64-bit element count"},
+   "shape [4294967296, 4294967296, 0] of U8 overflows a 64-bit element count"},
   {"bytes_overflow", st_file(obj({entry("w", "F32", "[4611686018427387904]", 0, 0)}), 0),
    "shape [4611686018427387904] of F32 overflows a 64-bit size"},
   {"sub_byte_remainder", st_file(obj({entry("q", "F4", "[3]", 0, 2)}), 2), "shape [3] of F4 is 12 bits, not a whole number of bytes"},
