@@ -9,10 +9,11 @@
 #   read bound:  cat of every input file to /dev/null
 #   write bound: dd of the output's size to DIR with fsync
 #   merge:       mpirun -n RANKS cocktail_dist (linear, equal weights)
-# in three cases: warm page cache with the output in memory (/dev/shm: the
-# pipeline against the page-cache read bound), cold cache with the output on
-# disk (the real job, when the machine lets us drop caches), and warm cache
-# with the output on disk. It prints input GB/s for the whole command (MPI
+# in four cases: warm page cache with the output in memory (/dev/shm: the
+# pipeline against the page-cache read bound); cold cache (when the machine
+# lets us drop caches) with the output in memory (the read path against the
+# storage read bound) and on disk (the whole job, reads and writes sharing one
+# device); warm cache with the output on disk. It prints input GB/s for the whole command (MPI
 # start-up included) and for the merge phase alone, the ratios to cat, and
 # every rank's peak RSS. Each case alternates cat and merge REPEAT times and
 # reports the medians, since shared machines are noisy.
@@ -97,6 +98,7 @@ printf '%-22s %8s %13s %11s %6s %12s %6s\n' "case" "cat GB/s" "merge GB/s" "rati
 mkdir -p /dev/shm/cocktail-bench
 measure "warm, output in RAM" warm /dev/shm/cocktail-bench/merged
 if drop_caches; then
+  measure "cold, output in RAM" cold /dev/shm/cocktail-bench/merged
   measure "cold, output on disk" cold "$dir/merged"
 else
   echo "cold: skipped, this machine does not allow dropping the page cache"
