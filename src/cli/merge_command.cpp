@@ -36,18 +36,32 @@ double peak_rss_bytes() {
   return static_cast<double>(usage.ru_maxrss) * 1024;  // Linux reports KiB
 }
 
+// The dtype config.json announces: out_dtype, else the float dtype holding
+// most output bytes.
+std::optional<DType> config_dtype(const Job& job, const MergePlan& plan) {
+  if (job.out_dtype) return job.out_dtype;
+  std::map<DType, uint64_t> bytes;
+  for (const auto& t : plan.tensors)
+    if (t.action == TensorAction::Merge) bytes[t.out_dtype] += t.out_bytes();
+  if (bytes.empty()) return std::nullopt;
+  return std::max_element(bytes.begin(), bytes.end(),
+                          [](auto& a, auto& b) { return a.second < b.second; })->first;
+}
+
 // Everything every rank knows after validation.
 struct PreparedJob {
   Job job;
   MergeRecipe recipe;
   std::vector<Checkpoint> models;
   MergePlan plan;
+  SideFiles side_files;
+  fs::path staging;
 };
 
 PreparedJob prepare(const CliArgs& args, int ranks) {
   PreparedJob p;
   p.job = load_job(args.path);
-  if (args.output) p.job.output = fs::absolute(*args.output).lexically_normal();
+  p.job.output = clean_output_path(args.output ? fs::path(*args.output) : p.job.output);
   p.recipe = make_recipe(p.job);
   std::vector<fs::path> inputs;
   for (const auto& m : p.job.models) {
@@ -70,20 +84,12 @@ PreparedJob prepare(const CliArgs& args, int ranks) {
                       {"merge_method", method_name(p.job.method)},
                       {"merge_weights", weights_text(p.job, p.recipe)}};
   p.plan = make_merge_plan(p.models, options);
+  p.side_files =
+      read_side_files(p.models[p.job.reference_index()].folder(), config_dtype(p.job, p.plan));
+  p.staging = staging_path(p.job.output);
   return p;
 }
 
-// The dtype config.json announces: out_dtype, else the float dtype holding
-// most output bytes.
-std::optional<DType> config_dtype(const PreparedJob& p) {
-  if (p.job.out_dtype) return p.job.out_dtype;
-  std::map<DType, uint64_t> bytes;
-  for (const auto& t : p.plan.tensors)
-    if (t.action == TensorAction::Merge) bytes[t.out_dtype] += t.out_bytes();
-  if (bytes.empty()) return std::nullopt;
-  return std::max_element(bytes.begin(), bytes.end(),
-                          [](auto& a, auto& b) { return a.second < b.second; })->first;
-}
 
 // Cores this rank may use: the launcher's binding when there is one (mpirun
 // binds small jobs to cores, Slurm to its cpuset), else an equal share of
@@ -138,8 +144,18 @@ void write_metadata_files(const PreparedJob& p, const fs::path& staging, const J
     write_staged_file(staging, "model.safetensors.index.json",
                       encode_shard_index(layout.total_tensor_bytes, weight_map));
   }
-  stage_side_files(p.models[p.job.reference_index()].folder(), staging, config_dtype(p));
+  stage_side_files(p.side_files, staging);
   write_staged_file(staging, "merge_report.json", merge_report_json(p.job, p.recipe, p.plan, totals));
+}
+
+// Ranks plan alone; if they saw different headers (a stale network
+// filesystem cache, different mounts) their writes would overlap silently.
+void check_same_plan(Comm& comm, uint64_t fingerprint) {
+  const double hi = static_cast<double>(fingerprint >> 32), lo = static_cast<double>(fingerprint & 0xffffffff);
+  double v[4] = {hi, lo, -hi, -lo};  // max of -x is -min of x
+  comm.allreduce_max(v);
+  if (v[0] != -v[2] || v[1] != -v[3])
+    throw JobFailed("ranks read different checkpoint headers (do all nodes see the same files?)", 0);
 }
 
 }  // namespace
@@ -151,12 +167,13 @@ void run_merge(Comm& comm, const CliArgs& args, std::ostream& log) {
   collective_step(comm, [&] { p = prepare(args, comm.size()); });
   if (root)
     for (const auto& w : p.recipe.warnings) log << "cocktail: warning: " << w << "\n";
+  check_same_plan(comm, plan_fingerprint(p.plan));
   if (args.dry_run) {
     if (root) print_plan(log, p.job, p.recipe, p.plan, comm.size());
     return;
   }
 
-  const fs::path staging = staging_path(p.job.output);
+  const fs::path& staging = p.staging;
   try {
     collective_step(comm, [&] {
       if (root) create_staged_shards(staging, p.plan.layout);

@@ -20,10 +20,14 @@
 
 #include "core/dtype_names.hpp"
 #include "core/error.hpp"
+#include "io/file.hpp"
 
 namespace cocktail {
 namespace fs = std::filesystem;
 namespace {
+
+// A job description is a few KB; anything near this is the wrong file.
+constexpr uint64_t kMaxConfigBytes = 16 << 20;
 
 // ---- messages -------------------------------------------------------------
 
@@ -394,22 +398,13 @@ void read_common(const Reporter& r, const Mapping& root, const fs::path& dir, Jo
   }
 }
 
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw Error(file.string() + ": cannot open the config file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw Error(file.string() + ": cannot read the config file");
-  return text.str();
-}
-
 }  // namespace
 
 Job load_job(const fs::path& config_file) {
   const Reporter r(config_file.string());
   std::vector<YAML::Node> docs;
   try {
-    docs = YAML::LoadAll(read_text(config_file));
+    docs = YAML::LoadAll(read_small_file(config_file.string(), kMaxConfigBytes));
   } catch (const YAML::Exception& e) {
     r.fail(e.mark.is_null() ? 1 : e.mark.line + 1, "YAML syntax error: " + one_line(e.msg));
   }

@@ -29,17 +29,6 @@ CheckpointFile load_file(const fs::path& path) {
   return f;
 }
 
-std::string read_small_file(const fs::path& path) {
-  File file(path.string(), File::Mode::Read);
-  const uint64_t size = file.size();
-  if (size > kMaxIndexBytes) {
-    throw Error(path.string() + ": " + std::to_string(size) + " bytes is too large for an index");
-  }
-  std::string text(size, '\0');
-  file.pread_full(text.data(), text.size(), 0);
-  return text;
-}
-
 // The index names files we then open, so a name must not reach outside the
 // checkpoint folder.
 void check_shard_name(const std::string& file, const std::string& tensor,
@@ -53,7 +42,7 @@ void check_shard_name(const std::string& file, const std::string& tensor,
 
 WeightMap parse_index(const fs::path& index_path) {
   const std::string label = index_path.string();
-  const nlohmann::json root = parse_strict_json(read_small_file(index_path), label, "index");
+  const nlohmann::json root = parse_strict_json(read_small_file(index_path.string(), kMaxIndexBytes), label, "index");
   if (!root.is_object()) throw Error(label + ": index is not a JSON object");
   if (root.contains("metadata") && !root["metadata"].is_object()) {
     throw Error(label + ": \"metadata\" is not an object");

@@ -117,6 +117,17 @@ void File::start_writeback(uint64_t offset, uint64_t bytes) const {
                     SYNC_FILE_RANGE_WRITE);
 }
 
+std::string read_small_file(const std::string& path, uint64_t max_bytes) {
+  File file(path, File::Mode::Read);
+  const uint64_t size = file.size();
+  if (size > max_bytes)
+    throw Error(path + ": " + std::to_string(size) + " bytes, more than the " +
+                std::to_string(max_bytes) + " expected of this file");
+  std::string text(size, '\0');
+  file.pread_full(text.data(), text.size(), 0);
+  return text;
+}
+
 void File::sync() const {
   int r;
   do {

@@ -7,6 +7,10 @@
 
 namespace cocktail {
 
+// Reads a whole small file (index, config, tokenizer JSON). Refuses files over
+// `max_bytes`: a hostile or wrong path must not make a rank allocate gigabytes.
+std::string read_small_file(const std::string& path, uint64_t max_bytes);
+
 class File {
  public:
   enum class Mode { Read, ReadWrite, CreateReadWrite };

@@ -8,7 +8,13 @@ namespace fs = std::filesystem;
 namespace cocktail {
 namespace {
 
+// Symlinks resolved, so that "inside" means the same folder on disk.
 fs::path absolute_clean(const fs::path& p) { return fs::weakly_canonical(fs::absolute(p)); }
+
+// A rename is durable only once the folder holding the entry is synced.
+void sync_folder(const fs::path& folder) {
+  File(folder.string(), File::Mode::Read).sync();
+}
 
 // <parent>/.<name><suffix>: hidden, and on the output's filesystem so that
 // rename() is atomic.
@@ -28,15 +34,20 @@ bool is_within(const fs::path& inner, const fs::path& outer) {
 
 }  // namespace
 
+fs::path clean_output_path(const fs::path& output) {
+  if (output.empty()) return output;
+  fs::path out = absolute_clean(output);
+  return out.has_filename() ? out : out.parent_path();
+}
+
 fs::path staging_path(const fs::path& output) {
-  const fs::path out = absolute_clean(output);
-  return sibling(out, ".cocktail-staging");
+  return sibling(clean_output_path(output), ".cocktail-staging");
 }
 
 void check_output_path(const fs::path& output, const std::vector<fs::path>& inputs,
                        bool overwrite) {
   if (output.empty()) throw Error("no output path: set 'output' in the config or pass --output");
-  const fs::path out = absolute_clean(output);
+  const fs::path out = clean_output_path(output);
   for (const auto& input : inputs) {
     const fs::path in = absolute_clean(input);
     // A single-file input only owns itself; writing beside it is fine.
@@ -45,6 +56,10 @@ void check_output_path(const fs::path& output, const std::vector<fs::path>& inpu
     if (is_within(in, out))
       throw Error("input " + in.string() + " is inside the output folder " + out.string());
   }
+  const fs::path parent = out.parent_path();
+  if (!fs::is_directory(parent))
+    throw Error("output " + out.string() + ": " + parent.string() +
+                (fs::exists(parent) ? " is not a folder" : " does not exist (create it first)"));
   if (fs::exists(out) && !overwrite)
     throw Error("output " + out.string() + " already exists; pass --overwrite to replace it");
 }
@@ -52,7 +67,7 @@ void check_output_path(const fs::path& output, const std::vector<fs::path>& inpu
 void create_staged_shards(const fs::path& staging, const OutputLayout& layout) {
   std::error_code ec;
   fs::remove_all(staging, ec);
-  fs::create_directories(staging, ec);
+  fs::create_directory(staging, ec);
   if (ec) throw Error(staging.string() + ": cannot create the staging folder: " + ec.message());
   for (const auto& shard : layout.shards) {
     File file((staging / shard.file_name).string(), File::Mode::CreateReadWrite);
@@ -70,7 +85,7 @@ void write_staged_file(const fs::path& staging, const std::string& name,
 }
 
 void publish_output(const fs::path& staging, const fs::path& output, bool overwrite) {
-  const fs::path out = absolute_clean(output);
+  const fs::path out = clean_output_path(output);
   std::error_code ec;
   fs::path old;
   if (fs::exists(out)) {
@@ -81,7 +96,12 @@ void publish_output(const fs::path& staging, const fs::path& output, bool overwr
     if (ec) throw Error(out.string() + ": cannot move the old output aside: " + ec.message());
   }
   fs::rename(staging, out, ec);
-  if (ec) throw Error(out.string() + ": cannot rename the staging folder into place: " + ec.message());
+  if (ec) {
+    std::error_code back;
+    if (!old.empty()) fs::rename(old, out, back);  // the user's old output stays where it was
+    throw Error(out.string() + ": cannot rename the staging folder into place: " + ec.message());
+  }
+  sync_folder(out.parent_path());
   if (!old.empty()) fs::remove_all(old, ec);
 }
 

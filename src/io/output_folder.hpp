@@ -10,11 +10,17 @@
 
 namespace cocktail {
 
+// Absolute, normalised, without a trailing separator ("out/" is "out"), so
+// the staging folder lands beside the output, never inside it.
+std::filesystem::path clean_output_path(const std::filesystem::path& output);
+
 // <parent>/.<name>.cocktail-staging
 std::filesystem::path staging_path(const std::filesystem::path& output);
 
-// Refuses an output inside an input (or an input inside the output) and an
-// existing destination without `overwrite`. Throws cocktail::Error.
+// Refuses an output inside an input (or an input inside the output), an
+// output whose parent folder does not exist (nothing is created outside the
+// output, so a failed job leaves nothing behind) and an existing destination
+// without `overwrite`. Throws cocktail::Error.
 void check_output_path(const std::filesystem::path& output,
                        const std::vector<std::filesystem::path>& inputs, bool overwrite);
 

@@ -1,7 +1,8 @@
 #pragma once
 // The non-weight files of a Hugging Face folder that loaders need:
 // config.json (with torch_dtype set to what we wrote), generation config and
-// tokenizer files, taken from the reference model.
+// tokenizer files, taken from the reference model. They are read and checked
+// before the merge, so a broken config.json cannot waste a long job.
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -11,13 +12,15 @@
 
 namespace cocktail {
 
-// File names copied as they are when the reference folder has them.
-const std::vector<std::string>& copied_side_files();
+struct SideFiles {
+  std::string config_json;                  // rewritten config.json; empty when there is none
+  std::vector<std::filesystem::path> copies;  // copied into the output as they are
+};
 
-// Copies the side files of `reference_folder` into `staging`; `torch_dtype`,
-// when set, replaces config.json's torch_dtype. Throws cocktail::Error naming
-// a config.json that is not a JSON object.
-void stage_side_files(const std::filesystem::path& reference_folder,
-                      const std::filesystem::path& staging, std::optional<DType> torch_dtype);
+// Throws cocktail::Error naming a config.json that is not a JSON object.
+SideFiles read_side_files(const std::filesystem::path& reference_folder,
+                          std::optional<DType> torch_dtype);
+
+void stage_side_files(const SideFiles& files, const std::filesystem::path& staging);
 
 }  // namespace cocktail

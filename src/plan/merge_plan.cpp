@@ -27,6 +27,34 @@ uint64_t MergePlan::total_read_bytes() const {
   return bytes;
 }
 
+namespace {
+
+// FNV-1a, 64-bit.
+struct Fnv {
+  uint64_t h = 0xcbf29ce484222325ull;
+  void add(const void* data, size_t n) {
+    for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<const unsigned char*>(data)[i]) * 0x100000001b3ull;
+  }
+  void add(uint64_t v) { add(&v, sizeof v); }
+};
+
+}  // namespace
+
+uint64_t plan_fingerprint(const MergePlan& plan) {
+  Fnv f;
+  for (const auto& shard : plan.layout.shards) f.add(shard.header.data(), shard.header.size());
+  for (const auto& t : plan.tensors)
+    for (const auto& s : t.sources) {
+      f.add(s.model);
+      f.add(s.tensor->file);
+      f.add(s.tensor->file_offset());
+      f.add(static_cast<uint64_t>(s.tensor->info.dtype));
+    }
+  f.add(plan.units.size());
+  for (size_t b : plan.rank_bounds) f.add(b);
+  return f.h;
+}
+
 MergePlan make_merge_plan(const std::vector<Checkpoint>& models, const PlanOptions& options) {
   MergePlan plan;
   plan.tensors = plan_tensors(models, options.reference, options.summed, options.out_dtype);

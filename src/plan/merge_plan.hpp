@@ -35,6 +35,10 @@ struct PlanOptions {
   std::map<std::string, std::string> metadata;  // written into every shard header
 };
 
+// A hash of everything that decides where bytes are read and written, to
+// check that every rank built the same plan.
+uint64_t plan_fingerprint(const MergePlan& plan);
+
 MergePlan make_merge_plan(const std::vector<Checkpoint>& models, const PlanOptions& options);
 
 }  // namespace cocktail

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <set>
 
 #include "fixture_models.hpp"
 #include "mpi_harness.hpp"
@@ -42,6 +43,13 @@ std::string with_header(const std::string& json, size_t data_bytes) {
 }
 
 const fs::path kFt = "ft/model.safetensors";
+
+// Every path below `dir`, hidden ones included.
+std::set<std::string> tree(const fs::path& dir) {
+  std::set<std::string> paths;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) paths.insert(e.path().string());
+  return paths;
+}
 
 std::vector<Case> cases() {
   return {
@@ -102,6 +110,15 @@ std::vector<Case> cases() {
                                     "output: ft/merged\n");
        },
        "inside the input folder"},
+      {"OutputParentMissing",
+       [](const fs::path& d) {
+         write_file(d / "job.yaml", "merge_method: lm_cocktail\nbase_model: base\ntarget: ft\n"
+                                    "output: newdir/a/out\n");
+       },
+       "newdir/a does not exist"},
+      {"BrokenConfigJson",
+       [](const fs::path& d) { write_file(d / "base/config.json", "{\"model_type\": "); },
+       "base/config.json: not valid JSON"},
       {"UnwritableOutput",
        [](const fs::path& d) {
          write_file(d / "blocker", "a file where a folder should be");
@@ -121,16 +138,13 @@ TEST_P(BadInput, FailsOnEveryRankWithOneLineAndNoOutput) {
   const fs::path dir = mkdtemp(tmpl);
   good_setup(dir);
   GetParam().spoil(dir);
+  const auto before = tree(dir);
   const RunResult r = run_mpi(2, {(dir / "job.yaml").string()}, /*every_rank_finishes=*/true);
   EXPECT_EQ(r.rank_status.size(), 2u) << r.output;
   for (int s : r.rank_status) EXPECT_NE(s, 0) << r.output;
   EXPECT_EQ(r.lines_containing("cocktail: error:"), 1) << r.output;
   EXPECT_EQ(r.lines_containing(GetParam().expect), 1) << r.output;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    const std::string name = e.path().filename();
-    EXPECT_EQ(name.find("out"), std::string::npos) << "left behind: " << name;
-    EXPECT_EQ(name.find("cocktail-staging"), std::string::npos) << "left behind: " << name;
-  }
+  EXPECT_EQ(tree(dir), before) << "the failed job created or removed files";
   fs::remove_all(dir);
 }
 

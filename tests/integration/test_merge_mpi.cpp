@@ -256,6 +256,14 @@ TEST(MergeMpi, DryRunPrintsPlanAndWritesNothing) {
   EXPECT_FALSE(fs::exists(out));
 }
 
+TEST(MergeMpi, TrailingSlashOutputLandsInPlace) {
+  Fixture f;
+  const RunResult r = run_mpi(2, {f.linear_config(4096).string(), "--output", (f.dir / "slash").string() + "/"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(fs::exists(f.dir / "slash/model.safetensors.index.json"));
+  EXPECT_FALSE(fs::exists(f.dir / ".slash.cocktail-staging"));
+}
+
 TEST(MergeMpi, ExistingOutputNeedsOverwrite) {
   Fixture f;
   const fs::path out = f.dir / "out";
