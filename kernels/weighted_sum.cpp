@@ -76,6 +76,12 @@ void narrow_portable(const float* acc, void* base, DType t, size_t start, size_t
   }
 }
 
+uint64_t count_nonfinite(const float* x, size_t count) {
+  uint64_t bad = 0;
+  for (size_t j = 0; j < count; ++j) bad += is_nonfinite(x[j]);
+  return bad;
+}
+
 // acc = w*x (first model) or acc + w*x; returns how many x are NaN or Inf.
 uint64_t accumulate_portable(float* acc, float w, const float* x, size_t count, bool first) {
   uint64_t bad = 0;
@@ -266,6 +272,12 @@ void run_blocked(const Path& path, std::span<const WeightedInput> in, void* out,
       if (nonfinite) nonfinite[i] += bad;
     }
     path.narrow(acc, out, out_dtype, start, count);
+    if (nonfinite) {
+      // Read back what was stored: exactly the values that became NaN or Inf
+      // in out_dtype, overflow included, without a threshold per dtype.
+      path.widen(out, out_dtype, start, count, x);
+      nonfinite[in.size()] += count_nonfinite(x, count);
+    }
   }
 }
 
@@ -322,6 +334,7 @@ void weighted_sum_scalar(std::span<const WeightedInput> in, void* out, DType out
       acc = i == 0 ? mul_rn(in[i].weight, x) : accumulate(acc, in[i].weight, x);
     }
     store_from_f32(out, out_dtype, j, canonicalize_nan(acc));
+    if (nonfinite) nonfinite[in.size()] += is_nonfinite(load_as_f32(out, out_dtype, j));
   }
 }
 

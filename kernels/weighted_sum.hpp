@@ -18,8 +18,10 @@ struct WeightedInput {
   float weight;
 };
 
-// Adds, per input, the number of NaN or Inf elements read to nonfinite[i]
-// (nonfinite has in.size() entries).
+// Adds, per input, the number of NaN or Inf elements read to nonfinite[i],
+// and the number of NaN or Inf elements written (inputs that were, and sums
+// too large for out_dtype) to nonfinite[in.size()]. nonfinite has
+// in.size() + 1 entries, or is nullptr.
 void weighted_sum(std::span<const WeightedInput> in, void* out, DType out_dtype, size_t n,
                   uint64_t* nonfinite);
 

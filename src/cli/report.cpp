@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <iomanip>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -22,19 +23,20 @@ const char* role_name(ModelRole role) {
   return "model";
 }
 
-// Models with NaN/Inf counts: total per summed model and the first tensor hit.
-struct NonfiniteByModel {
-  double count = 0;
+// NaN/Inf counts per summed model, and for the output as the last entry,
+// with the first tensor where each was seen.
+struct NonfiniteCount {
+  uint64_t count = 0;
   std::string first_tensor;
 };
 
-std::vector<NonfiniteByModel> nonfinite_by_model(const MergeRecipe& recipe, const MergePlan& plan,
-                                                 const JobTotals& totals) {
-  const size_t summed = recipe.models.size();
-  std::vector<NonfiniteByModel> by(summed);
+std::vector<NonfiniteCount> nonfinite_counts(const MergeRecipe& recipe, const MergePlan& plan,
+                                             const JobTotals& totals) {
+  const size_t columns = recipe.models.size() + 1;
+  std::vector<NonfiniteCount> by(columns);
   for (size_t t = 0; t < plan.tensors.size(); ++t)
-    for (size_t s = 0; s < summed; ++s) {
-      const double n = totals.nonfinite[t * summed + s];
+    for (size_t s = 0; s < columns; ++s) {
+      const auto n = static_cast<uint64_t>(totals.nonfinite[t * columns + s]);
       if (n > 0 && by[s].first_tensor.empty()) by[s].first_tensor = plan.tensors[t].name;
       by[s].count += n;
     }
@@ -45,6 +47,7 @@ std::vector<NonfiniteByModel> nonfinite_by_model(const MergeRecipe& recipe, cons
 
 std::string weights_text(const Job& job, const MergeRecipe& recipe) {
   std::ostringstream s;
+  s << std::setprecision(9);  // enough to give back the exact float32 weight
   for (size_t i = 0; i < recipe.models.size(); ++i)
     s << (i ? ", " : "") << model_name(job, recipe.models[i]) << "=" << recipe.weights[i];
   return s.str();
@@ -57,7 +60,8 @@ void print_plan(std::ostream& out, const Job& job, const MergeRecipe& recipe,
   size_t merged = 0;
   for (const auto& t : plan.tensors) merged += t.action == TensorAction::Merge;
   out << "  tensors: " << plan.tensors.size() << " (" << merged << " merged, "
-      << plan.tensors.size() - merged << " copied from " << model_name(job, 0) << ")\n";
+      << plan.tensors.size() - merged << " copied from "
+      << model_name(job, job.reference_index()) << ")\n";
   out << "  read " << format_bytes(plan.total_read_bytes()) << ", write "
       << format_bytes(plan.layout.total_tensor_bytes) << " in " << plan.units.size()
       << " work units of up to " << format_bytes(job.chunk_size) << "\n";
@@ -73,16 +77,21 @@ void print_plan(std::ostream& out, const Job& job, const MergeRecipe& recipe,
 std::vector<std::string> data_warnings(const Job& job, const MergeRecipe& recipe,
                                        const MergePlan& plan, const JobTotals& totals) {
   std::vector<std::string> warnings;
-  const auto by = nonfinite_by_model(recipe, plan, totals);
-  for (size_t s = 0; s < by.size(); ++s)
+  const auto by = nonfinite_counts(recipe, plan, totals);
+  for (size_t s = 0; s < recipe.models.size(); ++s)
     if (by[s].count > 0)
-      warnings.push_back(std::to_string(static_cast<uint64_t>(by[s].count)) +
-                         " NaN/Inf values read from " + model_name(job, recipe.models[s]) +
-                         " (first in tensor '" + by[s].first_tensor + "')");
+      warnings.push_back(std::to_string(by[s].count) + " NaN/Inf values read from " +
+                         model_name(job, recipe.models[s]) + " (first in tensor '" +
+                         by[s].first_tensor + "')");
+  if (const NonfiniteCount& out = by.back(); out.count > 0)
+    warnings.push_back(std::to_string(out.count) +
+                       " merged values are NaN/Inf in the output, from NaN/Inf inputs or sums "
+                       "too large for the output dtype (first in tensor '" + out.first_tensor + "')");
   for (size_t t = 0; t < plan.tensors.size(); ++t)
     if (totals.differs[t] > 0)
       warnings.push_back("integer tensor '" + plan.tensors[t].name +
-                         "' differs between models; copied from " + model_name(job, 0));
+                         "' differs between models; copied from " +
+                         model_name(job, job.reference_index()));
   return warnings;
 }
 
@@ -123,8 +132,8 @@ std::string merge_report_json(const Job& job, const MergeRecipe& recipe, const M
   if (job.method == MergeMethod::LmCocktail) report["alpha"] = job.alpha;
   report["tensors"] = plan.tensors.size();
   report["shards"] = plan.layout.shards.size();
-  report["bytes_read"] = totals.bytes_read;
-  report["bytes_written"] = totals.bytes_written;
+  report["bytes_read"] = static_cast<uint64_t>(totals.bytes_read);
+  report["bytes_written"] = static_cast<uint64_t>(totals.bytes_written);
   report["warnings"] = data_warnings(job, recipe, plan, totals);
   for (const auto& w : recipe.warnings) report["warnings"].push_back(w);
   return report.dump(2) + "\n";

@@ -17,7 +17,7 @@ struct JobTotals {
   double merge_seconds = 0;                 // slowest rank's streaming time
   double total_seconds = 0;                 // rank 0, start to publish
   std::vector<double> peak_rss_bytes;       // per rank
-  std::vector<double> nonfinite;            // [tensor * S + s]
+  std::vector<double> nonfinite;            // as StreamStats::nonfinite
   std::vector<double> differs;              // per tensor, > 0 when an integer tensor differs
 };
 

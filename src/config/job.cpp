@@ -386,10 +386,11 @@ void read_common(const Reporter& r, const Mapping& root, const fs::path& dir, Jo
       r.fail(f->line(), f->key, "must be at least 1024 bytes, got " + describe(f->value));
     }
   }
-  constexpr long long kIntMax = std::numeric_limits<int>::max();
-  if (auto f = root.get("threads")) job.threads = static_cast<int>(whole_number(r, *f, 0, kIntMax));
+  // More threads than this per rank is a typo, and would fail to start.
+  constexpr long long kMaxThreads = 1024;
+  if (auto f = root.get("threads")) job.threads = static_cast<int>(whole_number(r, *f, 0, kMaxThreads));
   if (auto f = root.get("io_threads")) {
-    job.io_threads = static_cast<int>(whole_number(r, *f, 1, kIntMax));
+    job.io_threads = static_cast<int>(whole_number(r, *f, 1, kMaxThreads));
   }
   if (auto f = root.get("prefetch")) job.prefetch = static_cast<int>(whole_number(r, *f, 1, 64));
   if (auto f = root.get("progress_interval")) {

@@ -5,16 +5,24 @@
 namespace cocktail {
 
 ThreadPool::ThreadPool(int threads) {
-  for (int i = 0; i < std::max(1, threads); ++i) workers_.emplace_back([this] { work(); });
+  try {
+    for (int i = 0; i < std::max(1, threads); ++i) workers_.emplace_back([this] { work(); });
+  } catch (...) {
+    stop();  // joinable threads must not outlive a failed constructor
+    throw;
+  }
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::~ThreadPool() { stop(); }
+
+void ThreadPool::stop() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
   for (auto& t : workers_) t.join();
+  workers_.clear();
 }
 
 std::future<void> ThreadPool::submit(std::function<void()> task) {

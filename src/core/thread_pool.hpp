@@ -29,6 +29,7 @@ class ThreadPool {
 
  private:
   void work();
+  void stop();  // finishes queued tasks, then joins
 
   std::mutex mu_;
   std::condition_variable cv_;

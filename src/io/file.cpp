@@ -105,10 +105,15 @@ void File::truncate(uint64_t size) const {
 }
 
 void File::reserve(uint64_t offset, uint64_t bytes) const {
-  const int r = ::posix_fallocate(fd_, static_cast<off_t>(offset), static_cast<off_t>(bytes));
-  if (r == EOPNOTSUPP || r == EINVAL) return;
-  if (r != 0)
-    throw_errno(path_, ("cannot reserve " + std::to_string(bytes) + " bytes").c_str(), r);
+  if (bytes == 0) return;
+  // fallocate(2), not posix_fallocate: where the filesystem lacks it (NFSv3),
+  // glibc's fallback writes a byte per block, one call each.
+  int r;
+  do {
+    r = ::fallocate(fd_, 0, static_cast<off_t>(offset), static_cast<off_t>(bytes));
+  } while (r != 0 && errno == EINTR);
+  if (r == 0 || errno == EOPNOTSUPP) return;
+  throw_errno(path_, ("cannot reserve " + std::to_string(bytes) + " bytes").c_str(), errno);
 }
 
 void File::start_writeback(uint64_t offset, uint64_t bytes) const {

@@ -81,7 +81,7 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
   const size_t begin = plan.rank_bounds[rank], end = plan.rank_bounds[rank + 1];
   const size_t summed = recipe.models.size();
   StreamStats stats;
-  stats.nonfinite.assign(plan.tensors.size() * summed, 0);
+  stats.nonfinite.assign(plan.tensors.size() * (summed + 1), 0);
   stats.differs.assign(plan.tensors.size(), 0);
 
   // Size the ring for the largest unit this rank will see.
@@ -149,18 +149,18 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
       return slot.inputs[0].data();
     }
     std::mutex counts_mu;
-    uint64_t* counts = &stats.nonfinite[unit.tensor * summed];
+    uint64_t* counts = &stats.nonfinite[unit.tensor * (summed + 1)];
     compute.parallel_for(unit.count, [&](size_t first, size_t last) {
       std::vector<WeightedInput> in;
       for (size_t s = 0; s < summed; ++s) {
         const DType dt = t.sources[s].tensor->info.dtype;
         in.push_back({slot.inputs[s].data() + first * dtype_size(dt), dt, recipe.weights[s]});
       }
-      std::vector<uint64_t> local(summed, 0);
+      std::vector<uint64_t> local(summed + 1, 0);
       weighted_sum(in, slot.output.data() + first * dtype_size(t.out_dtype), t.out_dtype,
                    last - first, local.data());
       std::lock_guard lock(counts_mu);
-      for (size_t s = 0; s < summed; ++s) counts[s] += local[s];
+      for (size_t s = 0; s <= summed; ++s) counts[s] += local[s];
     });
     return slot.output.data();
   };

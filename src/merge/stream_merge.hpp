@@ -25,8 +25,9 @@ struct StreamStats {
   uint64_t bytes_read = 0;
   uint64_t bytes_written = 0;
   uint64_t units = 0;
-  // NaN/Inf elements read, per tensor and summed model: [tensor * S + s] with
-  // S = recipe.models.size().
+  // NaN/Inf elements per tensor: [tensor * (S + 1) + s] counts those read
+  // from summed model s (S = recipe.models.size()), [tensor * (S + 1) + S]
+  // those written (inputs that were, and sums the output dtype cannot hold).
   std::vector<uint64_t> nonfinite;
   // Per tensor: 1 when an integer tensor differs from the reference model's.
   std::vector<uint8_t> differs;

@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
     in.push_back({data[m].data(), DType::BF16, 1.0f / static_cast<float>(models)});
   }
   std::vector<uint16_t> out(n);
-  std::vector<uint64_t> nonfinite(models);
+  std::vector<uint64_t> nonfinite(models + 1);
   const double bytes = static_cast<double>(models * n * 2);
 
   auto best_of_5 = [&](auto&& run) {

@@ -119,7 +119,9 @@ TEST(MergeMpi, SameBytesAtAnyRankCountChunkSizeAndThreadCount) {
     ASSERT_EQ(r.status, 0) << r.output;
     ASSERT_EQ(r.rank_status, std::vector<int>(run.ranks, 0)) << r.output;
     EXPECT_EQ(r.lines_containing("cocktail: merged 7 tensors of 3 models"), 1) << r.output;
-    EXPECT_EQ(r.lines_containing("NaN/Inf values read from ft_a"), 1) << r.output;
+    // ft_a's up_proj holds NaN/Inf at every i % 97 == 3: 342 of 129 * 257.
+    EXPECT_EQ(r.lines_containing("342 NaN/Inf values read from ft_a"), 1) << r.output;
+    EXPECT_EQ(r.lines_containing("342 merged values are NaN/Inf in the output"), 1) << r.output;
     EXPECT_EQ(r.lines_containing("integer tensor 'model.mask' differs"), 1) << r.output;
     EXPECT_FALSE(fs::exists(f.dir / ("." + out.filename().string() + ".cocktail-staging")));
     auto files = folder_bytes(out);

@@ -123,24 +123,28 @@ TEST(WeightedSum, EveryIsaMatchesScalarReference) {
         for (int rep = 0; rep < 2; ++rep) {
           Case c = random_case(k, out_dtype, n, rng);
           Tensor ref = make_tensor(out_dtype, n, rng() % 8);
-          std::vector<uint64_t> ref_bad(k, 0);
+          std::vector<uint64_t> ref_bad(k + 1, 0);
           weighted_sum_scalar(c.in, ref.data(), out_dtype, n, ref_bad.data());
 
-          // Non-finite counts against a direct count of the widened values.
+          // Non-finite counts against a direct count of the widened values,
+          // inputs and output.
           for (size_t i = 0; i < k; ++i) {
             uint64_t direct = 0;
             for (size_t j = 0; j < n; ++j)
               direct += !std::isfinite(load_as_f32(c.in[i].data, c.in[i].dtype, j));
             ASSERT_EQ(ref_bad[i], direct);
           }
+          uint64_t direct_out = 0;
+          for (size_t j = 0; j < n; ++j) direct_out += !std::isfinite(load_as_f32(ref.data(), out_dtype, j));
+          ASSERT_EQ(ref_bad[k], direct_out);
 
           for (Isa isa : supported_isas()) {
             Tensor out = make_tensor(out_dtype, n, rng() % 8);
-            std::vector<uint64_t> bad(k, 7);  // counts are added to
+            std::vector<uint64_t> bad(k + 1, 7);  // counts are added to
             weighted_sum_with(isa, c.in, out.data(), out_dtype, n, bad.data());
             ASSERT_EQ(bytes(out, n), bytes(ref, n))
                 << isa_name(isa) << " k=" << k << " n=" << n << " out=" << int(out_dtype);
-            for (size_t i = 0; i < k; ++i) ASSERT_EQ(bad[i], ref_bad[i] + 7);
+            for (size_t i = 0; i <= k; ++i) ASSERT_EQ(bad[i], ref_bad[i] + 7);
             ASSERT_EQ(out.storage.back(), 0xCD);  // nothing written past the end
             ASSERT_EQ(out.storage[out.offset + n * dtype_size(out_dtype)], 0xCD);
           }
@@ -161,12 +165,12 @@ TEST(WeightedSum, SplittingIntoSubrangesGivesSameBytes) {
     const DType out_dtype = kFloatTypes[rng() % 6];
     Case c = random_case(k, out_dtype, n, rng);
     Tensor whole = make_tensor(out_dtype, n, 0);
-    std::vector<uint64_t> whole_bad(k, 0);
+    std::vector<uint64_t> whole_bad(k + 1, 0);
     weighted_sum(c.in, whole.data(), out_dtype, n, whole_bad.data());
 
     for (Isa isa : supported_isas()) {
       Tensor parts = make_tensor(out_dtype, n, 3);
-      std::vector<uint64_t> bad(k, 0);
+      std::vector<uint64_t> bad(k + 1, 0);
       for (size_t begin = 0; begin < n;) {
         const size_t end = std::min(n, begin + 1 + rng() % 1500);
         std::vector<WeightedInput> sub = c.in;
@@ -225,6 +229,27 @@ TEST(WeightedSum, EmptyInputsGiveZerosAndBadDtypesThrow) {
   EXPECT_THROW(weighted_sum(bad, out.data(), DType::F32, 4, nullptr), std::invalid_argument);
   const WeightedInput good[] = {{out.data(), DType::F32, 1.0f}};
   EXPECT_THROW(weighted_sum(good, out.data(), DType::I32, 4, nullptr), std::invalid_argument);
+}
+
+// Sums too large for the output dtype are stored as Inf or NaN and counted.
+TEST(WeightedSum, CountsOutputsThatOverflowTheOutputDtype) {
+  const float x[4] = {1000.0f, 2000.0f, 448.0f, 70000.0f};
+  const WeightedInput in[1] = {{x, DType::F32, 1.0f}};
+  struct Want { DType out; uint64_t nonfinite; };
+  // e4m3: 1000, 2000 and 70000 exceed 448 (NaN); f16: only 70000 (Inf).
+  for (Want want : {Want{DType::F8_E4M3, 3}, Want{DType::F16, 1}, Want{DType::BF16, 0}}) {
+    for (Isa isa : supported_isas()) {
+      unsigned char out[16];
+      uint64_t counts[2] = {0, 0};
+      weighted_sum_with(isa, in, out, want.out, 4, counts);
+      EXPECT_EQ(counts[0], 0u) << isa_name(isa);
+      EXPECT_EQ(counts[1], want.nonfinite) << isa_name(isa) << " out=" << int(want.out);
+    }
+    unsigned char out[16];
+    uint64_t counts[2] = {0, 0};
+    weighted_sum_scalar(in, out, want.out, 4, counts);
+    EXPECT_EQ(counts[1], want.nonfinite);
+  }
 }
 
 }  // namespace
