@@ -287,7 +287,7 @@ const char* isa_name(Isa isa) {
   switch (isa) {
     case Isa::kAvx512: return "avx512";
     case Isa::kAvx2: return "avx2";
-    default: return "scalar";
+    default: return "portable";
   }
 }
 
@@ -298,13 +298,13 @@ bool isa_supported(Isa isa) {
   if (isa == Isa::kAvx512)
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
 #endif
-  return isa == Isa::kScalar;
+  return isa == Isa::kPortable;
 }
 
 Isa best_isa() {
   static const Isa best = isa_supported(Isa::kAvx512) ? Isa::kAvx512
                           : isa_supported(Isa::kAvx2) ? Isa::kAvx2
-                                                      : Isa::kScalar;
+                                                      : Isa::kPortable;
   return best;
 }
 

@@ -30,7 +30,7 @@ void weighted_sum(std::span<const WeightedInput> in, void* out, DType out_dtype,
 void weighted_sum_scalar(std::span<const WeightedInput> in, void* out, DType out_dtype,
                          size_t n, uint64_t* nonfinite);
 
-// Name of the instruction set the dispatcher picked ("avx512", "avx2", "scalar").
+// Name of the instruction set the dispatcher picked ("avx512", "avx2", "portable").
 const char* weighted_sum_isa();
 
 }  // namespace cocktail

@@ -5,8 +5,8 @@
 
 namespace cocktail {
 
-// kScalar is the portable blocked path (plain C++ over element_math.hpp).
-enum class Isa : uint8_t { kScalar, kAvx2, kAvx512 };
+// kPortable is the portable blocked path (plain C++ over element_math.hpp).
+enum class Isa : uint8_t { kPortable, kAvx2, kAvx512 };
 
 const char* isa_name(Isa isa);
 bool isa_supported(Isa isa);  // by this CPU and this build

@@ -1,7 +1,7 @@
 #include "cli/inspect.hpp"
 
 #include <algorithm>
-#include <cstdio>
+#include <iomanip>
 #include <map>
 
 #include "cli/progress.hpp"
@@ -12,25 +12,28 @@ namespace cocktail {
 
 void inspect_checkpoint(const std::string& path, std::ostream& out) {
   const Checkpoint ckpt = Checkpoint::open(path);
-  size_t width = 4;
-  for (const auto& t : ckpt.tensors()) width = std::max(width, t.info.name.size());
+  // Column widths from the data, so long names never run into the next column.
+  size_t name_width = 4, shape_width = 5;
+  for (const auto& t : ckpt.tensors()) {
+    name_width = std::max(name_width, t.info.name.size());
+    shape_width = std::max(shape_width, format_shape(t.info.shape).size());
+  }
+  auto row = [&](const std::string& name, const std::string& dtype, const std::string& shape,
+                 const std::string& bytes, const std::string& file) {
+    out << std::left << std::setw(static_cast<int>(name_width)) << name << "  " << std::setw(7)
+        << dtype << "  " << std::setw(static_cast<int>(shape_width)) << shape << "  "
+        << std::right << std::setw(14) << bytes << "  " << file << "\n";
+  };
 
-  std::map<std::string, uint64_t> bytes_by_dtype;
-  uint64_t params = 0;
-  char line[256];
   out << ckpt.path().string() << ": " << ckpt.tensors().size() << " tensors in "
       << ckpt.files().size() << " file(s)\n";
-  std::snprintf(line, sizeof line, "%-*s  %-7s  %-20s  %12s  %s\n", static_cast<int>(width),
-                "name", "dtype", "shape", "bytes", "file");
-  out << line;
+  row("name", "dtype", "shape", "bytes", "file");
+  std::map<std::string, uint64_t> bytes_by_dtype;
+  uint64_t params = 0;
   for (const auto& t : ckpt.tensors()) {
-    const std::string shape = format_shape(t.info.shape);
     const std::string dtype(safetensors_name(t.info.dtype));
-    std::snprintf(line, sizeof line, "%-*s  %-7s  %-20s  %12llu  %s\n", static_cast<int>(width),
-                  t.info.name.c_str(), dtype.c_str(), shape.c_str(),
-                  static_cast<unsigned long long>(t.info.nbytes()),
-                  ckpt.files()[t.file].path.filename().c_str());
-    out << line;
+    row(t.info.name, dtype, format_shape(t.info.shape), std::to_string(t.info.nbytes()),
+        ckpt.files()[t.file].path.filename().string());
     bytes_by_dtype[dtype] += t.info.nbytes();
     params += t.info.numel();
   }

@@ -37,6 +37,11 @@ int merge(const cocktail::CliArgs& args) {
         std::cerr << std::endl;
       }
       status = 1;
+    } catch (const std::exception& e) {
+      // Outside any collective step (a bug, or out of memory while reporting):
+      // this rank cannot tell the others, so it ends the whole job.
+      std::cerr << "cocktail: error on rank " << comm.rank() << ": " << e.what() << std::endl;
+      MPI_Abort(MPI_COMM_WORLD, 1);
     }
   }
   MPI_Finalize();

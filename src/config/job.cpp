@@ -200,7 +200,6 @@ class Mapping {
   }
 
   int line() const { return line_; }
-  bool has(std::string_view name) const { return find(name) != nullptr; }
   std::optional<Field> get(std::string_view name) const {
     const Field* f = find(name);
     return f ? std::optional<Field>(*f) : std::nullopt;

@@ -1,6 +1,6 @@
 #pragma once
 // The communicator every distributed step receives. Small on purpose: the
-// merge only needs identity, barriers, reductions and a broadcast. An NCCL
+// merge only needs identity, reductions and a broadcast. An NCCL
 // implementation for device-resident data plugs in behind the same calls.
 #include <span>
 #include <string>
@@ -16,7 +16,6 @@ class Comm {
   virtual int local_rank() const = 0;
   virtual int local_size() const = 0;
 
-  virtual void barrier() = 0;
   // Element-wise reductions in place; every rank gets the result.
   virtual void allreduce_sum(std::span<double> values) = 0;
   virtual void allreduce_max(std::span<double> values) = 0;

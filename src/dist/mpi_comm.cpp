@@ -14,8 +14,6 @@ MpiComm::MpiComm(MPI_Comm comm) : comm_(comm) {
 
 MpiComm::~MpiComm() { MPI_Comm_free(&node_); }
 
-void MpiComm::barrier() { MPI_Barrier(comm_); }
-
 void MpiComm::allreduce_sum(std::span<double> values) {
   MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_DOUBLE, MPI_SUM,
                 comm_);

@@ -17,7 +17,6 @@ class MpiComm : public Comm {
   int local_rank() const override { return local_rank_; }
   int local_size() const override { return local_size_; }
 
-  void barrier() override;
   void allreduce_sum(std::span<double> values) override;
   void allreduce_max(std::span<double> values) override;
   void broadcast(std::string& bytes, int root) override;

@@ -24,8 +24,6 @@ CheckpointFile load_file(const fs::path& path) {
   CheckpointFile f;
   f.path = path;
   f.header = read_safetensors_header(path.string());
-  // Validation proved the tensors end exactly at the end of the file.
-  f.size = f.header.data_start() + (f.header.tensors.empty() ? 0 : f.header.tensors.back().end);
   return f;
 }
 

@@ -21,7 +21,6 @@ struct CheckpointTensor {
 
 struct CheckpointFile {
   std::filesystem::path path;
-  uint64_t size = 0;
   SafetensorsHeader header;
 };
 

@@ -20,9 +20,6 @@ MergeRecipe linear_recipe(const Job& job) {
   // float32 arithmetic starts from the closest representable weights.
   for (size_t i : r.models) {
     const double w = *job.models[i].weight;
-    if (job.normalize && sum == 0)
-      throw Error(job.config_path.string() +
-                  ": key 'parameters.normalize': the weights sum to 0 and cannot be normalised");
     r.weights.push_back(static_cast<float>(job.normalize ? w / sum : w));
   }
   if (!job.normalize && std::abs(sum - 1.0) > 1e-6) {

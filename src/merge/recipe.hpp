@@ -16,7 +16,7 @@ struct MergeRecipe {
   std::vector<std::string> warnings;
 };
 
-// Throws cocktail::Error when the weights cannot be used (normalising a zero sum).
+// `job` is validated (load_job refuses weights that sum to 0 with normalize).
 MergeRecipe make_recipe(const Job& job);
 
 std::string method_name(MergeMethod method);

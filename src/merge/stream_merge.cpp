@@ -105,17 +105,9 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
   ThreadPool io(options.io_threads);
   ThreadPool compute(options.compute_threads);
 
-  // A rank's units are consecutive in output order, so its part of each shard
-  // is one byte range. Reserving it first makes a full disk fail before any
+  // Reserving this rank's output first makes a full disk fail before any
   // work, and spreads the allocation over the ranks.
-  std::map<size_t, std::pair<uint64_t, uint64_t>> ranges;  // shard -> [first, last)
-  for (size_t u = begin; u < end; ++u) {
-    const WorkUnit& unit = plan.units[u];
-    const uint64_t first = plan.output_offset(unit);
-    auto [it, fresh] = ranges.try_emplace(plan.layout.shard_of[unit.tensor], first, first);
-    it->second.second = first + unit.count * dtype_size(plan.tensors[unit.tensor].out_dtype);
-  }
-  for (const auto& [shard, range] : ranges)
+  for (const auto& [shard, range] : plan.rank_output_ranges(rank))
     files.output(shard).reserve(range.first, range.second - range.first);
 
   auto slot_of = [&](size_t u) -> Slot& { return slots[(u - begin) % slots.size()]; };

@@ -6,6 +6,17 @@ uint64_t MergePlan::output_offset(const WorkUnit& unit) const {
   return layout.file_offset[unit.tensor] + unit.first * dtype_size(tensors[unit.tensor].out_dtype);
 }
 
+std::map<size_t, std::pair<uint64_t, uint64_t>> MergePlan::rank_output_ranges(int rank) const {
+  std::map<size_t, std::pair<uint64_t, uint64_t>> ranges;
+  for (size_t u = rank_bounds[rank]; u < rank_bounds[rank + 1]; ++u) {
+    const WorkUnit& unit = units[u];
+    const uint64_t first = output_offset(unit);
+    auto [it, fresh] = ranges.try_emplace(layout.shard_of[unit.tensor], first, first);
+    it->second.second = first + unit.count * dtype_size(tensors[unit.tensor].out_dtype);
+  }
+  return ranges;
+}
+
 uint64_t MergePlan::rank_cost(int rank) const {
   uint64_t bytes = 0;
   for (size_t u = rank_bounds[rank]; u < rank_bounds[rank + 1]; ++u)

@@ -20,6 +20,9 @@ struct MergePlan {
 
   // Absolute byte offset of a unit's first element in its output shard.
   uint64_t output_offset(const WorkUnit& unit) const;
+  // The bytes a rank writes, per shard: one [first, last) range each, since a
+  // rank's units are consecutive in output order.
+  std::map<size_t, std::pair<uint64_t, uint64_t>> rank_output_ranges(int rank) const;
   uint64_t rank_cost(int rank) const;        // bytes read + written by a rank
   uint64_t rank_read_bytes(int rank) const;  // bytes read by a rank
   uint64_t total_read_bytes() const;         // over all ranks

@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
   std::printf("kernel: %zu bf16 inputs x %zu elements -> bf16, one thread\n", models, n);
   std::printf("  %-8s %6.2f GB/s\n", "element",
               best_of_5([&] { weighted_sum_scalar(in, out.data(), DType::BF16, n, nonfinite.data()); }));
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+  for (Isa isa : {Isa::kPortable, Isa::kAvx2, Isa::kAvx512}) {
     if (!isa_supported(isa)) continue;
     std::printf("  %-8s %6.2f GB/s\n", isa_name(isa), best_of_5([&] {
                   weighted_sum_with(isa, in, out.data(), DType::BF16, n, nonfinite.data());

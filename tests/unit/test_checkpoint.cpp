@@ -87,7 +87,7 @@ TEST_F(CheckpointTest, SingleFile) {
   EXPECT_EQ(c.path(), file);
   EXPECT_EQ(c.folder(), dir_);
   ASSERT_EQ(c.files().size(), 1u);
-  EXPECT_EQ(c.files()[0].size, fs::file_size(file));
+  EXPECT_EQ(c.files()[0].header.data_start() + c.files()[0].header.tensors.back().end, fs::file_size(file));
   ASSERT_EQ(c.tensors().size(), 2u);
   EXPECT_EQ(c.tensors()[0].info.name, "w");
   EXPECT_EQ(c.tensors()[1].info.name, "v");

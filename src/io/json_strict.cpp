@@ -1,0 +1,115 @@
+#include "io/json_strict.hpp"
+
+#include <cstdio>
+#include <set>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace cocktail {
+
+using nlohmann::json;
+
+std::optional<size_t> find_invalid_utf8(std::string_view text) {
+  const size_t n = text.size();
+  size_t i = 0;
+  while (i < n) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len;
+    uint32_t cp, min;
+    if ((c & 0xE0) == 0xC0) {
+      len = 2, cp = c & 0x1F, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3, cp = c & 0x0F, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4, cp = c & 0x07, min = 0x10000;
+    } else {
+      return i;
+    }
+    if (n - i < len) return i;
+    for (size_t k = 1; k < len; ++k) {
+      const auto b = static_cast<unsigned char>(text[i + k]);
+      if ((b & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (b & 0x3F);
+    }
+    // Overlong forms would let two spellings name one tensor.
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
+    i += len;
+  }
+  return std::nullopt;
+}
+
+std::string quote_name(std::string_view s) {
+  std::string out = "'";
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7F) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", c);
+      out += buf;
+    } else {
+      out += ch;
+    }
+  }
+  return out + "'";
+}
+
+json parse_strict_json(std::string_view text, const std::string& label,
+                       const std::string& what) {
+  if (auto bad = find_invalid_utf8(text)) {
+    throw Error(label + ": " + what + " is not valid UTF-8 (bad byte at offset " +
+                std::to_string(*bad) + ")");
+  }
+  // nlohmann stops at a NUL byte as if the input ended there, which would
+  // accept "{}\0<anything>"; raw NUL is never valid JSON.
+  if (auto nul = text.find('\0'); nul != std::string_view::npos) {
+    throw Error(label + ": " + what + " is not valid JSON: NUL byte at offset " +
+                std::to_string(nul));
+  }
+  // nlohmann keeps the last of duplicate keys without a word; a checkpoint
+  // whose two readers could disagree on a tensor's offsets must be refused.
+  struct Scope {
+    std::set<std::string> keys;
+    std::string last_key;
+  };
+  std::vector<Scope> scopes;
+  auto on_event = [&](int, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start:
+        scopes.emplace_back();
+        break;
+      case json::parse_event_t::object_end:
+        scopes.pop_back();
+        break;
+      case json::parse_event_t::key: {
+        const auto& key = parsed.get_ref<const std::string&>();
+        Scope& scope = scopes.back();
+        if (!scope.keys.insert(key).second) {
+          std::string where;
+          if (scopes.size() > 1) where = " inside " + quote_name(scopes[scopes.size() - 2].last_key);
+          throw Error(label + ": " + what + " has duplicate key " + quote_name(key) + where);
+        }
+        scope.last_key = key;
+        break;
+      }
+      default:
+        break;
+    }
+    return true;
+  };
+  try {
+    return json::parse(text.begin(), text.end(), on_event);
+  } catch (const json::parse_error& e) {
+    std::string detail = e.what();
+    if (auto p = detail.find("] "); p != std::string::npos) detail.erase(0, p + 2);
+    throw Error(label + ": " + what + " is not valid JSON: " + detail);
+  }
+}
+
+// ---- safetensors header -----------------------------------------------------
+
+}  // namespace cocktail
