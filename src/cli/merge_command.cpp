@@ -181,13 +181,24 @@ void run_merge(Comm& comm, const CliArgs& args, std::ostream& log) {
 
     StreamStats stats;
     const auto merge_start = Clock::now();
-    collective_step(comm, [&] {
-      ProgressReporter progress(log, root ? p.job.progress_interval : 0,
-                                p.plan.total_read_bytes(), p.plan.rank_read_bytes(comm.rank()));
-      stats = stream_merge(p.plan, p.models, p.recipe, staging, comm.rank(),
-                           stream_options(p.job, comm),
-                           [&](uint64_t done) { progress.update(done); });
-    });
+    {
+      // Streaming takes hours on large jobs: a rank that fails tells the
+      // others at once instead of letting them finish their shares first.
+      const std::unique_ptr<FailureFlag> failed = comm.make_failure_flag();
+      collective_step(
+          comm,
+          [&] {
+            ProgressReporter progress(log, root ? p.job.progress_interval : 0,
+                                      p.plan.total_read_bytes(),
+                                      p.plan.rank_read_bytes(comm.rank()));
+            stats = stream_merge(p.plan, p.models, p.recipe, staging, comm.rank(),
+                                 stream_options(p.job, comm), [&](uint64_t done) {
+                                   if (failed->raised()) throw StoppedByOtherRank();
+                                   progress.update(done);
+                                 });
+          },
+          failed.get());
+    }
     JobTotals totals = gather_totals(comm, stats, seconds_since(merge_start));
 
     collective_step(comm, [&] {

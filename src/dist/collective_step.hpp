@@ -22,6 +22,16 @@ class JobFailed : public Error {
   int failed_rank_;
 };
 
-void collective_step(Comm& comm, const std::function<void()>& step);
+// Thrown by a rank that stops because another rank raised the failure flag.
+// It never wins the agreement: the other rank's own error is the one reported.
+class StoppedByOtherRank : public Error {
+ public:
+  StoppedByOtherRank() : Error("stopped because another rank failed") {}
+};
+
+// With a `flag`, a rank whose step throws raises it before joining the
+// agreement, so ranks still busy in the step can stop early (they check the
+// flag and throw StoppedByOtherRank).
+void collective_step(Comm& comm, const std::function<void()>& step, FailureFlag* flag = nullptr);
 
 }  // namespace cocktail

@@ -2,10 +2,22 @@
 // The communicator every distributed step receives. Small on purpose: the
 // merge only needs identity, reductions and a broadcast. An NCCL
 // implementation for device-resident data plugs in behind the same calls.
+#include <memory>
 #include <span>
 #include <string>
 
 namespace cocktail {
+
+// A signal any rank can send to all others without anyone waiting, so ranks
+// busy with a long local step (streaming their share) learn early that another
+// rank failed. Created and destroyed by every rank at the same point: the
+// destructor is collective (it drains every signal sent).
+class FailureFlag {
+ public:
+  virtual ~FailureFlag() = default;
+  virtual void raise() = 0;   // tell every other rank; idempotent
+  virtual bool raised() = 0;  // has another rank raised it? Never blocks
+};
 
 class Comm {
  public:
@@ -20,6 +32,9 @@ class Comm {
   virtual void allreduce_sum(std::span<double> values) = 0;
   virtual void allreduce_max(std::span<double> values) = 0;
   virtual void broadcast(std::string& bytes, int root) = 0;
+
+  // Collective.
+  virtual std::unique_ptr<FailureFlag> make_failure_flag() = 0;
 };
 
 }  // namespace cocktail

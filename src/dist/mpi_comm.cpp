@@ -1,6 +1,7 @@
 #include "dist/mpi_comm.hpp"
 
 #include <cstdint>
+#include <vector>
 
 namespace cocktail {
 
@@ -29,6 +30,70 @@ void MpiComm::broadcast(std::string& bytes, int root) {
   MPI_Bcast(&n, 1, MPI_UINT64_T, root, comm_);
   bytes.resize(n);
   MPI_Bcast(bytes.data(), static_cast<int>(n), MPI_CHAR, root, comm_);
+}
+
+namespace {
+
+// Point-to-point messages on a private duplicate of the communicator, so they
+// can never match the job's own traffic. Each rank keeps one receive posted;
+// raising sends one byte to every other rank.
+class MpiFailureFlag : public FailureFlag {
+ public:
+  explicit MpiFailureFlag(MPI_Comm comm) {
+    MPI_Comm_dup(comm, &comm_);
+    MPI_Comm_rank(comm_, &rank_);
+    MPI_Comm_size(comm_, &size_);
+    MPI_Irecv(&received_, 1, MPI_BYTE, MPI_ANY_SOURCE, 0, comm_, &recv_);
+  }
+
+  // Every rank learns how many raised, receives every message still owed to
+  // it, and completes its own sends: nothing stays in flight when the
+  // communicator is freed.
+  ~MpiFailureFlag() override {
+    int mine = raised_here_ ? 1 : 0, raisers = 0;
+    MPI_Allreduce(&mine, &raisers, 1, MPI_INT, MPI_SUM, comm_);
+    int owed = raisers - mine;
+    if (owed == 0) {
+      MPI_Cancel(&recv_);
+      MPI_Wait(&recv_, MPI_STATUS_IGNORE);
+    } else {
+      MPI_Wait(&recv_, MPI_STATUS_IGNORE);
+      for (--owed; owed > 0; --owed)
+        MPI_Recv(&received_, 1, MPI_BYTE, MPI_ANY_SOURCE, 0, comm_, MPI_STATUS_IGNORE);
+    }
+    MPI_Waitall(static_cast<int>(sends_.size()), sends_.data(), MPI_STATUSES_IGNORE);
+    MPI_Comm_free(&comm_);
+  }
+
+  void raise() override {
+    if (raised_here_) return;
+    raised_here_ = true;
+    for (int r = 0; r < size_; ++r) {
+      if (r == rank_) continue;
+      sends_.emplace_back();
+      MPI_Isend(&sent_, 1, MPI_BYTE, r, 0, comm_, &sends_.back());
+    }
+  }
+
+  bool raised() override {
+    if (!seen_) MPI_Test(&recv_, &seen_, MPI_STATUS_IGNORE);
+    return seen_;
+  }
+
+ private:
+  MPI_Comm comm_;
+  int rank_ = 0, size_ = 1;
+  MPI_Request recv_;
+  std::vector<MPI_Request> sends_;
+  char received_ = 0, sent_ = 1;
+  int seen_ = 0;  // MPI_Test's flag: our receive completed
+  bool raised_here_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<FailureFlag> MpiComm::make_failure_flag() {
+  return std::make_unique<MpiFailureFlag>(comm_);
 }
 
 }  // namespace cocktail

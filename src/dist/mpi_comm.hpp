@@ -20,6 +20,7 @@ class MpiComm : public Comm {
   void allreduce_sum(std::span<double> values) override;
   void allreduce_max(std::span<double> values) override;
   void broadcast(std::string& bytes, int root) override;
+  std::unique_ptr<FailureFlag> make_failure_flag() override;
 
  private:
   MPI_Comm comm_;

@@ -34,7 +34,7 @@ struct StreamStats {
 };
 
 // Called on the calling thread after each unit with the input bytes of the
-// units finished so far on this rank.
+// units finished so far on this rank. It may throw to stop the merge.
 using ProgressFn = std::function<void(uint64_t bytes_read)>;
 
 // Runs units [plan.rank_bounds[rank], plan.rank_bounds[rank + 1]) and writes
