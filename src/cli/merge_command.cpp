@@ -62,6 +62,10 @@ PreparedJob prepare(const CliArgs& args, int ranks) {
   PreparedJob p;
   p.job = load_job(args.path);
   p.job.output = clean_output_path(args.output ? fs::path(*args.output) : p.job.output);
+  if (p.job.fewshot)
+    throw Error(p.job.config_path.string() +
+                ": key 'examples': weights from few-shot examples are not available yet "
+                "(issue 3 in progress); use lm_cocktail without examples or linear");
   p.recipe = make_recipe(p.job);
   std::vector<fs::path> inputs;
   for (const auto& m : p.job.models) {

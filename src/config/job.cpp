@@ -348,28 +348,100 @@ void read_linear(const Reporter& r, const Mapping& root, const fs::path& dir, Jo
   }
 }
 
+// Reads `models` entries for lm_cocktail: peers, candidates for few-shot
+// weights. Their weights come from the examples, so none may be given.
+void read_peers(const Reporter& r, const Field& models, const fs::path& dir, ModelList& list) {
+  if (!models.value.IsSequence() || models.value.size() == 0)
+    fail_expected(r, models, "a non-empty list of {model: PATH}");
+  for (size_t i = 0; i < models.value.size(); ++i) {
+    const Field item{models.key + "[" + std::to_string(i) + "]", models.value[i], models.line()};
+    if (!item.value.IsMap()) fail_expected(r, item, "a mapping with a 'model' key");
+    const Mapping entry(r, item);
+    entry.check_known({"model"}, " for an lm_cocktail peer (its weight comes from the examples)");
+    const std::optional<Field> model = entry.get("model");
+    if (!model) r.fail(entry.line(), Mapping::join(item.key, "model"), "missing");
+    list.add(*model, {existing_path(r, *model, dir), ModelRole::Peer, std::nullopt, model->line()});
+  }
+}
+
+// LM-Cocktail's three forms (paper section 2):
+//   no examples:            alpha * target + (1 - alpha) * base        (Eq. 3)
+//   examples and a target:  alpha * target + (1 - alpha) * sum w_i M_i (Eq. 1)
+//   examples, no target:    sum w_i M_i over base and peers            (Eq. 4, and the
+//                           authors' mix_models_with_data)
 void read_lm_cocktail(const Reporter& r, const Mapping& root, const fs::path& dir, Job& job) {
+  std::optional<Field> alpha_field;
   if (std::optional<Field> p = root.get("parameters")) {
     const Mapping params(r, *p);
     params.check_known({"alpha"}, " for lm_cocktail");
     if (auto f = params.get("alpha")) {
       job.alpha = finite_number(r, *f);
       if (job.alpha < 0 || job.alpha > 1) fail_expected(r, *f, "a number in [0, 1]");
+      alpha_field = f;
     }
   }
-  if (auto f = root.get("models")) {
-    r.fail(f->key_line, f->key,
-           "not allowed for lm_cocktail: peer models need few-shot examples, not supported yet");
-  }
   const std::optional<Field> base = root.get("base_model");
-  if (!base) r.fail(root.line(), "base_model", "missing: lm_cocktail needs a base_model");
   const std::optional<Field> target = root.get("target");
-  if (!target) r.fail(root.line(), "target", "missing: lm_cocktail needs a target model");
+  const std::optional<Field> models = root.get("models");
+  const bool examples = root.get("examples").has_value();
 
   ModelList list(r, job.models);
-  list.add(*base, {existing_path(r, *base, dir), ModelRole::Base, std::nullopt, base->line()});
-  list.add(*target,
-           {existing_path(r, *target, dir), ModelRole::Target, std::nullopt, target->line()});
+  if (base) list.add(*base, {existing_path(r, *base, dir), ModelRole::Base, std::nullopt, base->line()});
+  if (target)
+    list.add(*target, {existing_path(r, *target, dir), ModelRole::Target, std::nullopt, target->line()});
+
+  if (!examples) {
+    if (models)
+      r.fail(models->key_line, models->key,
+             "peer models are weighted by few-shot examples: add 'examples'");
+    if (!base) r.fail(root.line(), "base_model", "missing: lm_cocktail without examples mixes a target with its base");
+    if (!target) r.fail(root.line(), "target", "missing: lm_cocktail without examples mixes a target with its base");
+    return;
+  }
+  if (models) read_peers(r, *models, dir, list);
+  if (!base && !models)
+    r.fail(root.line(), "models", "missing: examples weigh candidates, list them under base_model and models");
+  if (!target && alpha_field)
+    r.fail(alpha_field->line(), alpha_field->key, "alpha mixes in a target model: add 'target' or drop alpha");
+}
+
+void read_fewshot(const Reporter& r, const Mapping& root, const fs::path& dir, Job& job) {
+  static constexpr const char* kKeys[] = {"temperature", "batch_size", "max_input_length",
+                                          "neg_number", "seed", "loss_reduction"};
+  const std::optional<Field> files = root.get("examples");
+  if (!files) {
+    for (const char* key : kKeys)
+      if (auto f = root.get(key)) r.fail(f->key_line, f->key, "only used with 'examples'");
+    return;
+  }
+  if (job.method != MergeMethod::LmCocktail)
+    r.fail(files->key_line, files->key, "few-shot examples weigh models for lm_cocktail only");
+  FewShot fs;
+  if (files->value.IsSequence()) {
+    if (files->value.size() == 0) fail_expected(r, *files, "a path or a non-empty list of paths");
+    for (size_t i = 0; i < files->value.size(); ++i)
+      fs.files.push_back(existing_path(
+          r, Field{files->key + "[" + std::to_string(i) + "]", files->value[i], files->line()}, dir));
+  } else {
+    fs.files.push_back(existing_path(r, *files, dir));
+  }
+  if (auto f = root.get("temperature")) {
+    fs.temperature = finite_number(r, *f);
+    if (fs.temperature <= 0) fail_expected(r, *f, "a number > 0");
+  }
+  if (auto f = root.get("batch_size")) fs.batch_size = static_cast<int>(whole_number(r, *f, 1, 4096));
+  if (auto f = root.get("max_input_length"))
+    fs.max_input_length = static_cast<int>(whole_number(r, *f, 2, 1 << 20));
+  if (auto f = root.get("neg_number")) fs.neg_number = static_cast<int>(whole_number(r, *f, 0, 4096));
+  if (auto f = root.get("seed"))
+    fs.seed = static_cast<uint64_t>(whole_number(r, *f, 0, std::numeric_limits<long long>::max()));
+  if (auto f = root.get("loss_reduction")) {
+    const std::string v = scalar(r, *f, "upstream or token_mean");
+    if (v == "upstream") fs.reduction = LossReduction::Upstream;
+    else if (v == "token_mean") fs.reduction = LossReduction::TokenMean;
+    else fail_expected(r, *f, "upstream or token_mean");
+  }
+  job.fewshot = std::move(fs);
 }
 
 void read_common(const Reporter& r, const Mapping& root, const fs::path& dir, Job& job) {
@@ -420,7 +492,8 @@ Job load_job(const fs::path& config_file) {
   const Mapping root(r, Field{"", docs[0], 1});
   root.check_known({"merge_method", "base_model", "target", "models", "parameters", "dtype",
                     "out_dtype", "output", "max_shard_size", "chunk_size", "threads",
-                    "io_threads", "prefetch", "progress_interval"},
+                    "io_threads", "prefetch", "progress_interval", "examples", "temperature",
+                    "batch_size", "max_input_length", "neg_number", "seed", "loss_reduction"},
                    "");
   job.method = read_method(r, root);
   if (job.method == MergeMethod::Linear) {
@@ -428,8 +501,23 @@ Job load_job(const fs::path& config_file) {
   } else {
     read_lm_cocktail(r, root, dir, job);
   }
+  read_fewshot(r, root, dir, job);
   read_common(r, root, dir, job);
   return job;
+}
+
+bool Job::has_target() const {
+  for (const auto& m : models)
+    if (m.role == ModelRole::Target) return true;
+  return false;
+}
+
+std::vector<size_t> Job::candidates() const {
+  std::vector<size_t> out;
+  if (!fewshot) return out;
+  for (size_t i = 0; i < models.size(); ++i)
+    if (models[i].role != ModelRole::Target) out.push_back(i);
+  return out;
 }
 
 uint64_t parse_byte_size(const std::string& text) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/dtype.hpp"
+#include "fewshot/loss_reduction.hpp"
 
 namespace cocktail {
 
@@ -23,6 +24,17 @@ struct ModelSpec {
   int line = 0;                   // 1-based line in the config, for messages
 };
 
+// LM-Cocktail's weights from few-shot examples (paper section 2).
+struct FewShot {
+  std::vector<std::filesystem::path> files;  // pooled in order
+  double temperature = 5.0;                  // the authors' signature default
+  int batch_size = 2;
+  int max_input_length = 2048;
+  int neg_number = 7;                        // encoder negatives per query
+  uint64_t seed = 0;                         // negative sampling
+  LossReduction reduction = LossReduction::Upstream;
+};
+
 struct Job {
   std::filesystem::path config_path;
   MergeMethod method = MergeMethod::Linear;
@@ -30,7 +42,12 @@ struct Job {
   // `models` list in file order. Paths are unique.
   std::vector<ModelSpec> models;
   bool normalize = true;            // linear: divide by the sum of weights
-  double alpha = 0.5;               // lm_cocktail: alpha * target + (1 - alpha) * base
+  // lm_cocktail: alpha * target + (1 - alpha) * (base, or the example-weighted
+  // candidates when `fewshot` is set)
+  double alpha = 0.5;
+  // lm_cocktail with examples: candidates are the base (when given) and the
+  // peers under `models`; their weights come from their losses.
+  std::optional<FewShot> fewshot;
   std::optional<DType> out_dtype;   // out_dtype, else dtype, else the reference model's
   std::filesystem::path output;     // absolute
   uint64_t max_shard_size = 5'000'000'000;
@@ -45,6 +62,9 @@ struct Job {
   // Base if given, else the first model: supplies config.json, tokenizer files
   // and integer tensors.
   size_t reference_index() const { return 0; }
+  bool has_target() const;
+  // Indices into `models` of the few-shot candidates (base and peers), in order.
+  std::vector<size_t> candidates() const;
 };
 
 // Throws cocktail::Error "FILE:LINE: key 'k': problem" for unknown keys, wrong

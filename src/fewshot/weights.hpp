@@ -5,13 +5,10 @@
 #include <cstdint>
 #include <vector>
 
+#include "fewshot/loss_reduction.hpp"
+
 namespace cocktail {
 
-// How a candidate's loss is formed from its batches.
-enum class LossReduction {
-  Upstream,   // mean over batches of each batch's token mean (the authors' code)
-  TokenMean,  // all scored tokens weighted equally
-};
 
 struct BatchPartial {
   double loss_sum = 0;  // summed token (or query) losses of one batch

@@ -1,5 +1,6 @@
 #include "merge/recipe.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -31,27 +32,40 @@ MergeRecipe linear_recipe(const Job& job) {
   return r;
 }
 
-// LM-Cocktail, paper Eq. 3: alpha * target + (1 - alpha) * base.
-MergeRecipe mono_specialist_recipe(const Job& job) {
+// LM-Cocktail. Without examples, Eq. 3: alpha * target + (1 - alpha) * base.
+// With examples, the candidates' weights w_i come from their losses:
+// alpha * target + (1 - alpha) * sum w_i M_i (Eq. 1), or sum w_i M_i with no
+// target (Eq. 4). The authors apply Eq. 1 as two merges; one pass gives the
+// same sum with one rounding instead of two.
+MergeRecipe lm_cocktail_recipe(const Job& job, const std::vector<double>& candidate_weights) {
   MergeRecipe r;
+  const std::vector<size_t> candidates = job.candidates();
+  if (candidates.size() != candidate_weights.size())
+    throw Error("lm_cocktail: " + std::to_string(candidates.size()) + " candidates but " +
+                std::to_string(candidate_weights.size()) + " weights");
+  const double rest = job.has_target() ? 1.0 - job.alpha : 1.0;
   for (size_t i = 0; i < job.models.size(); ++i) {
-    if (job.models[i].role == ModelRole::Base) {
-      r.models.push_back(i);
-      r.weights.push_back(static_cast<float>(1.0 - job.alpha));
-    } else if (job.models[i].role == ModelRole::Target) {
-      r.models.push_back(i);
-      r.weights.push_back(static_cast<float>(job.alpha));
+    double w;
+    if (job.models[i].role == ModelRole::Target) {
+      w = job.alpha;
+    } else if (!job.fewshot) {
+      w = 1.0 - job.alpha;  // the base, Eq. 3
+    } else {
+      const size_t c = std::find(candidates.begin(), candidates.end(), i) - candidates.begin();
+      w = rest * candidate_weights[c];
     }
+    r.models.push_back(i);
+    r.weights.push_back(static_cast<float>(w));
   }
   return r;
 }
 
 }  // namespace
 
-MergeRecipe make_recipe(const Job& job) {
+MergeRecipe make_recipe(const Job& job, const std::vector<double>& candidate_weights) {
   switch (job.method) {
     case MergeMethod::Linear: return linear_recipe(job);
-    case MergeMethod::LmCocktail: return mono_specialist_recipe(job);
+    case MergeMethod::LmCocktail: return lm_cocktail_recipe(job, candidate_weights);
   }
   throw Error("unknown merge method");
 }

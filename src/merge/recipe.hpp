@@ -17,7 +17,9 @@ struct MergeRecipe {
 };
 
 // `job` is validated (load_job refuses weights that sum to 0 with normalize).
-MergeRecipe make_recipe(const Job& job);
+// For lm_cocktail with examples, `candidate_weights` are the weights from the
+// few-shot losses, aligned with job.candidates(); otherwise leave it empty.
+MergeRecipe make_recipe(const Job& job, const std::vector<double>& candidate_weights = {});
 
 std::string method_name(MergeMethod method);
 

@@ -35,6 +35,7 @@ class ConfigTest : public ::testing::Test {
     root_ = tmpl;
     for (const char* m : {"base", "ft_a", "ft_b", "ft_c"}) fs::create_directories(root_ / "models" / m);
     std::ofstream(root_ / "models" / "single.safetensors") << "x";
+    std::ofstream(root_ / "models" / "ex.jsonl") << "{}";
     fs::create_directories(root_ / "configs");
   }
   void TearDown() override { fs::remove_all(root_); }
@@ -200,6 +201,56 @@ TEST_F(ConfigTest, LmCocktailDefaultAlphaAndBounds) {
   EXPECT_DOUBLE_EQ(load(head).alpha, 0.5);
   EXPECT_DOUBLE_EQ(load(head + "parameters: {alpha: 0}\n").alpha, 0.0);
   EXPECT_DOUBLE_EQ(load(head + "parameters: {alpha: 1}\n").alpha, 1.0);
+}
+
+TEST_F(ConfigTest, LmCocktailWithExamplesEq1) {
+  std::ofstream(model("ex.jsonl")) << "{}";
+  const Job job = load(lines({
+      "merge_method: lm_cocktail",
+      "base_model: ../models/base",
+      "target: ../models/ft_a",
+      "models:",
+      "  - model: ../models/ft_b",
+      "  - model: ../models/ft_c",
+      "examples: [../models/ex.jsonl, ../models/ex.jsonl]",
+      "temperature: 3",
+      "batch_size: 4",
+      "max_input_length: 512",
+      "neg_number: 3",
+      "seed: 7",
+      "loss_reduction: token_mean",
+      "parameters: {alpha: 0.4}",
+  }));
+  ASSERT_TRUE(job.fewshot.has_value());
+  EXPECT_TRUE(job.has_target());
+  EXPECT_EQ(job.candidates(), (std::vector<size_t>{0, 2, 3}));  // base and peers, not the target
+  EXPECT_EQ(job.fewshot->files.size(), 2u);
+  EXPECT_EQ(job.fewshot->files[0], model("ex.jsonl"));
+  EXPECT_EQ(job.fewshot->temperature, 3.0);
+  EXPECT_EQ(job.fewshot->batch_size, 4);
+  EXPECT_EQ(job.fewshot->max_input_length, 512);
+  EXPECT_EQ(job.fewshot->neg_number, 3);
+  EXPECT_EQ(job.fewshot->seed, 7u);
+  EXPECT_EQ(job.fewshot->reduction, LossReduction::TokenMean);
+  EXPECT_EQ(job.alpha, 0.4);
+}
+
+TEST_F(ConfigTest, LmCocktailWithExamplesEq4Defaults) {
+  std::ofstream(model("ex.jsonl")) << "{}";
+  const Job job = load(lines({
+      "merge_method: lm_cocktail",
+      "models:",
+      "  - model: ../models/ft_a",
+      "  - model: ../models/ft_b",
+      "examples: ../models/ex.jsonl",
+  }));
+  EXPECT_FALSE(job.has_target());
+  EXPECT_EQ(job.candidates(), (std::vector<size_t>{0, 1}));
+  EXPECT_EQ(job.fewshot->temperature, 5.0);  // the authors' signature default
+  EXPECT_EQ(job.fewshot->batch_size, 2);
+  EXPECT_EQ(job.fewshot->max_input_length, 2048);
+  EXPECT_EQ(job.fewshot->neg_number, 7);
+  EXPECT_EQ(job.fewshot->reduction, LossReduction::Upstream);
 }
 
 TEST_F(ConfigTest, ByteSizesInConfig) {
@@ -408,6 +459,28 @@ std::vector<Reject> rejects() {
        "progress_interval"},
       {"output not a path", lines({"merge_method: linear", "models:", kModelA, "output: [a]"}), 4,
        "output"},
+      {"examples with linear", lines({"merge_method: linear", "models:", kModelA,
+                                      "examples: ../models/ex.jsonl"}),
+       4, "examples", "lm_cocktail only"},
+      {"missing example file", kCocktail + lines({"examples: ../models/none.jsonl"}), 4,
+       "examples", "no such file"},
+      {"temperature without examples", kCocktail + lines({"temperature: 2"}), 4, "temperature",
+       "only used with 'examples'"},
+      {"temperature zero", kCocktail + lines({"examples: ../models/ex.jsonl", "temperature: 0"}), 5,
+       "temperature", "> 0"},
+      {"bad loss_reduction",
+       kCocktail + lines({"examples: ../models/ex.jsonl", "loss_reduction: median"}), 5,
+       "loss_reduction", "upstream or token_mean"},
+      {"batch_size zero", kCocktail + lines({"examples: ../models/ex.jsonl", "batch_size: 0"}), 5,
+       "batch_size"},
+      {"peer weight with lm_cocktail",
+       kCocktail + lines({"examples: ../models/ex.jsonl", "models:",
+                          "  - {model: ../models/ft_b, parameters: {weight: 1}}"}),
+       6, "models[0].parameters", "comes from the examples"},
+      {"alpha without target",
+       lines({"merge_method: lm_cocktail", "base_model: ../models/base", "parameters: {alpha: 0.3}",
+              "examples: ../models/ex.jsonl", "models:", "  - model: ../models/ft_b"}),
+       3, "parameters.alpha", "add 'target'"},
       {"duplicate key",
        lines({"merge_method: linear", "models:", kModelA, "chunk_size: 1M", "chunk_size: 2M"}), 5,
        "chunk_size", "first on line 4"},

@@ -167,3 +167,27 @@ TEST(RecipeMethodName, Names) {
   EXPECT_EQ(method_name(MergeMethod::Linear), "linear");
   EXPECT_EQ(method_name(MergeMethod::LmCocktail), "lm_cocktail");
 }
+
+TEST(RecipeLmCocktail, Eq1MixesTargetWithWeightedCandidates) {
+  Job job = cocktail_job({spec("base", ModelRole::Base, std::nullopt),
+                          spec("ft", ModelRole::Target, std::nullopt),
+                          spec("peer", ModelRole::Peer, std::nullopt)},
+                         0.25);
+  job.fewshot = FewShot{};
+  ASSERT_EQ(job.candidates(), (std::vector<size_t>{0, 2}));
+  const MergeRecipe r = make_recipe(job, {0.6, 0.4});
+  EXPECT_EQ(r.models, (std::vector<size_t>{0, 1, 2}));
+  EXPECT_EQ(r.weights, (std::vector<float>{static_cast<float>(0.75 * 0.6), 0.25f,
+                                           static_cast<float>(0.75 * 0.4)}));
+}
+
+TEST(RecipeLmCocktail, Eq4WeighsCandidatesAlone) {
+  Job job = cocktail_job({spec("base", ModelRole::Base, std::nullopt),
+                          spec("p1", ModelRole::Peer, std::nullopt),
+                          spec("p2", ModelRole::Peer, std::nullopt)},
+                         0.5);  // alpha has no target to apply to
+  job.fewshot = FewShot{};
+  const MergeRecipe r = make_recipe(job, {0.2, 0.3, 0.5});
+  EXPECT_EQ(r.weights, (std::vector<float>{0.2f, 0.3f, 0.5f}));
+  EXPECT_THROW(make_recipe(job, {0.5, 0.5}), Error);  // one weight per candidate
+}
