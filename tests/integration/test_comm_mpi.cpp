@@ -8,6 +8,7 @@
 
 #include "dist/collective_step.hpp"
 #include "dist/mpi_comm.hpp"
+#include "fewshot/distributed_losses.hpp"
 
 using namespace cocktail;
 
@@ -90,6 +91,36 @@ TEST(CollectiveStep, BusyRanksStopEarlyAndReportTheRealError) {
   } catch (const JobFailed& e) {
     EXPECT_STREQ(e.what(), "disk full on rank 2");
     EXPECT_EQ(e.failed_rank(), 2);
+  }
+}
+
+// Few-shot partials: each rank evaluates its items, one all-reduce gives all
+// ranks the same table a single rank computes alone, bit for bit.
+TEST(FewShotPartials, AllRanksGetTheSingleRankTable) {
+  MpiComm comm(MPI_COMM_WORLD);
+  for (size_t candidates : {1, 2, 3, 5}) {
+    const size_t batches = 4;
+    int calls = 0;
+    const BatchEvaluator evaluate = [&](size_t c, size_t first, size_t count) {
+      ++calls;
+      std::vector<BatchPartial> out;
+      for (size_t b = first; b < first + count; ++b)
+        out.push_back({0.1 * static_cast<double>(c * 10 + b) + 1.0 / 3.0, static_cast<double>(b + 1)});
+      return out;
+    };
+    std::vector<BatchPartial> shared =
+        local_partials(candidates, batches, comm.size(), comm.rank(), evaluate);
+    allreduce_partials(comm, shared);
+    const std::vector<BatchPartial> alone = local_partials(candidates, batches, 1, 0, evaluate);
+    ASSERT_EQ(shared.size(), alone.size());
+    for (size_t i = 0; i < alone.size(); ++i) {
+      EXPECT_EQ(shared[i].loss_sum, alone[i].loss_sum) << i;
+      EXPECT_EQ(shared[i].count, alone[i].count) << i;
+    }
+    const auto w = softmax_weights(candidate_losses(shared, candidates, LossReduction::Upstream), 5.0);
+    double sum = 0;
+    for (double x : w) sum += x;
+    EXPECT_NEAR(sum, 1.0, 1e-12);
   }
 }
 
