@@ -1,0 +1,47 @@
+#pragma once
+// config.json of a decoder checkpoint (llama, mistral, qwen2), read with the
+// defaults transformers applies when a key is absent, so a config saved by an
+// older transformers means the same model here as it does there.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cocktail {
+
+// The rope_scaling types llama, mistral and qwen2 configs use. Others (yarn,
+// longrope) are refused by name rather than silently computed as plain RoPE.
+enum class RopeType { Default, Linear, Dynamic, Llama3 };
+
+struct RopeConfig {
+  RopeType type = RopeType::Default;
+  double theta = 10000.0;
+  double factor = 1.0;  // linear, dynamic, llama3
+  // llama3 only: the frequency band that is smoothly interpolated.
+  double low_freq_factor = 1.0, high_freq_factor = 4.0;
+  int64_t original_max_position_embeddings = 0;
+};
+
+struct DecoderConfig {
+  std::string model_type;  // "llama", "mistral" or "qwen2"
+  int64_t hidden_size = 0, intermediate_size = 0, num_layers = 0;
+  int64_t num_heads = 0, num_kv_heads = 0, head_dim = 0, vocab_size = 0;
+  int64_t max_position_embeddings = 0;  // dynamic RoPE scales beyond it
+  double rms_norm_eps = 1e-6;
+  RopeConfig rope;
+  bool tie_word_embeddings = false;
+  bool qkv_bias = false;  // qwen2 always; llama with attention_bias
+  bool o_bias = false;    // llama with attention_bias
+  bool mlp_bias = false;  // llama with mlp_bias
+  // Window of the layers that use one (a token sees itself and the
+  // sliding_window - 1 tokens before it); nullopt when no layer does.
+  std::optional<int64_t> sliding_window;
+  std::vector<bool> layer_sliding;  // per layer: does sliding_window apply
+};
+
+// Throws cocktail::Error naming the file and the key; an unsupported
+// model_type, hidden_act or RoPE type is named with the supported ones.
+DecoderConfig read_decoder_config(const std::filesystem::path& config_json);
+
+}  // namespace cocktail

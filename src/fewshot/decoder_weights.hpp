@@ -1,0 +1,64 @@
+#pragma once
+// Internal to the decoder forward pass: which tensors a decoder checkpoint
+// must hold, and the stream that reads them while keeping the tally that
+// ForwardStats reports (bytes read, weight bytes alive).
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "fewshot/decoder_config.hpp"
+#include "io/checkpoint.hpp"
+
+namespace cocktail {
+
+struct TensorSpec {
+  std::string name;
+  std::vector<int64_t> shape;
+};
+
+// HF names and shapes of decoder layer `layer`'s tensors.
+std::vector<TensorSpec> layer_tensor_specs(const DecoderConfig& cfg, int64_t layer);
+// Every tensor the forward pass reads, layers included.
+std::vector<TensorSpec> decoder_tensor_specs(const DecoderConfig& cfg);
+// Throws cocktail::Error naming the first tensor that is missing or whose
+// shape disagrees with config.json, before a byte of data is read.
+void check_decoder_tensors(const Checkpoint& ckpt, const DecoderConfig& cfg);
+
+// Name of the matrix the output projection uses (lm_head, or the embedding).
+std::string output_matrix_name(const DecoderConfig& cfg);
+
+class WeightStream {
+ public:
+  WeightStream(const Checkpoint& ckpt, torch::Device device) : ckpt_(ckpt), device_(device) {}
+
+  torch::Tensor load(const std::string& name);
+  torch::Tensor load_rows(const std::string& name, int64_t begin, int64_t end);
+  // Forgets the weights loaded so far. Call it after dropping them: a weight
+  // someone still references stays counted as alive.
+  void release();
+
+  uint64_t bytes_read() const { return bytes_read_; }
+  int64_t peak_bytes() const { return peak_bytes_; }
+
+ private:
+  torch::Tensor hold(torch::Tensor t, uint64_t stored_bytes);
+
+  const Checkpoint& ckpt_;
+  torch::Device device_;
+  std::vector<torch::Tensor> held_;
+  int64_t held_bytes_ = 0, peak_bytes_ = 0;
+  uint64_t bytes_read_ = 0;
+};
+
+struct LayerWeights {
+  torch::Tensor input_norm, post_norm;
+  torch::Tensor q, k, v, o, q_bias, k_bias, v_bias, o_bias;  // biases undefined when absent
+  torch::Tensor gate, up, down, gate_bias, up_bias, down_bias;
+};
+
+LayerWeights load_layer(WeightStream& stream, const DecoderConfig& cfg, int64_t layer);
+
+}  // namespace cocktail
