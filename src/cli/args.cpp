@@ -8,12 +8,14 @@ namespace cocktail {
 
 const char* usage() {
   return "usage: cocktail_dist CONFIG [--output PATH] [--overwrite] [--dry-run]\n"
+         "       cocktail_dist eval CONFIG\n"
          "       cocktail_dist inspect PATH\n"
          "\n"
          "  CONFIG        merge job (YAML, see docs/config.md); run under mpirun or srun\n"
          "  --output PATH write here instead of the config's 'output'\n"
          "  --overwrite   replace an existing output folder\n"
          "  --dry-run     validate inputs and print the plan; write nothing\n"
+         "  eval CONFIG   only compute the few-shot losses and weights of an lm_cocktail job\n"
          "  inspect PATH  list the tensors of a checkpoint folder or .safetensors file\n";
 }
 
@@ -33,7 +35,12 @@ CliArgs parse_args(int argc, char** argv) {
     return args;
   }
   args.command = CliArgs::Command::Merge;
-  for (int i = 1; i < argc; ++i) {
+  int first_arg = 1;
+  if (first == "eval") {
+    args.command = CliArgs::Command::Eval;
+    first_arg = 2;
+  }
+  for (int i = first_arg; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "--overwrite") {
       args.overwrite = true;

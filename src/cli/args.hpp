@@ -1,6 +1,7 @@
 #pragma once
 // Command line of cocktail_dist.
 //   cocktail_dist CONFIG [--output PATH] [--overwrite] [--dry-run]
+//   cocktail_dist eval CONFIG
 //   cocktail_dist inspect PATH
 #include <optional>
 #include <string>
@@ -8,7 +9,7 @@
 namespace cocktail {
 
 struct CliArgs {
-  enum class Command { Merge, Inspect, Help, Version } command = Command::Help;
+  enum class Command { Merge, Eval, Inspect, Help, Version } command = Command::Help;
   std::string path;                   // config file, or checkpoint for inspect
   std::optional<std::string> output;  // overrides the config's output
   bool overwrite = false;

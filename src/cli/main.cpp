@@ -23,13 +23,17 @@ bool launched_as_rank_zero() {
   return true;
 }
 
-int merge(const cocktail::CliArgs& args) {
+int run_distributed(const cocktail::CliArgs& args) {
   MPI_Init(nullptr, nullptr);
   int status = 0;
   {
     cocktail::MpiComm comm(MPI_COMM_WORLD);
     try {
-      cocktail::run_merge(comm, args, std::cout);
+      if (args.command == cocktail::CliArgs::Command::Eval) {
+        cocktail::run_eval(comm, args, std::cout);
+      } else {
+        cocktail::run_merge(comm, args, std::cout);
+      }
     } catch (const cocktail::JobFailed& e) {
       if (comm.rank() == 0) {
         std::cerr << "cocktail: error: " << e.what();
@@ -75,7 +79,8 @@ int main(int argc, char** argv) {
         return 1;
       }
     case CliArgs::Command::Merge:
-      return merge(args);
+    case CliArgs::Command::Eval:
+      return run_distributed(args);
   }
   return 2;
 }

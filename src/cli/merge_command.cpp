@@ -16,6 +16,7 @@
 #include "io/output_folder.hpp"
 #include "io/safetensors_writer.hpp"
 #include "io/side_files.hpp"
+#include "fewshot/fewshot_weights.hpp"
 #include "merge/stream_merge.hpp"
 #include "plan/merge_plan.hpp"
 
@@ -56,24 +57,24 @@ struct PreparedJob {
   MergePlan plan;
   SideFiles side_files;
   fs::path staging;
+  std::optional<FewShotResult> fewshot;
 };
 
-PreparedJob prepare(const CliArgs& args, int ranks) {
-  PreparedJob p;
+// Step 1: the job and the headers of every model; no communication.
+void load_inputs(const CliArgs& args, PreparedJob& p) {
   p.job = load_job(args.path);
   p.job.output = clean_output_path(args.output ? fs::path(*args.output) : p.job.output);
-  if (p.job.fewshot)
-    throw Error(p.job.config_path.string() +
-                ": key 'examples': weights from few-shot examples are not available yet "
-                "(issue 3 in progress); use lm_cocktail without examples or linear");
-  p.recipe = make_recipe(p.job);
   std::vector<fs::path> inputs;
   for (const auto& m : p.job.models) {
     p.models.push_back(Checkpoint::open(m.path));
     inputs.push_back(m.path);
   }
-  check_output_path(p.job.output, inputs, args.overwrite);
+  if (args.command == CliArgs::Command::Merge) check_output_path(p.job.output, inputs, args.overwrite);
+}
 
+// Step 3, after the few-shot weights (if any): recipe, plan, side files.
+void plan_merge(int ranks, PreparedJob& p) {
+  p.recipe = make_recipe(p.job, p.fewshot ? p.fewshot->weights : std::vector<double>{});
   PlanOptions options;
   options.reference = p.job.reference_index();
   options.summed = p.recipe.models;
@@ -87,13 +88,20 @@ PreparedJob prepare(const CliArgs& args, int ranks) {
                       {"cocktail_version", COCKTAIL_VERSION},
                       {"merge_method", method_name(p.job.method)},
                       {"merge_weights", weights_text(p.job, p.recipe)}};
+  if (p.fewshot) options.metadata["fewshot_losses"] = losses_text(p.job, *p.fewshot);
   p.plan = make_merge_plan(p.models, options);
   p.side_files =
       read_side_files(p.models[p.job.reference_index()].folder(), config_dtype(p.job, p.plan));
   p.staging = staging_path(p.job.output);
-  return p;
 }
 
+// Steps 1 and 2 on every rank; the few-shot step is itself collective.
+void load_and_weigh(Comm& comm, const CliArgs& args, PreparedJob& p, std::ostream& log) {
+  collective_step(comm, [&] { load_inputs(args, p); });
+  if (!p.job.fewshot) return;
+  p.fewshot = compute_fewshot_weights(comm, p.job, p.models);
+  if (comm.rank() == 0) print_fewshot(log, p.job, *p.fewshot);
+}
 
 // Cores this rank may use: the launcher's binding when there is one (mpirun
 // binds small jobs to cores, Slurm to its cpuset), else an equal share of
@@ -149,7 +157,9 @@ void write_metadata_files(const PreparedJob& p, const fs::path& staging, const J
                       encode_shard_index(layout.total_tensor_bytes, weight_map));
   }
   stage_side_files(p.side_files, staging);
-  write_staged_file(staging, "merge_report.json", merge_report_json(p.job, p.recipe, p.plan, totals));
+  write_staged_file(staging, "merge_report.json",
+                    merge_report_json(p.job, p.recipe, p.plan, totals,
+                                      p.fewshot ? &*p.fewshot : nullptr));
 }
 
 // Ranks plan alone; if they saw different headers (a stale network
@@ -168,7 +178,8 @@ void run_merge(Comm& comm, const CliArgs& args, std::ostream& log) {
   const auto start = Clock::now();
   const bool root = comm.rank() == 0;
   PreparedJob p;
-  collective_step(comm, [&] { p = prepare(args, comm.size()); });
+  load_and_weigh(comm, args, p, log);
+  collective_step(comm, [&] { plan_merge(comm.size(), p); });
   if (root)
     for (const auto& w : p.recipe.warnings) log << "cocktail: warning: " << w << "\n";
   check_same_plan(comm, plan_fingerprint(p.plan));
@@ -222,6 +233,15 @@ void run_merge(Comm& comm, const CliArgs& args, std::ostream& log) {
     if (root) remove_staging(staging);
     throw;
   }
+}
+
+void run_eval(Comm& comm, const CliArgs& args, std::ostream& log) {
+  PreparedJob p;
+  load_and_weigh(comm, args, p, log);
+  if (!p.fewshot)
+    throw JobFailed(p.job.config_path.string() +
+                        ": eval computes few-shot weights, and this job has no 'examples'",
+                    0);
 }
 
 }  // namespace cocktail

@@ -10,4 +10,8 @@ namespace cocktail {
 // any rank's failure every rank throws JobFailed and nothing is left behind.
 void run_merge(Comm& comm, const CliArgs& args, std::ostream& log);
 
+// `cocktail_dist eval CONFIG`: only the few-shot losses and weights, printed
+// by rank 0; nothing is written.
+void run_eval(Comm& comm, const CliArgs& args, std::ostream& log);
+
 }  // namespace cocktail

@@ -113,8 +113,34 @@ void print_summary(std::ostream& out, const Job& job, const MergeRecipe& recipe,
   out << "\n";
 }
 
+void print_fewshot(std::ostream& out, const Job& job, const FewShotResult& fewshot) {
+  const FewShot& cfg = *job.fewshot;
+  out << "cocktail: few-shot weights from " << fewshot.examples << " examples in "
+      << fewshot.batches << " batches (temperature " << cfg.temperature << ", loss "
+      << (cfg.reduction == LossReduction::Upstream ? "upstream" : "token_mean") << ")\n";
+  for (const auto& where : fewshot.skipped)
+    out << "cocktail: warning: " << where << ": nothing left to score within max_input_length; skipped\n";
+  size_t width = 9;
+  for (size_t c : fewshot.candidates) width = std::max(width, model_name(job, c).size());
+  out << "  " << std::left << std::setw(static_cast<int>(width)) << "candidate" << std::right
+      << std::setw(12) << "loss" << std::setw(12) << "weight\n";
+  for (size_t i = 0; i < fewshot.candidates.size(); ++i)
+    out << "  " << std::left << std::setw(static_cast<int>(width))
+        << model_name(job, fewshot.candidates[i]) << std::right << std::fixed
+        << std::setprecision(6) << std::setw(12) << fewshot.losses[i] << std::setw(12)
+        << fewshot.weights[i] << std::defaultfloat << "\n";
+}
+
+std::string losses_text(const Job& job, const FewShotResult& fewshot) {
+  std::ostringstream s;
+  s << std::setprecision(9);
+  for (size_t i = 0; i < fewshot.candidates.size(); ++i)
+    s << (i ? ", " : "") << model_name(job, fewshot.candidates[i]) << "=" << fewshot.losses[i];
+  return s.str();
+}
+
 std::string merge_report_json(const Job& job, const MergeRecipe& recipe, const MergePlan& plan,
-                              const JobTotals& totals) {
+                              const JobTotals& totals, const FewShotResult* fewshot) {
   nlohmann::ordered_json report;
   report["tool"] = "cocktail";
   report["version"] = COCKTAIL_VERSION;
@@ -129,7 +155,25 @@ std::string merge_report_json(const Job& job, const MergeRecipe& recipe, const M
   }
   report["models"] = models;
   if (job.method == MergeMethod::Linear) report["normalize"] = job.normalize;
-  if (job.method == MergeMethod::LmCocktail) report["alpha"] = job.alpha;
+  if (job.method == MergeMethod::LmCocktail && job.has_target()) report["alpha"] = job.alpha;
+  if (fewshot) {
+    const FewShot& cfg = *job.fewshot;
+    nlohmann::ordered_json f;
+    f["examples"] = fewshot->examples;
+    f["batches"] = fewshot->batches;
+    f["temperature"] = cfg.temperature;
+    f["batch_size"] = cfg.batch_size;
+    f["max_input_length"] = cfg.max_input_length;
+    f["loss_reduction"] = cfg.reduction == LossReduction::Upstream ? "upstream" : "token_mean";
+    f["skipped"] = fewshot->skipped;
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (size_t i = 0; i < fewshot->candidates.size(); ++i)
+      list.push_back({{"path", job.models[fewshot->candidates[i]].path.string()},
+                      {"loss", fewshot->losses[i]},
+                      {"weight", fewshot->weights[i]}});
+    f["candidates"] = list;
+    report["fewshot"] = f;
+  }
   report["tensors"] = plan.tensors.size();
   report["shards"] = plan.layout.shards.size();
   report["bytes_read"] = static_cast<uint64_t>(totals.bytes_read);

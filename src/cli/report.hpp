@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "config/job.hpp"
+#include "fewshot/fewshot_weights.hpp"
 #include "merge/recipe.hpp"
 #include "plan/merge_plan.hpp"
 
@@ -32,7 +33,13 @@ void print_summary(std::ostream& out, const Job& job, const MergeRecipe& recipe,
                    const MergePlan& plan, const JobTotals& totals);
 
 std::string merge_report_json(const Job& job, const MergeRecipe& recipe, const MergePlan& plan,
-                              const JobTotals& totals);
+                              const JobTotals& totals, const FewShotResult* fewshot);
+
+// The candidates' losses and weights as a table (rank 0, before the merge).
+void print_fewshot(std::ostream& out, const Job& job, const FewShotResult& fewshot);
+
+// "name=loss, ..." for the shard metadata.
+std::string losses_text(const Job& job, const FewShotResult& fewshot);
 
 // "name=weight" pairs, for the shard metadata and the summary.
 std::string weights_text(const Job& job, const MergeRecipe& recipe);

@@ -1,0 +1,21 @@
+#pragma once
+// Few-shot partials of one decoder candidate: the tokenised batches as the
+// authors pad them, through the layer-streamed forward.
+#include <vector>
+
+#include "fewshot/decoder_forward.hpp"
+#include "fewshot/decoder_sequences.hpp"
+#include "fewshot/weights.hpp"
+
+namespace cocktail {
+
+// Right padding with pad_id, labels -100 there, and, as the authors' code
+// does, attention_mask = (ids != pad_id): with pad = eos the appended EOS is
+// masked too (it is last, so no scored token attends to it).
+DecoderBatch to_decoder_batch(const std::vector<ScoredSequence>& rows, int64_t pad_id);
+
+std::vector<BatchPartial> decoder_partials(const Checkpoint& ckpt,
+                                           const std::vector<std::vector<ScoredSequence>>& batches,
+                                           int64_t pad_id, torch::Device device);
+
+}  // namespace cocktail

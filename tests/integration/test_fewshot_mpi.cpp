@@ -1,0 +1,176 @@
+// LM-Cocktail weights from few-shot examples under real mpirun, against the
+// losses transformers computed for the committed fixtures
+// (tests/fixtures/expected/weights.json): the same weights at 1, 2 and 3 ranks,
+// and merges whose report carries them.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "fixture_models.hpp"
+#include "mpi_harness.hpp"
+
+namespace fs = std::filesystem;
+using namespace cocktail::test;
+
+namespace {
+
+const fs::path kFixtures = COCKTAIL_FIXTURES_DIR;
+
+struct Row {
+  std::string name;
+  double loss = 0, weight = 0;
+};
+
+// The "candidate loss weight" table rank 0 prints.
+std::vector<Row> table(const std::string& output) {
+  std::vector<Row> rows;
+  std::istringstream in(output);
+  bool inside = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("candidate") != std::string::npos && line.find("weight") != std::string::npos) {
+      inside = true;
+      continue;
+    }
+    if (!inside) continue;
+    std::istringstream fields(line);
+    Row r;
+    if (!(fields >> r.name >> r.loss >> r.weight)) break;
+    rows.push_back(r);
+  }
+  return rows;
+}
+
+nlohmann::json expected_weights() {
+  return nlohmann::json::parse(read_file(kFixtures / "expected/weights.json"));
+}
+
+struct Dir {
+  fs::path path;
+  Dir() {
+    char tmpl[] = "/tmp/cocktail-fewshot-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~Dir() { fs::remove_all(path); }
+};
+
+std::string model(const std::string& name) { return (kFixtures / "models" / name).string(); }
+
+// Eq. 4 over the llama base and its three peers: the fixture's candidate order.
+std::string eq4_config(double temperature, const std::string& reduction) {
+  return "merge_method: lm_cocktail\n"
+         "base_model: " + model("llama-fp32") + "\n"
+         "models:\n"
+         "  - model: " + model("llama-peer1-fp32") + "\n"
+         "  - model: " + model("llama-peer2-fp32") + "\n"
+         "  - model: " + model("llama-peer3-fp32") + "\n"
+         "examples: " + (kFixtures / "examples/decoder.jsonl").string() + "\n"
+         "temperature: " + std::to_string(temperature) + "\n"
+         "loss_reduction: " + reduction + "\n"
+         "progress_interval: 0\n";
+}
+
+}  // namespace
+
+TEST(FewShotMpi, EvalGivesTransformersWeightsAtAnyRankCount) {
+  Dir dir;
+  const auto expected = expected_weights()["settings"]["default"];
+  for (const std::string reduction : {"upstream", "token_mean"}) {
+    const fs::path cfg = dir.path / ("eq4-" + reduction + ".yaml");
+    write_file(cfg, eq4_config(1.0, reduction));
+    const auto& want_losses = expected[reduction == "upstream" ? "losses" : "losses_token_mean"];
+    const auto& want_weights =
+        expected["by_temperature"][1][reduction == "upstream" ? "weights" : "weights_token_mean"];
+    std::vector<Row> first;
+    for (int ranks : {1, 2, 3}) {
+      const RunResult r = run_mpi(ranks, {"eval", cfg.string()});
+      ASSERT_EQ(r.status, 0) << r.output;
+      const std::vector<Row> rows = table(r.output);
+      ASSERT_EQ(rows.size(), 4u) << r.output;
+      for (size_t i = 0; i < rows.size(); ++i) {
+        EXPECT_NEAR(rows[i].loss, want_losses[i].get<double>(), 1e-4 * want_losses[i].get<double>())
+            << reduction << " " << rows[i].name;
+        EXPECT_NEAR(rows[i].weight, want_weights[i].get<double>(), 1e-5) << reduction << " " << rows[i].name;
+      }
+      if (first.empty()) {
+        first = rows;
+      } else {
+        for (size_t i = 0; i < rows.size(); ++i) {  // printed digits identical at any rank count
+          EXPECT_EQ(rows[i].loss, first[i].loss) << ranks << " ranks";
+          EXPECT_EQ(rows[i].weight, first[i].weight) << ranks << " ranks";
+        }
+      }
+    }
+  }
+}
+
+TEST(FewShotMpi, Eq1MergeRecordsLossesAndMixesTheTarget) {
+  Dir dir;
+  const fs::path cfg = dir.path / "eq1.yaml";
+  write_file(cfg, "merge_method: lm_cocktail\n"
+                  "base_model: " + model("llama-fp32") + "\n"
+                  "target: " + model("llama-peer3-fp32") + "\n"
+                  "models:\n"
+                  "  - model: " + model("llama-peer1-fp32") + "\n"
+                  "  - model: " + model("llama-peer2-fp32") + "\n"
+                  "examples: " + (kFixtures / "examples/decoder.jsonl").string() + "\n"
+                  "parameters: {alpha: 0.4}\n"
+                  "output: " + (dir.path / "out").string() + "\n"
+                  "progress_interval: 0\n");
+  const RunResult r = run_mpi(2, {cfg.string()});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto report = nlohmann::json::parse(read_file(dir.path / "out/merge_report.json"));
+  const auto& fewshot = report["fewshot"];
+  ASSERT_EQ(fewshot["candidates"].size(), 3u);
+  // Candidates: base, peer1, peer2 = the fixture's candidates 0, 1, 2.
+  const auto losses = expected_weights()["settings"]["default"]["losses"];
+  double z = 0;
+  for (int i = 0; i < 3; ++i) z += std::exp(-losses[i].get<double>() / 5.0);
+  for (int i = 0; i < 3; ++i) {
+    const double loss = losses[i].get<double>();
+    EXPECT_NEAR(fewshot["candidates"][i]["loss"].get<double>(), loss, 1e-4 * loss);
+    EXPECT_NEAR(fewshot["candidates"][i]["weight"].get<double>(), std::exp(-loss / 5.0) / z, 1e-5);
+  }
+  // The merge weights: the target alpha, the candidates (1 - alpha) * w_i.
+  const auto& models = report["models"];
+  ASSERT_EQ(models.size(), 4u);
+  EXPECT_EQ(models[1]["role"], "target");
+  EXPECT_NEAR(models[1]["weight"].get<double>(), 0.4, 1e-7);
+  EXPECT_NEAR(models[0]["weight"].get<double>(),
+              0.6 * fewshot["candidates"][0]["weight"].get<double>(), 1e-7);
+  const std::string metadata = read_file(dir.path / "out/model.safetensors");
+  EXPECT_NE(metadata.find("fewshot_losses"), std::string::npos);
+}
+
+TEST(FewShotMpi, SameLossesWeightsAndBytesAtOneAndThreeRanks) {
+  Dir dir;
+  const fs::path cfg = dir.path / "eq4.yaml";
+  write_file(cfg, eq4_config(5.0, "upstream"));
+  std::map<std::string, std::string> first;
+  for (int ranks : {1, 3}) {
+    const fs::path out = dir.path / ("out" + std::to_string(ranks));
+    const RunResult r = run_mpi(ranks, {cfg.string(), "--output", out.string()});
+    ASSERT_EQ(r.status, 0) << r.output;
+    std::map<std::string, std::string> files;
+    for (const auto& e : fs::directory_iterator(out)) files[e.path().filename()] = read_file(e.path());
+    if (first.empty()) first = files;
+    else EXPECT_EQ(files, first) << "losses (full precision in merge_report.json), weights and "
+                                    "merged bytes must not depend on the rank count";
+  }
+}
+
+TEST(FewShotMpi, BadExamplesFailEveryRankWithTheLine) {
+  Dir dir;
+  const fs::path cfg = dir.path / "bad.yaml";
+  std::string text = eq4_config(5.0, "upstream");
+  const std::string good = (kFixtures / "examples/decoder.jsonl").string();
+  text.replace(text.find(good), good.size(), (dir.path / "bad.jsonl").string());
+  write_file(cfg, text);
+  write_file(dir.path / "bad.jsonl", "{\"input\": \"a\", \"output\": \"b\"}\n{\"input\": \"only\"}\n");
+  const RunResult r = run_mpi(2, {"eval", cfg.string()}, /*every_rank_finishes=*/true);
+  for (int s : r.rank_status) EXPECT_NE(s, 0) << r.output;
+  EXPECT_EQ(r.lines_containing("cocktail: error:"), 1) << r.output;
+  EXPECT_EQ(r.lines_containing("bad.jsonl:2: missing \"output\""), 1) << r.output;
+}
