@@ -242,6 +242,15 @@ void run_eval(Comm& comm, const CliArgs& args, std::ostream& log) {
     throw JobFailed(p.job.config_path.string() +
                         ": eval computes few-shot weights, and this job has no 'examples'",
                     0);
+  std::vector<double> rss(comm.size(), 0.0);
+  rss[comm.rank()] = peak_rss_bytes();
+  comm.allreduce_max(rss);
+  if (comm.rank() == 0) {
+    log << "  peak RSS";
+    for (size_t r = 0; r < rss.size(); ++r)
+      log << (r ? ", " : " ") << "rank " << r << " " << format_bytes(rss[r]);
+    log << "\n";
+  }
 }
 
 }  // namespace cocktail

@@ -118,6 +118,9 @@ void print_fewshot(std::ostream& out, const Job& job, const FewShotResult& fewsh
   out << "cocktail: few-shot weights from " << fewshot.examples << " examples in "
       << fewshot.batches << " batches (temperature " << cfg.temperature << ", loss "
       << (cfg.reduction == LossReduction::Upstream ? "upstream" : "token_mean") << ")\n";
+  out << "  scored " << static_cast<uint64_t>(fewshot.tokens) << " tokens over all candidates in "
+      << format_seconds(fewshot.seconds) << ", read " << format_bytes(fewshot.bytes_read)
+      << " of weights\n";
   for (const auto& where : fewshot.skipped)
     out << "cocktail: warning: " << where << ": nothing left to score within max_input_length; skipped\n";
   size_t width = 9;

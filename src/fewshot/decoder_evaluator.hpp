@@ -14,8 +14,10 @@ namespace cocktail {
 // masked too (it is last, so no scored token attends to it).
 DecoderBatch to_decoder_batch(const std::vector<ScoredSequence>& rows, int64_t pad_id);
 
+// Adds the checkpoint bytes it read to `bytes_read`.
 std::vector<BatchPartial> decoder_partials(const Checkpoint& ckpt,
                                            const std::vector<std::vector<ScoredSequence>>& batches,
-                                           int64_t pad_id, torch::Device device);
+                                           int64_t pad_id, torch::Device device,
+                                           uint64_t& bytes_read);
 
 }  // namespace cocktail

@@ -1,8 +1,11 @@
 #include "fewshot/fewshot_weights.hpp"
 
+#include <chrono>
+
 #include "core/error.hpp"
 #include "dist/collective_step.hpp"
 #include "fewshot/decoder_evaluator.hpp"
+#include "fewshot/encoder_evaluator.hpp"
 #include "fewshot/distributed_losses.hpp"
 #include "fewshot/examples.hpp"
 #include "fewshot/special_tokens.hpp"
@@ -15,49 +18,70 @@ FewShotResult compute_fewshot_weights(Comm& comm, const Job& job,
   const FewShot& cfg = *job.fewshot;
   FewShotResult result;
   result.candidates = job.candidates();
-  std::vector<std::vector<ScoredSequence>> batches;
+  // Exactly one of the two is filled, by the examples' format.
+  std::vector<std::vector<ScoredSequence>> decoder_batches_;
+  std::vector<EncoderRows> encoder_batches_;
   SpecialIds ids;
   collective_step(comm, [&] {
     const Examples examples = load_examples(cfg.files, static_cast<size_t>(cfg.neg_number));
-    if (examples.is_encoder())
-      throw Error(examples.encoder.front().where +
-                  ": encoder (embedding model) examples are not supported yet; decoder "
-                  "examples {input, output} are");
     // As the authors' code: the reference (first) model's tokenizer serves
     // every candidate, which share a base and so a vocabulary.
     const Checkpoint& reference = models[job.reference_index()];
     const Tokenizer tokenizer = Tokenizer::from_file(reference.folder() / "tokenizer.json");
-    ids = read_special_ids(reference.folder(), tokenizer);
-    batches = decoder_batches(tokenizer, examples.decoder, ids.eos,
-                              static_cast<size_t>(cfg.max_input_length),
-                              static_cast<size_t>(cfg.batch_size), result.skipped);
-    if (batches.empty())
-      throw Error(cfg.files.front().string() +
-                  ": no example has a token to score within max_input_length");
+    ids = read_special_ids(reference.folder(), tokenizer, !examples.is_encoder());
+    const auto max_len = static_cast<size_t>(cfg.max_input_length);
+    const auto batch_size = static_cast<size_t>(cfg.batch_size);
+    if (examples.is_encoder()) {
+      encoder_batches_ = encoder_batches(tokenizer, examples.encoder,
+                                         static_cast<size_t>(cfg.neg_number), max_len, batch_size,
+                                         cfg.seed);
+    } else {
+      decoder_batches_ = decoder_batches(tokenizer, examples.decoder, ids.eos, max_len,
+                                         batch_size, result.skipped);
+      if (decoder_batches_.empty())
+        throw Error(cfg.files.front().string() +
+                    ": no example has a token to score within max_input_length");
+    }
     result.examples = examples.size();
   });
-  result.batches = batches.size();
+  result.batches = decoder_batches_.size() + encoder_batches_.size();
+
+  // The candidate's share of batches [first, first + count) through its model.
+  auto evaluate = [&](size_t c, size_t first, size_t count, uint64_t& bytes_read) {
+    const Checkpoint& ckpt = models[result.candidates[c]];
+    const auto from = static_cast<ptrdiff_t>(first), to = static_cast<ptrdiff_t>(first + count);
+    if (!encoder_batches_.empty())
+      return encoder_partials(ckpt, {encoder_batches_.begin() + from, encoder_batches_.begin() + to},
+                              ids.pad, cfg.neg_number, torch::kCPU, bytes_read);
+    return decoder_partials(ckpt, {decoder_batches_.begin() + from, decoder_batches_.begin() + to},
+                            ids.pad, torch::kCPU, bytes_read);
+  };
 
   const size_t candidates = result.candidates.size();
   std::vector<BatchPartial> partials;
+  uint64_t bytes_read = 0;
+  const auto start = std::chrono::steady_clock::now();
   {
     const std::unique_ptr<FailureFlag> failed = comm.make_failure_flag();
     collective_step(
         comm,
         [&] {
-          partials = local_partials(
-              candidates, batches.size(), comm.size(), comm.rank(),
-              [&](size_t c, size_t first, size_t count) {
-                if (failed->raised()) throw StoppedByOtherRank();
-                const std::vector<std::vector<ScoredSequence>> mine(
-                    batches.begin() + static_cast<ptrdiff_t>(first),
-                    batches.begin() + static_cast<ptrdiff_t>(first + count));
-                return decoder_partials(models[result.candidates[c]], mine, ids.pad, torch::kCPU);
-              });
+          partials = local_partials(candidates, result.batches, comm.size(), comm.rank(),
+                                    [&](size_t c, size_t first, size_t count) {
+                                      if (failed->raised()) throw StoppedByOtherRank();
+                                      return evaluate(c, first, count, bytes_read);
+                                    });
         },
         failed.get());
   }
+  double cost[2] = {static_cast<double>(bytes_read), 0}, slowest[1] = {
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()};
+  comm.allreduce_sum(cost);
+  comm.allreduce_max(slowest);
+  result.bytes_read = cost[0];
+  result.seconds = slowest[0];
   allreduce_partials(comm, partials);
+  for (const BatchPartial& p : partials) result.tokens += p.count;
   result.losses = candidate_losses(partials, candidates, cfg.reduction);
   result.weights = softmax_weights(result.losses, cfg.temperature);
   return result;

@@ -18,6 +18,9 @@ struct FewShotResult {
   std::vector<double> weights;     // softmax(-loss / temperature)
   size_t examples = 0, batches = 0;
   std::vector<std::string> skipped;  // "file:line" of examples with nothing to score
+  // What the evaluation cost, over all ranks: checkpoint bytes read (each
+  // evaluating rank reads its candidate once), tokens scored, slowest rank.
+  double bytes_read = 0, tokens = 0, seconds = 0;
 };
 
 // Collective. On any rank's failure every rank throws JobFailed.

@@ -43,7 +43,7 @@ std::optional<int64_t> config_id(const std::optional<nlohmann::json>& config, co
 
 }  // namespace
 
-SpecialIds read_special_ids(const fs::path& folder, const Tokenizer& tokenizer) {
+SpecialIds read_special_ids(const fs::path& folder, const Tokenizer& tokenizer, bool decoder) {
   const auto tok_config = read_json(folder / "tokenizer_config.json");
   const auto tok_map = read_json(folder / "special_tokens_map.json");
   const auto config = read_json(folder / "config.json");
@@ -54,9 +54,10 @@ SpecialIds read_special_ids(const fs::path& folder, const Tokenizer& tokenizer) 
   };
   SpecialIds ids;
   const auto eos = find("eos_token", "eos_token_id");
-  if (!eos) throw Error(folder.string() + ": no eos_token in tokenizer_config.json or config.json");
-  ids.eos = *eos;
-  ids.pad = find("pad_token", "pad_token_id").value_or(ids.eos);
+  if (decoder && !eos)
+    throw Error(folder.string() + ": no eos_token in tokenizer_config.json or config.json");
+  ids.eos = eos.value_or(-1);
+  ids.pad = find("pad_token", "pad_token_id").value_or(decoder ? ids.eos : 0);
   return ids;
 }
 

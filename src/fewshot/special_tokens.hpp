@@ -16,7 +16,10 @@ struct SpecialIds {
   int64_t pad = -1;
 };
 
-// Throws cocktail::Error naming the folder when no EOS can be found.
-SpecialIds read_special_ids(const std::filesystem::path& folder, const Tokenizer& tokenizer);
+// Decoders need an EOS (throws cocktail::Error naming the folder when there is
+// none) and pad with it when there is no pad token; encoders pad with their
+// pad token (config.json's pad_token_id, else 0).
+SpecialIds read_special_ids(const std::filesystem::path& folder, const Tokenizer& tokenizer,
+                            bool decoder);
 
 }  // namespace cocktail

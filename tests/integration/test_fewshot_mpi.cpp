@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -158,6 +159,42 @@ TEST(FewShotMpi, SameLossesWeightsAndBytesAtOneAndThreeRanks) {
     if (first.empty()) first = files;
     else EXPECT_EQ(files, first) << "losses (full precision in merge_report.json), weights and "
                                     "merged bytes must not depend on the rank count";
+  }
+}
+
+// Embedding models: the fixture used each example's first 3 negatives; with
+// exactly 3 per example every sample is a permutation of them, which leaves
+// the in-batch cross-entropy unchanged, so the seeded sampling must agree.
+TEST(FewShotMpi, EncoderLossesMatchTransformers) {
+  Dir dir;
+  std::ifstream in(kFixtures / "examples/encoder.jsonl");
+  std::string examples;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    auto e = nlohmann::json::parse(line);
+    e["neg"] = std::vector<std::string>(e["neg"].begin(), e["neg"].begin() + 3);
+    examples += e.dump() + "\n";
+  }
+  write_file(dir.path / "enc.jsonl", examples);
+  const fs::path cfg = dir.path / "enc.yaml";
+  write_file(cfg, "merge_method: lm_cocktail\n"
+                  "models:\n"
+                  "  - model: " + model("bert-fp32") + "\n"
+                  "  - model: " + model("xlm-roberta-fp32") + "\n"
+                  "examples: " + (dir.path / "enc.jsonl").string() + "\n"
+                  "neg_number: 3\n"
+                  "seed: 11\n");
+  const auto expected = nlohmann::json::parse(read_file(kFixtures / "expected/encoder_losses.json"));
+  for (int ranks : {1, 2}) {
+    const RunResult r = run_mpi(ranks, {"eval", cfg.string()});
+    ASSERT_EQ(r.status, 0) << r.output;
+    const std::vector<Row> rows = table(r.output);
+    ASSERT_EQ(rows.size(), 2u) << r.output;
+    const char* names[] = {"bert-fp32", "xlm-roberta-fp32"};
+    for (int i = 0; i < 2; ++i) {
+      const double want = expected["models"][names[i]]["settings"]["default"]["candidate_loss"].get<double>();
+      EXPECT_NEAR(rows[i].loss, want, 1e-4 * want) << names[i] << " at " << ranks << " ranks";
+    }
   }
 }
 
