@@ -156,7 +156,7 @@ void write_metadata_files(const PreparedJob& p, const fs::path& staging, const J
     write_staged_file(staging, "model.safetensors.index.json",
                       encode_shard_index(layout.total_tensor_bytes, weight_map));
   }
-  stage_side_files(p.side_files, staging);
+  stage_side_files(p.models[p.job.reference_index()].folder(), p.side_files, staging);
   write_staged_file(staging, "merge_report.json",
                     merge_report_json(p.job, p.recipe, p.plan, totals,
                                       p.fewshot ? &*p.fewshot : nullptr));

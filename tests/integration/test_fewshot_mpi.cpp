@@ -198,6 +198,30 @@ TEST(FewShotMpi, EncoderLossesMatchTransformers) {
   }
 }
 
+// An embedding-model merge loads with SentenceTransformer(path): CLS pooling
+// then Normalize, the embedding the few-shot loss scores (checked by hand
+// against sentence-transformers 5 and transformers: identical vectors).
+TEST(FewShotMpi, EncoderMergeWritesSentenceTransformersModules) {
+  Dir dir;
+  const fs::path cfg = dir.path / "enc-merge.yaml";
+  write_file(cfg, "merge_method: linear\n"
+                  "models:\n"
+                  "  - {model: " + model("bert-fp32") + ", parameters: {weight: 0.5}}\n"
+                  "  - {model: " + model("bert-bf16") + ", parameters: {weight: 0.5}}\n"
+                  "output: " + (dir.path / "out").string() + "\n");
+  const RunResult r = run_mpi(2, {cfg.string()});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto modules = nlohmann::json::parse(read_file(dir.path / "out/modules.json"));
+  ASSERT_EQ(modules.size(), 3u);
+  EXPECT_EQ(modules[1]["type"], "sentence_transformers.models.Pooling");
+  EXPECT_EQ(modules[2]["type"], "sentence_transformers.models.Normalize");
+  const auto pooling = nlohmann::json::parse(read_file(dir.path / "out/1_Pooling/config.json"));
+  EXPECT_EQ(pooling["pooling_mode_cls_token"], true);
+  EXPECT_EQ(pooling["pooling_mode_mean_tokens"], false);
+  EXPECT_EQ(pooling["word_embedding_dimension"], 64);
+  EXPECT_TRUE(fs::is_directory(dir.path / "out/2_Normalize"));
+}
+
 TEST(FewShotMpi, BadExamplesFailEveryRankWithTheLine) {
   Dir dir;
   const fs::path cfg = dir.path / "bad.yaml";
