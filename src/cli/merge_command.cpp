@@ -95,13 +95,6 @@ void plan_merge(int ranks, PreparedJob& p) {
   p.staging = staging_path(p.job.output);
 }
 
-// Steps 1 and 2 on every rank; the few-shot step is itself collective.
-void load_and_weigh(Comm& comm, const CliArgs& args, PreparedJob& p, std::ostream& log) {
-  collective_step(comm, [&] { load_inputs(args, p); });
-  if (!p.job.fewshot) return;
-  p.fewshot = compute_fewshot_weights(comm, p.job, p.models);
-  if (comm.rank() == 0) print_fewshot(log, p.job, *p.fewshot);
-}
 
 // Cores this rank may use: the launcher's binding when there is one (mpirun
 // binds small jobs to cores, Slurm to its cpuset), else an equal share of
@@ -114,12 +107,24 @@ int default_compute_threads(const Comm& comm) {
   return std::max(1, node / comm.local_size());
 }
 
+int compute_threads(const Job& job, const Comm& comm) {
+  return job.threads > 0 ? job.threads : default_compute_threads(comm);
+}
+
 StreamOptions stream_options(const Job& job, const Comm& comm) {
   StreamOptions o;
-  o.compute_threads = job.threads > 0 ? job.threads : default_compute_threads(comm);
+  o.compute_threads = compute_threads(job, comm);
   o.io_threads = job.io_threads;
   o.prefetch = job.prefetch;
   return o;
+}
+
+// Steps 1 and 2 on every rank; the few-shot step is itself collective.
+void load_and_weigh(Comm& comm, const CliArgs& args, PreparedJob& p, std::ostream& log) {
+  collective_step(comm, [&] { load_inputs(args, p); });
+  if (!p.job.fewshot) return;
+  p.fewshot = compute_fewshot_weights(comm, p.job, p.models, compute_threads(p.job, comm));
+  if (comm.rank() == 0) print_fewshot(log, p.job, *p.fewshot);
 }
 
 JobTotals gather_totals(Comm& comm, const StreamStats& stats, double merge_seconds) {

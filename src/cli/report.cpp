@@ -117,7 +117,8 @@ void print_fewshot(std::ostream& out, const Job& job, const FewShotResult& fewsh
   const FewShot& cfg = *job.fewshot;
   out << "cocktail: few-shot weights from " << fewshot.examples << " examples in "
       << fewshot.batches << " batches (temperature " << cfg.temperature << ", loss "
-      << (cfg.reduction == LossReduction::Upstream ? "upstream" : "token_mean") << ")\n";
+      << (cfg.reduction == LossReduction::Upstream ? "upstream" : "token_mean") << ", on "
+      << fewshot.device << ")\n";
   out << "  scored " << static_cast<uint64_t>(fewshot.tokens) << " tokens over all candidates in "
       << format_seconds(fewshot.seconds) << ", read " << format_bytes(fewshot.bytes_read)
       << " of weights\n";

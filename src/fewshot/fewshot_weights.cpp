@@ -14,7 +14,8 @@
 namespace cocktail {
 
 FewShotResult compute_fewshot_weights(Comm& comm, const Job& job,
-                                      const std::vector<Checkpoint>& models) {
+                                      const std::vector<Checkpoint>& models, int threads) {
+  torch::set_num_threads(threads);
   const FewShot& cfg = *job.fewshot;
   FewShotResult result;
   result.candidates = job.candidates();
@@ -46,15 +47,26 @@ FewShotResult compute_fewshot_weights(Comm& comm, const Job& job,
   });
   result.batches = decoder_batches_.size() + encoder_batches_.size();
 
+  // CUDA when this libtorch build and a GPU allow it (the rank's node-local
+  // GPU), else the CPU. Debian's libtorch is CPU-only; on clusters users build
+  // against their PyTorch's libtorch.
+  const torch::Device device =
+      torch::cuda::is_available()
+          ? torch::Device(torch::kCUDA,
+                          static_cast<torch::DeviceIndex>(
+                              comm.local_rank() % static_cast<int>(torch::cuda::device_count())))
+          : torch::Device(torch::kCPU);
+  result.device = device.str();
+
   // The candidate's share of batches [first, first + count) through its model.
   auto evaluate = [&](size_t c, size_t first, size_t count, uint64_t& bytes_read) {
     const Checkpoint& ckpt = models[result.candidates[c]];
     const auto from = static_cast<ptrdiff_t>(first), to = static_cast<ptrdiff_t>(first + count);
     if (!encoder_batches_.empty())
       return encoder_partials(ckpt, {encoder_batches_.begin() + from, encoder_batches_.begin() + to},
-                              ids.pad, cfg.neg_number, torch::kCPU, bytes_read);
+                              ids.pad, cfg.neg_number, device, bytes_read);
     return decoder_partials(ckpt, {decoder_batches_.begin() + from, decoder_batches_.begin() + to},
-                            ids.pad, torch::kCPU, bytes_read);
+                            ids.pad, device, bytes_read);
   };
 
   const size_t candidates = result.candidates.size();

@@ -21,10 +21,12 @@ struct FewShotResult {
   // What the evaluation cost, over all ranks: checkpoint bytes read (each
   // evaluating rank reads its candidate once), tokens scored, slowest rank.
   double bytes_read = 0, tokens = 0, seconds = 0;
+  std::string device;  // where this rank ran the forward: cpu, or cuda:N
 };
 
-// Collective. On any rank's failure every rank throws JobFailed.
+// Collective. On any rank's failure every rank throws JobFailed. The forward
+// runs libtorch with `threads` intra-op threads.
 FewShotResult compute_fewshot_weights(Comm& comm, const Job& job,
-                                      const std::vector<Checkpoint>& models);
+                                      const std::vector<Checkpoint>& models, int threads);
 
 }  // namespace cocktail

@@ -145,12 +145,12 @@ TEST(FewShotMpi, Eq1MergeRecordsLossesAndMixesTheTarget) {
   EXPECT_NE(metadata.find("fewshot_losses"), std::string::npos);
 }
 
-TEST(FewShotMpi, SameLossesWeightsAndBytesAtOneAndThreeRanks) {
+TEST(FewShotMpi, SameLossesWeightsAndBytesAtOneTwoAndThreeRanks) {
   Dir dir;
   const fs::path cfg = dir.path / "eq4.yaml";
   write_file(cfg, eq4_config(5.0, "upstream"));
   std::map<std::string, std::string> first;
-  for (int ranks : {1, 3}) {
+  for (int ranks : {1, 2, 3}) {
     const fs::path out = dir.path / ("out" + std::to_string(ranks));
     const RunResult r = run_mpi(ranks, {cfg.string(), "--output", out.string()});
     ASSERT_EQ(r.status, 0) << r.output;
