@@ -10,6 +10,9 @@ PACKAGES=(
   libyaml-cpp-dev nlohmann-json3-dev
   libgtest-dev
   libtorch-dev
+  # libtorch's matrix products go through libblas.so.3; without this Debian
+  # falls back to the single-threaded reference BLAS, tens of times slower.
+  libopenblas0-pthread
 )
 
 missing=()
