@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
-#include "io/file.hpp"
+#include "io/json_file.hpp"
 
 namespace cocktail {
 namespace {
@@ -13,7 +13,6 @@ namespace {
 using json = nlohmann::json;
 
 // Real configs are a few KB; this only stops a wrong path from exhausting memory.
-constexpr uint64_t kMaxConfigJson = 64 << 20;
 constexpr const char* kSupportedTypes = "bert, xlm-roberta";
 
 // A key that is absent or null takes the transformers default.
@@ -41,13 +40,7 @@ std::string string_or(const json& j, const char* key, const std::string& label,
 
 EncoderConfig read_encoder_config(const std::filesystem::path& config_json) {
   const std::string label = config_json.string();
-  json root;
-  try {
-    root = json::parse(read_small_file(label, kMaxConfigJson));
-  } catch (const json::exception& e) {
-    throw Error(label + ": not valid JSON (" + e.what() + ")");
-  }
-  if (!root.is_object()) throw Error(label + ": not a JSON object");
+  const json root = read_json_object(config_json);
   if (!root.contains("model_type") || !root["model_type"].is_string())
     throw Error(label + ": no \"model_type\" string (supported: " + kSupportedTypes + ")");
 

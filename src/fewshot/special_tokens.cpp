@@ -4,22 +4,16 @@
 #include <optional>
 
 #include "core/error.hpp"
-#include "io/file.hpp"
+#include "io/json_file.hpp"
 
 namespace fs = std::filesystem;
 
 namespace cocktail {
 namespace {
 
-constexpr uint64_t kMaxJson = 64 << 20;
-
 std::optional<nlohmann::json> read_json(const fs::path& file) {
   if (!fs::is_regular_file(file)) return std::nullopt;
-  try {
-    return nlohmann::json::parse(read_small_file(file.string(), kMaxJson));
-  } catch (const nlohmann::json::exception&) {
-    throw Error(file.string() + ": not valid JSON");
-  }
+  return read_json_object(file);
 }
 
 // A token named as a string or as {"content": "..."} in tokenizer configs.

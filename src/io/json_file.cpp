@@ -1,0 +1,21 @@
+#include "io/json_file.hpp"
+
+#include "core/error.hpp"
+#include "io/file.hpp"
+
+namespace cocktail {
+
+nlohmann::json read_json_object(const std::filesystem::path& path) {
+  // Model configs are a few KB; this only stops a wrong path from exhausting memory.
+  constexpr uint64_t kMaxBytes = 64 << 20;
+  nlohmann::json root;
+  try {
+    root = nlohmann::json::parse(read_small_file(path.string(), kMaxBytes));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path.string() + ": not valid JSON (" + e.what() + ")");
+  }
+  if (!root.is_object()) throw Error(path.string() + ": not a JSON object");
+  return root;
+}
+
+}  // namespace cocktail
