@@ -123,6 +123,10 @@ StreamOptions stream_options(const Job& job, const Comm& comm) {
 void load_and_weigh(Comm& comm, const CliArgs& args, PreparedJob& p, std::ostream& log) {
   collective_step(comm, [&] { load_inputs(args, p); });
   if (!p.job.fewshot) return;
+  // Scoring streams every candidate's weights once: minutes on large models.
+  if (comm.rank() == 0)
+    log << "cocktail: scoring " << p.job.candidates().size() << " candidates on few-shot examples with "
+        << comm.size() << " rank" << (comm.size() == 1 ? "" : "s") << std::endl;
   p.fewshot = compute_fewshot_weights(comm, p.job, p.models, compute_threads(p.job, comm));
   if (comm.rank() == 0) print_fewshot(log, p.job, *p.fewshot);
 }
