@@ -96,7 +96,7 @@ class Prepend final : public Normalizer {
 class Replace final : public Normalizer {
  public:
   Replace(const json& j, const JsonAt& at)
-      : pattern_(make_pattern(required(j, "pattern", at), at["pattern"])),
+      : pattern_(pattern_from_json(required(j, "pattern", at), at["pattern"])),
         content_(decode_utf8(required_string(j, "content", at))) {}
 
   void normalize(Piece& text) const override {
@@ -123,20 +123,6 @@ class Replace final : public Normalizer {
   }
 
  private:
-  static Regex make_pattern(const json& p, const JsonAt& at) {
-    if (!p.is_object() || p.size() != 1) at.fail("expected {\"String\": ...} or {\"Regex\": ...}");
-    try {
-      if (p.contains("String") && p["String"].is_string()) {
-        return Regex(escape_regex(p["String"].get<std::string>()));
-      }
-      if (p.contains("Regex") && p["Regex"].is_string())
-        return Regex(p["Regex"].get<std::string>());
-    } catch (const Error& e) {
-      at.fail(e.what());
-    }
-    at.fail("expected {\"String\": ...} or {\"Regex\": ...}");
-  }
-
   Regex pattern_;
   std::u32string content_;
 };
@@ -161,6 +147,8 @@ class Sequence final : public Normalizer {
 };
 
 }  // namespace
+
+namespace {
 
 std::string escape_regex(std::string_view literal) {
   std::string out;
@@ -194,6 +182,20 @@ std::string escape_regex(std::string_view literal) {
     out += c;
   }
   return out;
+}
+
+}  // namespace
+
+Regex pattern_from_json(const json& p, const JsonAt& at) {
+  if (!p.is_object() || p.size() != 1) at.fail("expected {\"String\": ...} or {\"Regex\": ...}");
+  try {
+    if (p.contains("String") && p["String"].is_string())
+      return Regex(escape_regex(p["String"].get<std::string>()));
+    if (p.contains("Regex") && p["Regex"].is_string()) return Regex(p["Regex"].get<std::string>());
+  } catch (const Error& e) {
+    at.fail(e.what());
+  }
+  at.fail("expected {\"String\": ...} or {\"Regex\": ...}");
 }
 
 std::unique_ptr<Normalizer> make_normalizer(const json& config, const JsonAt& at) {

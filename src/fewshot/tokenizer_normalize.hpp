@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "fewshot/tokenizer_json.hpp"
+#include "fewshot/tokenizer_regex.hpp"
 #include "fewshot/tokenizer_text.hpp"
 
 namespace cocktail::tok {
@@ -18,8 +19,9 @@ class Normalizer {
 // nullptr for a null normalizer; throws cocktail::Error for an unsupported one.
 std::unique_ptr<Normalizer> make_normalizer(const json& config, const JsonAt& at);
 
-// A regex source that matches `literal` exactly (tokenizers escapes String
-// patterns into a regex the same way, so an empty one matches everywhere).
-std::string escape_regex(std::string_view literal);
+// The "pattern" of Replace and Split: {"String": s} matches s exactly
+// (tokenizers escapes it into a regex the same way, so an empty one matches
+// everywhere), {"Regex": r} is r. Throws through `at` otherwise.
+Regex pattern_from_json(const json& p, const JsonAt& at);
 
 }  // namespace cocktail::tok

@@ -97,7 +97,7 @@ SplitBehavior parse_behavior(const json& j, const JsonAt& at) {
 class Split final : public PreTokenizer {
  public:
   Split(const json& j, const JsonAt& at)
-      : regex_(make_pattern(required(j, "pattern", at), at["pattern"])),
+      : regex_(pattern_from_json(required(j, "pattern", at), at["pattern"])),
         behavior_(parse_behavior(j, at)),
         invert_(optional_bool(j, "invert", false, at)) {}
 
@@ -112,20 +112,6 @@ class Split final : public PreTokenizer {
   }
 
  private:
-  static Regex make_pattern(const json& p, const JsonAt& at) {
-    if (!p.is_object() || p.size() != 1) at.fail("expected {\"String\": ...} or {\"Regex\": ...}");
-    try {
-      if (p.contains("String") && p["String"].is_string()) {
-        return Regex(escape_regex(p["String"].get<std::string>()));
-      }
-      if (p.contains("Regex") && p["Regex"].is_string())
-        return Regex(p["Regex"].get<std::string>());
-    } catch (const Error& e) {
-      at.fail(e.what());
-    }
-    at.fail("expected {\"String\": ...} or {\"Regex\": ...}");
-  }
-
   Regex regex_;
   SplitBehavior behavior_;
   bool invert_;
