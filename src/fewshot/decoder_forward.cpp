@@ -124,11 +124,7 @@ std::vector<BatchLoss> decoder_batch_losses(const Checkpoint& ckpt, const Decode
   stream.release();
   std::vector<BatchLoss> losses = output_losses(stream, output_matrix_name(cfg), scored,
                                                 row_slices(cfg.vocab_size, slice_rows));
-  if (stats) {
-    stats->bytes_read = stream.bytes_read();
-    stats->peak_layer_bytes = stream.peak_bytes();
-    stats->largest_layer_bytes = layer_bytes;
-  }
+  stream.report(layer_bytes, stats);
   return losses;
 }
 

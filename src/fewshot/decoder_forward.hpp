@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "fewshot/decoder_config.hpp"
+#include "fewshot/decoder_weights.hpp"
 #include "fewshot/tensor_loader.hpp"
 #include "io/checkpoint.hpp"
 
@@ -24,12 +25,6 @@ struct BatchLoss {
   int64_t tokens = 0;
 };
 
-struct ForwardStats {
-  uint64_t bytes_read = 0;     // checkpoint bytes read, all tensors together
-  int64_t peak_layer_bytes = 0;  // most weight bytes alive at once (float32, plus
-                                 // the stored-dtype buffer of a tensor being converted)
-  int64_t largest_layer_bytes = 0;  // float32 bytes of one decoder layer, for scale
-};
 
 // Layer streaming: every batch goes through layer l before layer l+1's weights
 // are read, so each tensor is read once and at most one layer's weights are in

@@ -30,6 +30,13 @@ void check_decoder_tensors(const Checkpoint& ckpt, const DecoderConfig& cfg);
 // Name of the matrix the output projection uses (lm_head, or the embedding).
 std::string output_matrix_name(const DecoderConfig& cfg);
 
+struct ForwardStats {
+  uint64_t bytes_read = 0;     // checkpoint bytes read, all tensors together
+  int64_t peak_layer_bytes = 0;  // most weight bytes alive at once (float32, plus
+                                 // the stored-dtype buffer of a tensor being converted)
+  int64_t largest_layer_bytes = 0;  // float32 bytes of one decoder layer, for scale
+};
+
 class WeightStream {
  public:
   WeightStream(const Checkpoint& ckpt, torch::Device device) : ckpt_(ckpt), device_(device) {}
@@ -40,8 +47,10 @@ class WeightStream {
   // someone still references stays counted as alive.
   void release();
 
-  uint64_t bytes_read() const { return bytes_read_; }
-  int64_t peak_bytes() const { return peak_bytes_; }
+  // Fills `stats` (when given) with what this stream saw.
+  void report(int64_t layer_bytes, ForwardStats* stats) const {
+    if (stats) *stats = {bytes_read_, peak_bytes_, layer_bytes};
+  }
 
  private:
   torch::Tensor hold(torch::Tensor t, uint64_t stored_bytes);

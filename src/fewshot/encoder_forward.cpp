@@ -145,11 +145,7 @@ std::vector<EncoderBatchLoss> encoder_batch_losses(const Checkpoint& ckpt, const
         scores, target, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
     losses.push_back({sum.item<double>(), n});
   }
-  if (stats) {
-    stats->bytes_read = stream.bytes_read();
-    stats->peak_layer_bytes = stream.peak_bytes();
-    stats->largest_layer_bytes = layer_bytes;
-  }
+  stream.report(layer_bytes, stats);
   return losses;
 }
 
