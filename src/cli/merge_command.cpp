@@ -12,11 +12,15 @@
 #include "config/job.hpp"
 #include "core/dtype_names.hpp"
 #include "dist/collective_step.hpp"
+#ifdef COCKTAIL_HAVE_CUDA
+#include "dist/nccl_comm.hpp"
+#endif
 #include "io/checkpoint.hpp"
 #include "io/output_folder.hpp"
 #include "io/safetensors_writer.hpp"
 #include "io/side_files.hpp"
 #include "fewshot/fewshot_weights.hpp"
+#include "gpu/placement.hpp"
 #include "merge/stream_merge.hpp"
 #include "plan/merge_plan.hpp"
 
@@ -58,6 +62,7 @@ struct PreparedJob {
   SideFiles side_files;
   fs::path staging;
   std::optional<FewShotResult> fewshot;
+  Placement placement;
 };
 
 // Step 1: the job and the headers of every model; no communication.
@@ -111,23 +116,53 @@ int compute_threads(const Job& job, const Comm& comm) {
   return job.threads > 0 ? job.threads : default_compute_threads(comm);
 }
 
-StreamOptions stream_options(const Job& job, const Comm& comm) {
+StreamOptions stream_options(const Job& job, const Comm& comm, const Placement& placement) {
   StreamOptions o;
+  o.gpu = placement.gpu;
   o.compute_threads = compute_threads(job, comm);
   o.io_threads = job.io_threads;
   o.prefetch = job.prefetch;
   return o;
 }
 
+// Each rank's device. `device: cuda` without a usable GPU fails on every rank.
+void place(Comm& comm, PreparedJob& p, std::ostream& log) {
+  collective_step(comm, [&] {
+    p.placement = place_rank(p.job.device, probe_gpus(), comm.local_rank(), comm.local_size(),
+                             p.job.config_path.string());
+  });
+  if (comm.rank() == 0 && !p.placement.warning.empty())
+    log << "cocktail: warning: " << p.placement.warning << std::endl;
+}
+
+// NCCL for the loss partials when every rank's forward runs on a GPU of its
+// own; else null, and the host communicator (MPI) does it all.
+std::unique_ptr<Comm> device_comm(Comm& comm, const Placement& placement) {
+  std::vector<double> eligible = {
+      fewshot_forward_on_gpu(placement.gpu) && comm.local_size() <= probe_gpus().count ? 1.0 : 0.0};
+  comm.allreduce_sum(eligible);
+#ifdef COCKTAIL_HAVE_CUDA
+  if (eligible[0] == comm.size()) {
+    std::unique_ptr<Comm> nccl;
+    collective_step(comm, [&] { nccl = std::make_unique<NcclComm>(comm, placement.gpu); });
+    return nccl;
+  }
+#endif
+  return nullptr;
+}
+
 // Steps 1 and 2 on every rank; the few-shot step is itself collective.
 void load_and_weigh(Comm& comm, const CliArgs& args, PreparedJob& p, std::ostream& log) {
   collective_step(comm, [&] { load_inputs(args, p); });
+  place(comm, p, log);
   if (!p.job.fewshot) return;
   // Scoring streams every candidate's weights once: minutes on large models.
   if (comm.rank() == 0)
     log << "cocktail: scoring " << p.job.candidates().size() << " candidates on few-shot examples with "
         << comm.size() << " rank" << (comm.size() == 1 ? "" : "s") << std::endl;
-  p.fewshot = compute_fewshot_weights(comm, p.job, p.models, compute_threads(p.job, comm));
+  const std::unique_ptr<Comm> nccl = device_comm(comm, p.placement);
+  p.fewshot = compute_fewshot_weights(nccl ? *nccl : comm, p.job, p.models, compute_threads(p.job, comm),
+                                      p.placement.gpu);
   if (comm.rank() == 0) print_fewshot(log, p.job, *p.fewshot);
 }
 
@@ -135,7 +170,8 @@ JobTotals gather_totals(Comm& comm, const StreamStats& stats, double merge_secon
   JobTotals t;
   std::vector<double> sums = {static_cast<double>(stats.bytes_read),
                               static_cast<double>(stats.bytes_written),
-                              static_cast<double>(stats.units)};
+                              static_cast<double>(stats.units),
+                              stats.compute.starts_with("cuda") ? 1.0 : 0.0};
   sums.insert(sums.end(), stats.nonfinite.begin(), stats.nonfinite.end());
   sums.insert(sums.end(), stats.differs.begin(), stats.differs.end());
   std::vector<double> per_rank(comm.size() + 1, 0.0);
@@ -147,7 +183,9 @@ JobTotals gather_totals(Comm& comm, const StreamStats& stats, double merge_secon
   t.bytes_read = sums[0];
   t.bytes_written = sums[1];
   t.units = sums[2];
-  auto it = sums.begin() + 3;
+  t.gpu_ranks = sums[3];
+  t.compute = stats.compute;
+  auto it = sums.begin() + 4;
   t.nonfinite.assign(it, it + stats.nonfinite.size());
   it += stats.nonfinite.size();
   t.differs.assign(it, sums.end());
@@ -216,7 +254,7 @@ void run_merge(Comm& comm, const CliArgs& args, std::ostream& log) {
                                       p.plan.total_read_bytes(),
                                       p.plan.rank_read_bytes(comm.rank()));
             stats = stream_merge(p.plan, p.models, p.recipe, staging, comm.rank(),
-                                 stream_options(p.job, comm), [&](uint64_t done) {
+                                 stream_options(p.job, comm, p.placement), [&](uint64_t done) {
                                    if (failed->raised()) throw StoppedByOtherRank();
                                    progress.update(done);
                                  });

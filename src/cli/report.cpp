@@ -107,6 +107,10 @@ void print_summary(std::ostream& out, const Job& job, const MergeRecipe& recipe,
   out << "  time     " << format_seconds(totals.total_seconds) << " total, "
       << format_seconds(totals.merge_seconds) << " merging, " << format_bytes(rate)
       << "/s input\n";
+  out << "  compute  " << totals.compute;
+  if (totals.peak_rss_bytes.size() > 1)
+    out << " on rank 0; " << totals.gpu_ranks << " of " << totals.peak_rss_bytes.size() << " ranks on GPUs";
+  out << "\n";
   out << "  peak RSS";
   for (size_t r = 0; r < totals.peak_rss_bytes.size(); ++r)
     out << (r ? ", " : " ") << "rank " << r << " " << format_bytes(totals.peak_rss_bytes[r]);

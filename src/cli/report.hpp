@@ -16,6 +16,8 @@ namespace cocktail {
 struct JobTotals {
   double bytes_read = 0, bytes_written = 0, units = 0;
   double merge_seconds = 0;                 // slowest rank's streaming time
+  std::string compute;                      // where rank 0 summed: "cpu (avx512)", "cuda:0"
+  double gpu_ranks = 0;                     // ranks that summed on a GPU
   double total_seconds = 0;                 // rank 0, start to publish
   std::vector<double> peak_rss_bytes;       // per rank
   std::vector<double> nonfinite;            // as StreamStats::nonfinite

@@ -4,6 +4,7 @@
 // and humans can jump to the spot and MPI logs stay readable.
 #include "config/job.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cctype>
@@ -65,6 +66,36 @@ class Reporter {
 int line_of(const YAML::Node& node, int fallback) {
   const YAML::Mark mark = node.Mark();
   return mark.is_null() ? fallback : mark.line + 1;
+}
+
+// The line where a second YAML document starts, if there is one. yaml-cpp
+// 0.7's LoadAll never returns on some malformed input (a lone ',' gives empty
+// documents forever, jbeder/yaml-cpp#1040), so the job is read with Load, which
+// stops after the first document, and this pass stops after the second.
+std::optional<int> second_document_line(const std::string& text) {
+  struct DocumentStarts : YAML::EventHandler {
+    int count = 0;
+    int second_line = 0;
+    void OnDocumentStart(const YAML::Mark& mark) override {
+      if (++count == 2) second_line = mark.line + 1;
+    }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+  } starts;
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  while (starts.count < 2 && parser.HandleNextDocument(starts)) {
+  }
+  return starts.count < 2 ? std::nullopt : std::optional<int>(starts.second_line);
 }
 
 // ---- one value ------------------------------------------------------------
@@ -464,6 +495,13 @@ void read_common(const Reporter& r, const Mapping& root, const fs::path& dir, Jo
     job.io_threads = static_cast<int>(whole_number(r, *f, 1, kMaxThreads));
   }
   if (auto f = root.get("prefetch")) job.prefetch = static_cast<int>(whole_number(r, *f, 1, 64));
+  if (auto f = root.get("device")) {
+    const std::string v = scalar(r, *f, "auto, cpu or cuda");
+    if (v == "auto") job.device = DeviceChoice::Auto;
+    else if (v == "cpu") job.device = DeviceChoice::Cpu;
+    else if (v == "cuda") job.device = DeviceChoice::Cuda;
+    else fail_expected(r, *f, "auto, cpu or cuda");
+  }
   if (auto f = root.get("progress_interval")) {
     job.progress_interval = finite_number(r, *f);
     if (job.progress_interval < 0) fail_expected(r, *f, "a number of seconds >= 0");
@@ -474,25 +512,26 @@ void read_common(const Reporter& r, const Mapping& root, const fs::path& dir, Jo
 
 Job load_job(const fs::path& config_file) {
   const Reporter r(config_file.string());
-  std::vector<YAML::Node> docs;
+  YAML::Node doc;
+  std::optional<int> second_line;
   try {
-    docs = YAML::LoadAll(read_small_file(config_file.string(), kMaxConfigBytes));
+    const std::string text = read_small_file(config_file.string(), kMaxConfigBytes);
+    doc = YAML::Load(text);
+    second_line = second_document_line(text);
   } catch (const YAML::Exception& e) {
     r.fail(e.mark.is_null() ? 1 : e.mark.line + 1, "YAML syntax error: " + one_line(e.msg));
   }
-  if (docs.empty() || docs[0].IsNull()) r.fail(1, "the config is empty");
-  if (docs.size() > 1) {
-    r.fail(line_of(docs[1], 1), "more than one YAML document; a config holds one job");
-  }
-  if (!docs[0].IsMap()) r.fail(line_of(docs[0], 1), "the config must be a mapping of keys");
+  if (doc.IsNull()) r.fail(1, "the config is empty");
+  if (second_line) r.fail(*second_line, "more than one YAML document; a config holds one job");
+  if (!doc.IsMap()) r.fail(line_of(doc, 1), "the config must be a mapping of keys");
 
   Job job;
   job.config_path = fs::absolute(config_file).lexically_normal();
   const fs::path dir = job.config_path.parent_path();
-  const Mapping root(r, Field{"", docs[0], 1});
+  const Mapping root(r, Field{"", doc, 1});
   root.check_known({"merge_method", "base_model", "target", "models", "parameters", "dtype",
                     "out_dtype", "output", "max_shard_size", "chunk_size", "threads",
-                    "io_threads", "prefetch", "progress_interval", "examples", "temperature",
+                    "io_threads", "prefetch", "device", "progress_interval", "examples", "temperature",
                     "batch_size", "max_input_length", "neg_number", "seed", "loss_reduction"},
                    "");
   job.method = read_method(r, root);

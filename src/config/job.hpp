@@ -16,6 +16,8 @@ namespace cocktail {
 
 enum class MergeMethod { Linear, LmCocktail };
 enum class ModelRole { Base, Target, Peer };
+// auto: the rank's GPU when one is usable, else the CPU with a warning.
+enum class DeviceChoice { Auto, Cpu, Cuda };
 
 struct ModelSpec {
   std::filesystem::path path;     // absolute (relative paths resolve against the config's folder)
@@ -57,6 +59,7 @@ struct Job {
   int threads = 0;                  // compute threads per rank; 0 = bound cores, else cores / ranks on the node
   int io_threads = 2;               // reader/writer threads per rank (docs/performance.md)
   int prefetch = 2;                 // work units read ahead of the one being computed
+  DeviceChoice device = DeviceChoice::Auto;  // where the merge arithmetic runs
   double progress_interval = 5.0;   // seconds between progress lines; 0 = off
 
   // Base if given, else the first model: supplies config.json, tokenizer files

@@ -13,8 +13,10 @@
 
 namespace cocktail {
 
+bool fewshot_forward_on_gpu(int gpu) { return gpu >= 0 && torch::cuda::is_available(); }
+
 FewShotResult compute_fewshot_weights(Comm& comm, const Job& job,
-                                      const std::vector<Checkpoint>& models, int threads) {
+                                      const std::vector<Checkpoint>& models, int threads, int gpu) {
   torch::set_num_threads(threads);
   const FewShot& cfg = *job.fewshot;
   FewShotResult result;
@@ -47,15 +49,9 @@ FewShotResult compute_fewshot_weights(Comm& comm, const Job& job,
   });
   result.batches = decoder_batches_.size() + encoder_batches_.size();
 
-  // CUDA when this libtorch build and a GPU allow it (the rank's node-local
-  // GPU), else the CPU. Debian's libtorch is CPU-only; on clusters users build
-  // against their PyTorch's libtorch.
-  const torch::Device device =
-      torch::cuda::is_available()
-          ? torch::Device(torch::kCUDA,
-                          static_cast<torch::DeviceIndex>(
-                              comm.local_rank() % static_cast<int>(torch::cuda::device_count())))
-          : torch::Device(torch::kCPU);
+  const torch::Device device = fewshot_forward_on_gpu(gpu)
+                                   ? torch::Device(torch::kCUDA, static_cast<torch::DeviceIndex>(gpu))
+                                   : torch::Device(torch::kCPU);
   result.device = device.str();
 
   // The candidate's share of batches [first, first + count) through its model.

@@ -24,9 +24,17 @@ struct FewShotResult {
   std::string device;  // where this rank ran the forward: cpu, or cuda:N
 };
 
+// Whether the forward runs on CUDA device `gpu` (-1: the rank has none):
+// when this libtorch was built with CUDA. Debian's is CPU-only; on clusters
+// users build against their PyTorch's libtorch.
+bool fewshot_forward_on_gpu(int gpu);
+
 // Collective. On any rank's failure every rank throws JobFailed. The forward
-// runs libtorch with `threads` intra-op threads.
+// runs libtorch on `gpu` when fewshot_forward_on_gpu(gpu), else on the CPU
+// with `threads` intra-op threads. Losses from a GPU forward differ from the
+// CPU's in the last bits (other reduction orders in the matmuls), and so may
+// the weights.
 FewShotResult compute_fewshot_weights(Comm& comm, const Job& job,
-                                      const std::vector<Checkpoint>& models, int threads);
+                                      const std::vector<Checkpoint>& models, int threads, int gpu);
 
 }  // namespace cocktail

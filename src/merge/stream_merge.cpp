@@ -3,12 +3,10 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
-#include <mutex>
 
-#include "core/aligned_buffer.hpp"
 #include "core/thread_pool.hpp"
 #include "io/file.hpp"
-#include "weighted_sum.hpp"
+#include "merge/chunk_compute.hpp"
 
 namespace cocktail {
 namespace {
@@ -18,8 +16,8 @@ namespace {
 constexpr uint64_t kIoPiece = 8ull << 20;
 
 struct Slot {
-  std::vector<AlignedBuffer> inputs;  // one per source
-  AlignedBuffer output;
+  std::vector<HostBuffer> inputs;  // one per source
+  HostBuffer output;
   std::vector<std::future<void>> reads, writes;
 };
 
@@ -94,27 +92,37 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
     for (const auto& s : t.sources)
       max_in = std::max(max_in, plan.units[u].count * dtype_size(s.tensor->info.dtype));
   }
-  std::vector<Slot> slots(static_cast<size_t>(std::max(1, options.prefetch)) + 1);
+  // The GPU computes asynchronously: one more slot lets unit u's sum run
+  // while unit u-1's write drains and units u+1.. are read.
+  const size_t lookahead = static_cast<size_t>(std::max(1, options.prefetch));
+  const size_t slot_count = lookahead + 1 + (options.gpu >= 0 ? 1 : 0);
+  // Before the compute: its destructor waits for the GPU to stop using them.
+  std::vector<Slot> slots(slot_count);
+  const std::unique_ptr<ChunkCompute> compute =
+      options.gpu >= 0 ? make_cuda_compute(options.gpu, {slot_count, summed, max_in, max_out})
+                       : make_cpu_compute(options.compute_threads);
+  stats.compute = compute->name();
   for (auto& slot : slots) {
-    for (size_t s = 0; s < max_sources; ++s) slot.inputs.emplace_back(max_in);
-    slot.output = AlignedBuffer(max_out);
+    for (size_t s = 0; s < max_sources; ++s) slot.inputs.push_back(compute->host_buffer(max_in));
+    slot.output = compute->host_buffer(max_out);
   }
   FileCache files(models, out_dir, plan.layout);
-  // Declared after the slots and files they use: on an exception the pools'
-  // destructors finish every queued transfer before those are freed.
+  // Declared after the slots, files and compute they use: on an exception
+  // the pool's destructor finishes every queued transfer before those go.
   ThreadPool io(options.io_threads);
-  ThreadPool compute(options.compute_threads);
 
   // Reserving this rank's output first makes a full disk fail before any
   // work, and spreads the allocation over the ranks.
   for (const auto& [shard, range] : plan.rank_output_ranges(rank))
     files.output(shard).reserve(range.first, range.second - range.first);
 
-  auto slot_of = [&](size_t u) -> Slot& { return slots[(u - begin) % slots.size()]; };
+  auto slot_index = [&](size_t u) { return (u - begin) % slots.size(); };
+  auto slot_of = [&](size_t u) -> Slot& { return slots[slot_index(u)]; };
 
   auto start_reads = [&](size_t u) {
     Slot& slot = slot_of(u);
     wait_all(slot.writes);  // the slot's previous unit must be on disk first
+    compute->finish(slot_index(u));
     const WorkUnit& unit = plan.units[u];
     const PlannedTensor& t = plan.tensors[unit.tensor];
     for (size_t s = 0; s < t.sources.size(); ++s) {
@@ -122,7 +130,7 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
       const uint64_t size = dtype_size(src.info.dtype);
       const File* file = &files.input(t.sources[s]);
       const uint64_t offset = src.file_offset() + unit.first * size;
-      std::byte* dst = slot.inputs[s].data();
+      std::byte* dst = slot.inputs[s].get();
       submit_pieces(io, slot.reads, unit.count * size, [file, dst, offset](uint64_t at, uint64_t n) {
         file->pread_full(dst + at, n, offset + at);
       });
@@ -136,25 +144,16 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
     if (t.action == TensorAction::CopyReference) {
       const uint64_t bytes = unit.count * dtype_size(t.out_dtype);
       for (size_t s = 1; s < t.sources.size(); ++s)
-        if (std::memcmp(slot.inputs[0].data(), slot.inputs[s].data(), bytes) != 0)
+        if (std::memcmp(slot.inputs[0].get(), slot.inputs[s].get(), bytes) != 0)
           stats.differs[unit.tensor] = 1;
-      return slot.inputs[0].data();
+      return slot.inputs[0].get();
     }
-    std::mutex counts_mu;
-    uint64_t* counts = &stats.nonfinite[unit.tensor * (summed + 1)];
-    compute.parallel_for(unit.count, [&](size_t first, size_t last) {
-      std::vector<WeightedInput> in;
-      for (size_t s = 0; s < summed; ++s) {
-        const DType dt = t.sources[s].tensor->info.dtype;
-        in.push_back({slot.inputs[s].data() + first * dtype_size(dt), dt, recipe.weights[s]});
-      }
-      std::vector<uint64_t> local(summed + 1, 0);
-      weighted_sum(in, slot.output.data() + first * dtype_size(t.out_dtype), t.out_dtype,
-                   last - first, local.data());
-      std::lock_guard lock(counts_mu);
-      for (size_t s = 0; s <= summed; ++s) counts[s] += local[s];
-    });
-    return slot.output.data();
+    std::vector<WeightedInput> in;
+    for (size_t s = 0; s < summed; ++s)
+      in.push_back({slot.inputs[s].get(), t.sources[s].tensor->info.dtype, recipe.weights[s]});
+    compute->start(slot_index(u), in, slot.output.get(), t.out_dtype, unit.count,
+                   &stats.nonfinite[unit.tensor * (summed + 1)]);
+    return slot.output.get();
   };
 
   auto start_write = [&](size_t u, const std::byte* data) {
@@ -163,25 +162,31 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
     const uint64_t size = dtype_size(t.out_dtype);
     const File* file = &files.output(plan.layout.shard_of[unit.tensor]);
     const uint64_t offset = plan.output_offset(unit);
-    submit_pieces(io, slot_of(u).writes, unit.count * size, [file, data, offset](uint64_t at, uint64_t n) {
+    ChunkCompute* sum = compute.get();
+    const size_t slot = slot_index(u);
+    submit_pieces(io, slot_of(u).writes, unit.count * size, [=](uint64_t at, uint64_t n) {
+      sum->wait(slot);
       file->pwrite_full(data + at, n, offset + at);
       file->start_writeback(offset + at, n);
     });
     stats.bytes_written += unit.count * size;
   };
 
-  const size_t lookahead = slots.size() - 1;
   for (size_t u = begin; u < std::min(end, begin + lookahead); ++u) start_reads(u);
   for (size_t u = begin; u < end; ++u) {
     wait_all(slot_of(u).reads);
-    // Reuses the slot of unit u - 1, whose write ran while we waited above.
+    // Reuses the slot of the oldest unit in the ring, whose write ran while
+    // we waited above.
     if (u + lookahead < end) start_reads(u + lookahead);
     start_write(u, compute_unit(u));
     ++stats.units;
     stats.bytes_read += unit_read_bytes(plan.units[u], plan.tensors[plan.units[u].tensor]);
     if (progress) progress(stats.bytes_read);
   }
-  for (auto& slot : slots) wait_all(slot.writes);
+  for (size_t i = 0; i < slots.size(); ++i) {
+    wait_all(slots[i].writes);
+    compute->finish(i);
+  }
   files.sync_outputs();
   return stats;
 }

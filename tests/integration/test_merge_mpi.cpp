@@ -6,7 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "fixture_models.hpp"
+#include "merge_fixture.hpp"
 #include "io/checkpoint.hpp"
 #include "mpi_harness.hpp"
 
@@ -14,82 +14,6 @@ namespace fs = std::filesystem;
 using namespace cocktail::test;
 
 namespace {
-
-// Three models of one architecture, stored three ways: base as an indexed
-// two-shard folder, ft_a as a folder with model.safetensors, ft_b as a bare
-// file. Dtypes differ between models; ft_a holds NaN/Inf; the bool mask
-// differs in ft_b.
-struct Fixture {
-  fs::path dir;
-  std::map<std::string, std::vector<FixtureTensor>> models;  // name -> tensors
-
-  Fixture() {
-    char tmpl[] = "/tmp/cocktail-it-XXXXXX";
-    dir = mkdtemp(tmpl);
-    models["base"] = make(1, "BF16", "F32", 0);
-    models["ft_a"] = make(2, "F16", "BF16", 97);
-    models["ft_b"] = make(3, "F32", "F32", 0);
-    models["ft_b"][6].bytes[5] ^= 1;  // mask differs
-
-    auto& base = models["base"];
-    std::vector<FixtureTensor> first(base.begin(), base.begin() + 3), rest(base.begin() + 3, base.end());
-    write_safetensors(dir / "base/model-00001-of-00002.safetensors", first);
-    write_safetensors(dir / "base/model-00002-of-00002.safetensors", rest);
-    std::string index = "{\"metadata\":{\"total_size\":0},\"weight_map\":{";
-    for (size_t i = 0; i < base.size(); ++i)
-      index += (i ? "," : "") + ("\"" + base[i].name + "\":\"model-0000") + (i < 3 ? "1" : "2") +
-               "-of-00002.safetensors\"";
-    write_file(dir / "base/model.safetensors.index.json", index + "}}");
-    write_file(dir / "base/config.json", R"({"model_type": "llama", "torch_dtype": "float32"})");
-    write_file(dir / "base/tokenizer.json", R"({"model": {"type": "BPE"}})");
-    write_safetensors(dir / "ft_a/model.safetensors", models["ft_a"]);
-    write_safetensors(dir / "ft_b.safetensors", models["ft_b"]);
-  }
-  ~Fixture() { fs::remove_all(dir); }
-
-  static std::vector<FixtureTensor> make(uint64_t seed, const std::string& big, const std::string& norm,
-                                         size_t nonfinite_every) {
-    std::vector<FixtureTensor> t;
-    t.push_back(float_tensor("model.embed_tokens.weight", big, {300, 70}, values(21000, seed)));
-    t.push_back(float_tensor("model.layers.0.mlp.up_proj.weight", big, {129, 257},
-                             values(129 * 257, seed + 10, nonfinite_every)));
-    t.push_back(float_tensor("model.norm.weight", norm, {70}, values(70, seed + 20)));
-    t.push_back(float_tensor("model.scale", "F32", {}, values(1, seed + 30)));
-    t.push_back(float_tensor("model.empty", big, {0, 4}, {}));
-    FixtureTensor ids{"model.position_ids", "I64", {1, 40}, {}};
-    for (int64_t i = 0; i < 40; ++i)
-      for (int b = 0; b < 8; ++b) ids.bytes.push_back(static_cast<uint8_t>(i >> (8 * b)));
-    t.push_back(ids);
-    FixtureTensor mask{"model.mask", "BOOL", {16}, std::vector<uint8_t>(16, 1)};
-    t.push_back(mask);
-    return t;
-  }
-
-  fs::path config(const std::string& name, const std::string& body) const {
-    write_file(dir / name, body);
-    return dir / name;
-  }
-
-  fs::path linear_config(uint64_t chunk, int threads = 0, double progress_interval = 0) const {
-    return config("linear-" + std::to_string(chunk) + "-" + std::to_string(threads) + ".yaml",
-                  "merge_method: linear\n"
-                  "base_model: base\n"
-                  "models:\n"
-                  "  - model: base\n    parameters: {weight: 0.5}\n"
-                  "  - model: ft_a\n    parameters: {weight: 0.3}\n"
-                  "  - model: ft_b.safetensors\n    parameters: {weight: 0.2}\n"
-                  "max_shard_size: 60K\n"
-                  "chunk_size: " + std::to_string(chunk) + "\n"
-                  "threads: " + std::to_string(threads) + "\n"
-                  "progress_interval: " + std::to_string(progress_interval) + "\n");
-  }
-};
-
-std::map<std::string, std::string> folder_bytes(const fs::path& dir) {
-  std::map<std::string, std::string> files;
-  for (const auto& e : fs::directory_iterator(dir)) files[e.path().filename()] = read_file(e.path());
-  return files;
-}
 
 // Bytes of one tensor of a written checkpoint.
 std::string tensor_bytes(const cocktail::Checkpoint& c, const std::string& name) {
@@ -279,4 +203,49 @@ TEST(MergeMpi, ExistingOutputNeedsOverwrite) {
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_FALSE(fs::exists(out / "keep.txt"));
   EXPECT_TRUE(fs::exists(out / "merge_report.json"));
+}
+
+// With no GPU visible (CUDA_VISIBLE_DEVICES empty hides any, in CUDA builds
+// and CPU-only ones alike): `device: cuda` fails on every rank naming the
+// key, and `device: auto` warns once and gives the CPU's bytes.
+class NoGpuVisible : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* old = std::getenv("CUDA_VISIBLE_DEVICES");
+    if (old) saved_ = old;
+    had_ = old != nullptr;
+    setenv("CUDA_VISIBLE_DEVICES", "", 1);
+  }
+  void TearDown() override {
+    if (had_) setenv("CUDA_VISIBLE_DEVICES", saved_.c_str(), 1);
+    else unsetenv("CUDA_VISIBLE_DEVICES");
+  }
+
+ private:
+  std::string saved_;
+  bool had_ = false;
+};
+
+TEST_F(NoGpuVisible, DeviceCudaFailsOnEveryRankNamingTheKey) {
+  Fixture f;
+  const fs::path cfg = f.linear_config(4096, 1, 0, "device: cuda\n");
+  const fs::path out = f.dir / "out";
+  const RunResult r = run_mpi(2, {cfg.string(), "--output", out.string()}, /*every_rank_finishes=*/true);
+  EXPECT_EQ(r.rank_status, std::vector<int>(2, 1)) << r.output;
+  EXPECT_EQ(r.lines_containing("cocktail: error: " + cfg.string() + ": key 'device': cuda, but no GPU is usable"), 1)
+      << r.output;
+  EXPECT_FALSE(fs::exists(out));
+}
+
+TEST_F(NoGpuVisible, DeviceAutoWarnsOnceAndMergesOnTheCpu) {
+  Fixture f;
+  const fs::path cpu_out = f.dir / "cpu", auto_out = f.dir / "auto";
+  RunResult r = run_mpi(2, {f.linear_config(4096, 1, 0, "device: cpu\n").string(), "--output", cpu_out.string()});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.lines_containing("device: auto"), 0) << r.output;
+  r = run_mpi(2, {f.linear_config(4096, 1, 0, "device: auto\n").string(), "--output", auto_out.string()});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.lines_containing("cocktail: warning: device: auto found no usable GPU ("), 1) << r.output;
+  EXPECT_EQ(r.lines_containing("  compute  cpu ("), 1) << r.output;
+  EXPECT_EQ(folder_bytes(auto_out), folder_bytes(cpu_out));
 }

@@ -1,0 +1,62 @@
+#include "dist/nccl_comm.hpp"
+
+#include <cstring>
+
+#include "gpu/cuda_check.hpp"
+
+namespace cocktail {
+namespace {
+
+void nccl_check(ncclResult_t status, const char* what) {
+  if (status != ncclSuccess) throw Error(std::string("NCCL ") + what + ": " + ncclGetErrorString(status));
+}
+
+bool on_device(const void* p) {
+  cudaPointerAttributes a{};
+  return cudaPointerGetAttributes(&a, p) == cudaSuccess && a.type == cudaMemoryTypeDevice;
+}
+
+}  // namespace
+
+NcclComm::NcclComm(Comm& host, int device) : host_(host), device_(device) {
+  cuda_check(cudaSetDevice(device_), "cudaSetDevice");
+  ncclUniqueId id{};
+  std::string bytes;
+  if (host_.rank() == 0) {
+    nccl_check(ncclGetUniqueId(&id), "ncclGetUniqueId");
+    bytes.assign(id.internal, sizeof id.internal);
+  }
+  host_.broadcast(bytes, 0);
+  std::memcpy(id.internal, bytes.data(), sizeof id.internal);
+  nccl_check(ncclCommInitRank(&nccl_, host_.size(), id, host_.rank()), "ncclCommInitRank");
+  cuda_check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+}
+
+NcclComm::~NcclComm() {
+  if (stream_) cudaStreamDestroy(stream_);
+  if (nccl_) ncclCommDestroy(nccl_);
+}
+
+void NcclComm::allreduce_sum(std::span<double> values) { allreduce(values, ncclSum); }
+void NcclComm::allreduce_max(std::span<double> values) { allreduce(values, ncclMax); }
+
+void NcclComm::allreduce(std::span<double> values, ncclRedOp_t op) {
+  if (values.empty()) return;
+  cuda_check(cudaSetDevice(device_), "cudaSetDevice");
+  const size_t bytes = values.size_bytes();
+  double* data = values.data();
+  void* staged = nullptr;
+  if (!on_device(data)) {
+    cuda_check(cudaMallocAsync(&staged, bytes, stream_), "cudaMallocAsync");
+    cuda_check(cudaMemcpyAsync(staged, values.data(), bytes, cudaMemcpyHostToDevice, stream_), "copy to device");
+    data = static_cast<double*>(staged);
+  }
+  nccl_check(ncclAllReduce(data, data, values.size(), ncclDouble, op, nccl_, stream_), "ncclAllReduce");
+  if (staged) {
+    cuda_check(cudaMemcpyAsync(values.data(), staged, bytes, cudaMemcpyDeviceToHost, stream_), "copy to host");
+    cuda_check(cudaFreeAsync(staged, stream_), "cudaFreeAsync");
+  }
+  cuda_check(cudaStreamSynchronize(stream_), "NCCL all-reduce");
+}
+
+}  // namespace cocktail

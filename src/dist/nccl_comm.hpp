@@ -1,0 +1,45 @@
+#pragma once
+// Comm whose reductions run through NCCL on this rank's GPU, for data that
+// lives there (loss partials of a CUDA forward, per-tensor statistics).
+// Identity, broadcast and the failure flag come from the host communicator
+// (MPI) it is built from, which must outlive it.
+#include <cuda_runtime.h>
+#include <nccl.h>
+
+#include "dist/comm.hpp"
+
+namespace cocktail {
+
+class NcclComm : public Comm {
+ public:
+  // Collective over `host`: rank 0 makes the NCCL id and broadcasts it
+  // there. Every rank must own a distinct GPU (NCCL refuses two ranks on one).
+  NcclComm(Comm& host, int device);
+  ~NcclComm() override;
+  NcclComm(const NcclComm&) = delete;
+  NcclComm& operator=(const NcclComm&) = delete;
+
+  int rank() const override { return host_.rank(); }
+  int size() const override { return host_.size(); }
+  int local_rank() const override { return host_.local_rank(); }
+  int local_size() const override { return host_.local_size(); }
+
+  // `values` may be host memory or device memory of this rank's GPU; host
+  // values are staged through a device buffer.
+  void allreduce_sum(std::span<double> values) override;
+  void allreduce_max(std::span<double> values) override;
+  void broadcast(std::string& bytes, int root) override { host_.broadcast(bytes, root); }
+  std::unique_ptr<FailureFlag> make_failure_flag() override { return host_.make_failure_flag(); }
+
+  int device() const { return device_; }
+
+ private:
+  void allreduce(std::span<double> values, ncclRedOp_t op);
+
+  Comm& host_;
+  int device_;
+  ncclComm_t nccl_ = nullptr;
+  cudaStream_t stream_ = nullptr;
+};
+
+}  // namespace cocktail

@@ -1,0 +1,42 @@
+#include "gpu/device.hpp"
+
+#include <cstdio>
+
+#ifdef COCKTAIL_HAVE_CUDA
+#include "gpu/cuda_check.hpp"
+#endif
+
+namespace cocktail {
+
+#ifdef COCKTAIL_HAVE_CUDA
+
+GpuProbe probe_gpus() {
+  GpuProbe probe;
+  const cudaError_t status = cudaGetDeviceCount(&probe.count);
+  if (status != cudaSuccess) {
+    probe.count = 0;
+    probe.reason = std::string("CUDA reports ") + cudaGetErrorString(status);
+  } else if (probe.count == 0) {
+    probe.reason = "CUDA reports no device";
+  }
+  return probe;
+}
+
+std::string gpu_description(int device) {
+  cudaDeviceProp p{};
+  cuda_check(cudaGetDeviceProperties(&p, device), "cudaGetDeviceProperties");
+  char text[320];
+  std::snprintf(text, sizeof text, "%s (sm_%d%d, %.1f GiB)", p.name, p.major, p.minor,
+                static_cast<double>(p.totalGlobalMem) / (1ull << 30));
+  return text;
+}
+
+#else
+
+GpuProbe probe_gpus() { return {0, "this build has no CUDA (configured with COCKTAIL_CUDA=OFF or without nvcc)"}; }
+
+std::string gpu_description(int) { return "none"; }
+
+#endif
+
+}  // namespace cocktail

@@ -1,0 +1,62 @@
+#pragma once
+// Where the arithmetic of a work unit runs: the CPU kernels on the compute
+// threads, or a GPU. The stream engine decides the order of reads, sums and
+// writes; a ChunkCompute owns the host buffers those bytes pass through and
+// the sum itself, which may finish after start() returns.
+//
+// Slots are the engine's ring positions: a slot's start() is never called
+// again before its previous unit was waited for and finished.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "weighted_sum.hpp"
+
+namespace cocktail {
+
+struct HostFree {
+  void (*release)(std::byte*) = nullptr;
+  void operator()(std::byte* p) const { release(p); }
+};
+using HostBuffer = std::unique_ptr<std::byte[], HostFree>;
+
+class ChunkCompute {
+ public:
+  virtual ~ChunkCompute() = default;
+
+  // Host memory for a slot's inputs and output (page-locked for a GPU, so
+  // copies run asynchronously at full bus speed).
+  virtual HostBuffer host_buffer(size_t bytes) = 0;
+
+  // Begins out = weighted sum of `in` (host pointers into this slot's
+  // buffers). `nonfinite` (in.size() + 1 counters, see weighted_sum) is
+  // added to by the time finish(slot) returns.
+  virtual void start(size_t slot, std::span<const WeightedInput> in, std::byte* out, DType out_dtype,
+                     size_t n, uint64_t* nonfinite) = 0;
+
+  // Blocks until the slot's output is in host memory. Any thread; repeatable.
+  virtual void wait(size_t slot) = 0;
+
+  // wait(slot), then settles its counters. Engine thread only; repeatable.
+  virtual void finish(size_t slot) = 0;
+
+  virtual const char* name() const = 0;  // for the summary: "cpu (avx512)", "cuda:0"
+};
+
+struct ComputeSizes {
+  size_t slots = 0;
+  size_t max_models = 0;       // summed inputs of the largest unit
+  uint64_t max_in_bytes = 0;   // one input of the largest unit
+  uint64_t max_out_bytes = 0;  // its output
+};
+
+// The CPU kernels on `threads` threads; start() computes before returning.
+std::unique_ptr<ChunkCompute> make_cpu_compute(int threads);
+
+// GPU `device`: one CUDA stream and device buffers per slot, so device memory
+// is slots x (max_models x max_in_bytes + max_out_bytes). Throws
+// cocktail::Error when this build has no CUDA or the device fails.
+std::unique_ptr<ChunkCompute> make_cuda_compute(int device, const ComputeSizes& sizes);
+
+}  // namespace cocktail
