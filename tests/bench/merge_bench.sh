@@ -3,6 +3,7 @@
 #
 #   tests/bench/merge_bench.sh [--models 4] [--size 2G] [--ranks 2] [--chunk 1M]
 #                              [--repeat 3] [--dir /tmp/cocktail-bench] [--keep]
+#                              [--device cpu|cuda|auto] [--warm-only]
 #
 # Generates N synthetic Llama-shaped bf16 checkpoints of SIZE each (once; kept
 # in DIR between runs when --keep). Then, in one run, side by side:
@@ -16,10 +17,11 @@
 # device); warm cache with the output on disk. It prints input GB/s for the whole command (MPI
 # start-up included) and for the merge phase alone, the ratios to cat, and
 # every rank's peak RSS. Each case alternates cat and merge REPEAT times and
-# reports the medians, since shared machines are noisy.
+# reports the medians, since shared machines are noisy. --device sets the
+# config's `device` (default auto); --warm-only runs the first case alone.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-models=4 size=2G ranks=2 chunk=1M repeat=3 dir=/tmp/cocktail-bench keep=0
+models=4 size=2G ranks=2 chunk=1M repeat=3 dir=/tmp/cocktail-bench keep=0 device=auto warm_only=0
 while (($#)); do
   case "$1" in
     --models) models=$2; shift 2 ;;
@@ -29,6 +31,8 @@ while (($#)); do
     --repeat) repeat=$2; shift 2 ;;
     --dir) dir=$2; shift 2 ;;
     --keep) keep=1; shift ;;
+    --device) device=$2; shift 2 ;;
+    --warm-only) warm_only=1; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -50,6 +54,7 @@ config="$dir/bench.yaml"
   done
   echo "output: $dir/merged"
   echo "chunk_size: $chunk"
+  echo "device: $device"
   echo "progress_interval: 0"
 } >"$config"
 inputs=$(find "$dir"/model-"$size"-* -name '*.safetensors' | sort)
@@ -85,24 +90,26 @@ measure() {  # $1 = label, $2 = cold|warm, $3 = output folder
   printf '%-22s %8s %13s %11s %6s %12s %6s\n' "$1" "$(gbps "$input_bytes" "$cat_s")" \
     "$(gbps "$input_bytes" "$merge_s")" "$(ratio "$cat_s" "$merge_s")" "" \
     "$(gbps "$input_bytes" "$phase_s")" "$(ratio "$cat_s" "$phase_s")"
-  grep -E "peak RSS" "$dir/summary.txt" | sed 's/^ */    /'
+  grep -E "compute|peak RSS" "$dir/summary.txt" | sed 's/^ */    /'
   rm -rf "$3"
 }
 
 out_bytes=$((input_bytes / models))
 dd_s=$(seconds dd if=/dev/zero of="$dir/dd.out" bs=1M count=$((out_bytes >> 20)) conv=fsync status=none)
 rm -f "$dir/dd.out"
-echo "bench: $models x $size bf16 models, $(gbps "$input_bytes" 1) GB of inputs, $ranks ranks, chunk $chunk, $(nproc) cores, median of $repeat"
+echo "bench: $models x $size bf16 models, $(gbps "$input_bytes" 1) GB of inputs, $ranks ranks, chunk $chunk, device $device, $(nproc) cores, median of $repeat"
 echo "write bound (dd with fsync of the output size to $dir): $(gbps "$out_bytes" "$dd_s") GB/s"
 printf '%-22s %8s %13s %11s %6s %12s %6s\n' "case" "cat GB/s" "merge GB/s" "ratio" "" "phase GB/s" "ratio"
 mkdir -p /dev/shm/cocktail-bench
 measure "warm, output in RAM" warm /dev/shm/cocktail-bench/merged
-if drop_caches; then
+if ((warm_only)); then
+  :
+elif drop_caches; then
   measure "cold, output in RAM" cold /dev/shm/cocktail-bench/merged
   measure "cold, output on disk" cold "$dir/merged"
 else
   echo "cold: skipped, this machine does not allow dropping the page cache"
 fi
-measure "warm, output on disk" warm "$dir/merged"
+((warm_only)) || measure "warm, output on disk" warm "$dir/merged"
 rm -rf /dev/shm/cocktail-bench "$dir/summary.txt"
 ((keep)) || rm -rf "$dir"
