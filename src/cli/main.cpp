@@ -2,6 +2,7 @@
 // main() owns MPI's life cycle and decides how the process ends; everything
 // below it reports failure by exception.
 #include <mpi.h>
+#include <signal.h>
 
 #include <cstdlib>
 #include <iostream>
@@ -9,6 +10,7 @@
 #include "cli/args.hpp"
 #include "cli/inspect.hpp"
 #include "cli/merge_command.hpp"
+#include "cli/stop_signals.hpp"
 #include "core/error.hpp"
 #include "dist/collective_step.hpp"
 #include "dist/mpi_comm.hpp"
@@ -24,6 +26,10 @@ bool launched_as_rank_zero() {
 }
 
 int run_distributed(const cocktail::CliArgs& args) {
+  const cocktail::StopSignals stop;
+  // A file size limit (ulimit -f) then fails the write with EFBIG, which is
+  // reported with the file's name, instead of killing the process.
+  signal(SIGXFSZ, SIG_IGN);
   MPI_Init(nullptr, nullptr);
   int status = 0;
   {
@@ -32,15 +38,15 @@ int run_distributed(const cocktail::CliArgs& args) {
       if (args.command == cocktail::CliArgs::Command::Eval) {
         cocktail::run_eval(comm, args, std::cout);
       } else {
-        cocktail::run_merge(comm, args, std::cout);
+        cocktail::run_merge(comm, args, stop, std::cout);
       }
     } catch (const cocktail::JobFailed& e) {
       if (comm.rank() == 0) {
-        std::cerr << "cocktail: error: " << e.what();
+        std::cerr << (e.interrupted() ? "cocktail: interrupted: " : "cocktail: error: ") << e.what();
         if (comm.size() > 1 && e.failed_rank() != 0) std::cerr << " (on rank " << e.failed_rank() << ")";
         std::cerr << std::endl;
       }
-      status = 1;
+      status = e.interrupted() ? cocktail::kExitInterrupted : 1;
     } catch (const std::exception& e) {
       // Outside any collective step (a bug, or out of memory while reporting):
       // this rank cannot tell the others, so it ends the whole job.

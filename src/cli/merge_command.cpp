@@ -7,6 +7,7 @@
 #include <chrono>
 #include <thread>
 
+#include "cli/fault_injection.hpp"
 #include "cli/progress.hpp"
 #include "cli/report.hpp"
 #include "config/job.hpp"
@@ -16,6 +17,7 @@
 #include "dist/nccl_comm.hpp"
 #endif
 #include "io/checkpoint.hpp"
+#include "io/journal.hpp"
 #include "io/output_folder.hpp"
 #include "io/safetensors_writer.hpp"
 #include "io/side_files.hpp"
@@ -171,7 +173,9 @@ JobTotals gather_totals(Comm& comm, const StreamStats& stats, double merge_secon
   std::vector<double> sums = {static_cast<double>(stats.bytes_read),
                               static_cast<double>(stats.bytes_written),
                               static_cast<double>(stats.units),
-                              stats.compute.starts_with("cuda") ? 1.0 : 0.0};
+                              stats.compute.starts_with("cuda") ? 1.0 : 0.0,
+                              static_cast<double>(stats.skipped_units),
+                              static_cast<double>(stats.skipped_bytes)};
   sums.insert(sums.end(), stats.nonfinite.begin(), stats.nonfinite.end());
   sums.insert(sums.end(), stats.differs.begin(), stats.differs.end());
   std::vector<double> per_rank(comm.size() + 1, 0.0);
@@ -184,8 +188,10 @@ JobTotals gather_totals(Comm& comm, const StreamStats& stats, double merge_secon
   t.bytes_written = sums[1];
   t.units = sums[2];
   t.gpu_ranks = sums[3];
+  t.skipped_units = sums[4];
+  t.skipped_bytes = sums[5];
   t.compute = stats.compute;
-  auto it = sums.begin() + 4;
+  auto it = sums.begin() + 6;
   t.nonfinite.assign(it, it + stats.nonfinite.size());
   it += stats.nonfinite.size();
   t.differs.assign(it, sums.end());
@@ -219,9 +225,26 @@ void check_same_plan(Comm& comm, uint64_t fingerprint) {
     throw JobFailed("ranks read different checkpoint headers (do all nodes see the same files?)", 0);
 }
 
+// Rank 0: keeps the staging folder of an earlier run of this same job (its
+// journal names what is done), or starts a fresh one and says why.
+void start_or_resume(const fs::path& staging, const PreparedJob& p, std::ostream& log) {
+  const std::vector<std::string> identity = job_identity(plan_fingerprint(p.plan), p.models);
+  if (fs::exists(staging)) {
+    const std::string why = Journal::mismatch(staging, identity);
+    if (why.empty()) {
+      log << "cocktail: resuming from " << staging.string() << std::endl;
+      return;
+    }
+    log << "cocktail: warning: starting over: the earlier partial output in " << staging.string()
+        << " cannot be resumed (" << why << ")" << std::endl;
+  }
+  create_staged_shards(staging, p.plan.layout);
+  Journal::create(staging, identity);
+}
+
 }  // namespace
 
-void run_merge(Comm& comm, const CliArgs& args, std::ostream& log) {
+void run_merge(Comm& comm, const CliArgs& args, const StopSignals& stop, std::ostream& log) {
   const auto start = Clock::now();
   const bool root = comm.rank() == 0;
   PreparedJob p;
@@ -236,10 +259,15 @@ void run_merge(Comm& comm, const CliArgs& args, std::ostream& log) {
   }
 
   const fs::path& staging = p.staging;
+  const FaultHook fault = fault_hook(std::getenv("COCKTAIL_FAULT"), comm.rank(), p.plan, p.models);
+  // Until the journal exists a failure removes the staging folder; after, it
+  // is kept so that the same command resumes.
+  bool journal_started = false;
   try {
     collective_step(comm, [&] {
-      if (root) create_staged_shards(staging, p.plan.layout);
+      if (root) start_or_resume(staging, p, log);
     });
+    journal_started = true;
 
     StreamStats stats;
     const auto merge_start = Clock::now();
@@ -247,14 +275,23 @@ void run_merge(Comm& comm, const CliArgs& args, std::ostream& log) {
       // Streaming takes hours on large jobs: a rank that fails tells the
       // others at once instead of letting them finish their shares first.
       const std::unique_ptr<FailureFlag> failed = comm.make_failure_flag();
+      std::unique_ptr<Journal> journal;
       collective_step(
           comm,
           [&] {
+            Resume resume;
+            resume.recorded = Journal::recorded_units(staging, resume_stats(p.recipe));
+            journal = std::make_unique<Journal>(staging, comm.rank(), resume_stats(p.recipe));
+            resume.journal = journal.get();
             ProgressReporter progress(log, root ? p.job.progress_interval : 0,
                                       p.plan.total_read_bytes(),
                                       p.plan.rank_read_bytes(comm.rank()));
-            stats = stream_merge(p.plan, p.models, p.recipe, staging, comm.rank(),
-                                 stream_options(p.job, comm, p.placement), [&](uint64_t done) {
+            StreamOptions options = stream_options(p.job, comm, p.placement);
+            options.fault = fault;
+            stats = stream_merge(p.plan, p.models, p.recipe, staging, comm.rank(), options, resume,
+                                 [&](uint64_t done) {
+                                   if (const char* signal = stop.requested())
+                                     throw Interrupted("stopped by " + std::string(signal));
                                    if (failed->raised()) throw StoppedByOtherRank();
                                    progress.update(done);
                                  });
@@ -265,7 +302,11 @@ void run_merge(Comm& comm, const CliArgs& args, std::ostream& log) {
 
     collective_step(comm, [&] {
       if (!root) return;
+      if (fault) fault("publish", 0);
       write_metadata_files(p, staging, totals);
+      // A kill between these two restarts the merge on rerun instead of
+      // resuming it; the window is one rename long.
+      Journal::remove(staging);
       publish_output(staging, p.job.output, args.overwrite);
     });
     totals.total_seconds = seconds_since(start);
@@ -274,11 +315,16 @@ void run_merge(Comm& comm, const CliArgs& args, std::ostream& log) {
         log << "cocktail: warning: " << w << "\n";
       print_summary(log, p.job, p.recipe, p.plan, totals);
     }
-  } catch (...) {
+  } catch (const JobFailed& e) {
     // Every rank is here together (collective_step agreed on the failure), so
     // no rank is still writing into the staging folder.
-    if (root) remove_staging(staging);
-    throw;
+    if (!journal_started) {
+      if (root) remove_staging(staging);
+      throw;
+    }
+    throw JobFailed(std::string(e.what()) + "; the finished part is kept in " + staging.string() +
+                        ": rerun the same command to resume",
+                    e.failed_rank(), e.interrupted());
   }
 }
 

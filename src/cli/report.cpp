@@ -107,6 +107,10 @@ void print_summary(std::ostream& out, const Job& job, const MergeRecipe& recipe,
   out << "  time     " << format_seconds(totals.total_seconds) << " total, "
       << format_seconds(totals.merge_seconds) << " merging, " << format_bytes(rate)
       << "/s input\n";
+  if (totals.skipped_units > 0)
+    out << "  resumed  " << totals.skipped_units << " of " << plan.units.size()
+        << " work units were already in the output (" << format_bytes(totals.skipped_bytes)
+        << " of input not read again)\n";
   out << "  compute  " << totals.compute;
   if (totals.peak_rss_bytes.size() > 1)
     out << " on rank 0; " << totals.gpu_ranks << " of " << totals.peak_rss_bytes.size() << " ranks on GPUs";
@@ -184,8 +188,10 @@ std::string merge_report_json(const Job& job, const MergeRecipe& recipe, const M
   }
   report["tensors"] = plan.tensors.size();
   report["shards"] = plan.layout.shards.size();
-  report["bytes_read"] = static_cast<uint64_t>(totals.bytes_read);
-  report["bytes_written"] = static_cast<uint64_t>(totals.bytes_written);
+  // The job's bytes, not this run's: a resumed run reads less, and the
+  // output must not depend on how many runs it took.
+  report["bytes_read"] = plan.total_read_bytes();
+  report["bytes_written"] = plan.layout.total_tensor_bytes;
   report["warnings"] = data_warnings(job, recipe, plan, totals);
   for (const auto& w : recipe.warnings) report["warnings"].push_back(w);
   return report.dump(2) + "\n";

@@ -18,6 +18,7 @@ struct JobTotals {
   double merge_seconds = 0;                 // slowest rank's streaming time
   std::string compute;                      // where rank 0 summed: "cpu (avx512)", "cuda:0"
   double gpu_ranks = 0;                     // ranks that summed on a GPU
+  double skipped_units = 0, skipped_bytes = 0;  // already in the output (resume)
   double total_seconds = 0;                 // rank 0, start to publish
   std::vector<double> peak_rss_bytes;       // per rank
   std::vector<double> nonfinite;            // as StreamStats::nonfinite

@@ -14,12 +14,22 @@ namespace cocktail {
 
 class JobFailed : public Error {
  public:
-  JobFailed(const std::string& message, int failed_rank)
-      : Error(message), failed_rank_(failed_rank) {}
+  JobFailed(const std::string& message, int failed_rank, bool interrupted = false)
+      : Error(message), failed_rank_(failed_rank), interrupted_(interrupted) {}
   int failed_rank() const { return failed_rank_; }
+  // Every failing rank only stopped for a signal: the job can be resumed.
+  bool interrupted() const { return interrupted_; }
 
  private:
   int failed_rank_;
+  bool interrupted_;
+};
+
+// Thrown by a rank asked to stop by a signal (SIGTERM, SIGUSR1). A real
+// error on any rank wins the agreement over it.
+class Interrupted : public Error {
+ public:
+  using Error::Error;
 };
 
 // Thrown by a rank that stops because another rank raised the failure flag.

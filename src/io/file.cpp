@@ -64,6 +64,13 @@ uint64_t File::size() const {
   return static_cast<uint64_t>(st.st_size);
 }
 
+FileStamp File::stamp() const {
+  struct stat st;
+  if (::fstat(fd_, &st) != 0) throw_errno(path_, "cannot stat", errno);
+  return {static_cast<uint64_t>(st.st_size),
+          static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
+}
+
 void File::pread_full(void* dst, size_t n, uint64_t offset) const {
   auto* p = static_cast<char*>(dst);
   size_t done = 0;

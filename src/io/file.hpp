@@ -11,6 +11,13 @@ namespace cocktail {
 // `max_bytes`: a hostile or wrong path must not make a rank allocate gigabytes.
 std::string read_small_file(const std::string& path, uint64_t max_bytes);
 
+// What tells a file's content changed without reading it.
+struct FileStamp {
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+
 class File {
  public:
   enum class Mode { Read, ReadWrite, CreateReadWrite };
@@ -23,6 +30,7 @@ class File {
   File& operator=(const File&) = delete;
 
   uint64_t size() const;
+  FileStamp stamp() const;
   void pread_full(void* dst, size_t n, uint64_t offset) const;   // throws at EOF
   void pwrite_full(const void* src, size_t n, uint64_t offset) const;
   void truncate(uint64_t size) const;

@@ -1,11 +1,14 @@
 #include "merge/stream_merge.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <map>
 
+#include "core/error.hpp"
 #include "core/thread_pool.hpp"
 #include "io/file.hpp"
+#include "io/journal.hpp"
 #include "merge/chunk_compute.hpp"
 
 namespace cocktail {
@@ -19,7 +22,20 @@ struct Slot {
   std::vector<HostBuffer> inputs;  // one per source
   HostBuffer output;
   std::vector<std::future<void>> reads, writes;
+  // The unit whose write is in `writes`: its bytes and statistics, added to
+  // the totals and the journal once the write is done.
+  size_t written_unit = SIZE_MAX;
+  const std::byte* written = nullptr;
+  uint64_t written_bytes = 0;
+  std::vector<uint64_t> stats;  // NaN/Inf per summed model and written, then "differs"
 };
+
+// A unit's statistics into the job's: see StreamStats.
+void add_unit_stats(StreamStats& stats, uint32_t tensor, const std::vector<uint64_t>& unit) {
+  const size_t counters = unit.size() - 1;
+  for (size_t s = 0; s < counters; ++s) stats.nonfinite[tensor * counters + s] += unit[s];
+  if (unit.back()) stats.differs[tensor] = 1;
+}
 
 void wait_all(std::vector<std::future<void>>& futures) {
   for (auto& f : futures) f.wait();
@@ -37,10 +53,20 @@ class FileCache {
   const File& input(const TensorSource& s) {
     auto key = std::make_pair(s.model, s.tensor->file);
     auto it = inputs_.find(key);
-    if (it == inputs_.end())
-      it = inputs_.emplace(key, File(models_[s.model].files()[s.tensor->file].path.string(),
-                                     File::Mode::Read)).first;
-    return it->second;
+    if (it == inputs_.end()) {
+      File file(models_[s.model].files()[s.tensor->file].path.string(), File::Mode::Read);
+      const FileStamp stamp = file.stamp();
+      it = inputs_.emplace(key, Input{std::move(file), stamp}).first;
+    }
+    return it->second.file;
+  }
+
+  // A checkpoint rewritten during the merge would leave an output mixing
+  // two versions of it.
+  void check_inputs_unchanged() const {
+    for (const auto& [key, in] : inputs_)
+      if (!(in.file.stamp() == in.opened))
+        throw Error(in.file.path() + ": changed while it was being read (size or mtime); the merge is abandoned");
   }
 
   const File& output(size_t shard) {
@@ -56,10 +82,14 @@ class FileCache {
   }
 
  private:
+  struct Input {
+    File file;
+    FileStamp opened;
+  };
   const std::vector<Checkpoint>& models_;
   std::filesystem::path out_dir_;
   const OutputLayout& layout_;
-  std::map<std::pair<size_t, uint32_t>, File> inputs_;
+  std::map<std::pair<size_t, uint32_t>, Input> inputs_;
   std::map<size_t, File> outputs_;
 };
 
@@ -71,11 +101,47 @@ void submit_pieces(ThreadPool& io, std::vector<std::future<void>>& into, uint64_
   }
 }
 
+// This rank's units still to do. Recorded units count as done only if the
+// output still holds the bytes their record vouches for (a machine crash
+// can lose written pages the journal already names).
+std::vector<size_t> units_to_do(const MergePlan& plan, size_t begin, size_t end, const Resume& resume,
+                                FileCache& files, ThreadPool& io, StreamStats& stats) {
+  std::vector<uint8_t> done(end - begin, 0);
+  std::vector<std::future<void>> checks;
+  for (size_t u = begin; u < end; ++u) {
+    const auto it = resume.recorded.find(u);
+    if (it == resume.recorded.end()) continue;
+    const WorkUnit& unit = plan.units[u];
+    const File* file = &files.output(plan.layout.shard_of[unit.tensor]);
+    const uint64_t offset = plan.output_offset(unit);
+    const uint64_t bytes = unit.count * dtype_size(plan.tensors[unit.tensor].out_dtype);
+    uint8_t* ok = &done[u - begin];
+    checks.push_back(io.submit([file, offset, bytes, want = it->second.checksum, ok] {
+      std::vector<std::byte> data(bytes);
+      file->pread_full(data.data(), bytes, offset);
+      *ok = bytes_checksum(data.data(), bytes) == want;
+    }));
+  }
+  wait_all(checks);
+  std::vector<size_t> todo;
+  for (size_t u = begin; u < end; ++u) {
+    if (!done[u - begin]) {
+      todo.push_back(u);
+      continue;
+    }
+    ++stats.skipped_units;
+    stats.skipped_bytes += unit_read_bytes(plan.units[u], plan.tensors[plan.units[u].tensor]);
+    add_unit_stats(stats, plan.units[u].tensor, resume.recorded.at(u).stats);
+  }
+  return todo;
+}
+
 }  // namespace
 
 StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& models,
                          const MergeRecipe& recipe, const std::filesystem::path& out_dir,
-                         int rank, const StreamOptions& options, const ProgressFn& progress) {
+                         int rank, const StreamOptions& options, Resume& resume,
+                         const ProgressFn& progress) {
   const size_t begin = plan.rank_bounds[rank], end = plan.rank_bounds[rank + 1];
   const size_t summed = recipe.models.size();
   StreamStats stats;
@@ -105,6 +171,7 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
   for (auto& slot : slots) {
     for (size_t s = 0; s < max_sources; ++s) slot.inputs.push_back(compute->host_buffer(max_in));
     slot.output = compute->host_buffer(max_out);
+    slot.stats.assign(summed + 2, 0);
   }
   FileCache files(models, out_dir, plan.layout);
   // Declared after the slots, files and compute they use: on an exception
@@ -116,14 +183,30 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
   for (const auto& [shard, range] : plan.rank_output_ranges(rank))
     files.output(shard).reserve(range.first, range.second - range.first);
 
-  auto slot_index = [&](size_t u) { return (u - begin) % slots.size(); };
-  auto slot_of = [&](size_t u) -> Slot& { return slots[slot_index(u)]; };
+  const std::vector<size_t> todo = units_to_do(plan, begin, end, resume, files, io, stats);
+  if (progress && stats.skipped_bytes) progress(stats.skipped_bytes);
 
-  auto start_reads = [&](size_t u) {
-    Slot& slot = slot_of(u);
-    wait_all(slot.writes);  // the slot's previous unit must be on disk first
-    compute->finish(slot_index(u));
-    const WorkUnit& unit = plan.units[u];
+  // Position i of `todo` uses slot i % slots.
+  auto slot_of = [&](size_t i) -> Slot& { return slots[i % slots.size()]; };
+
+  // The slot's previous unit must be on disk before the slot is reused; its
+  // journal record follows, so a record never names bytes not yet written.
+  auto retire = [&](size_t slot_index) {
+    Slot& slot = slots[slot_index];
+    wait_all(slot.writes);
+    compute->finish(slot_index);
+    if (slot.written_unit == SIZE_MAX) return;
+    add_unit_stats(stats, plan.units[slot.written_unit].tensor, slot.stats);
+    if (options.fault) options.fault("written", slot.written_unit);
+    if (resume.journal)
+      resume.journal->record(slot.written_unit, {bytes_checksum(slot.written, slot.written_bytes), slot.stats});
+    slot.written_unit = SIZE_MAX;
+  };
+
+  auto start_reads = [&](size_t i) {
+    Slot& slot = slot_of(i);
+    retire(i % slots.size());
+    const WorkUnit& unit = plan.units[todo[i]];
     const PlannedTensor& t = plan.tensors[unit.tensor];
     for (size_t s = 0; s < t.sources.size(); ++s) {
       const CheckpointTensor& src = *t.sources[s].tensor;
@@ -137,56 +220,58 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
     }
   };
 
-  auto compute_unit = [&](size_t u) -> const std::byte* {
-    Slot& slot = slot_of(u);
-    const WorkUnit& unit = plan.units[u];
+  auto compute_unit = [&](size_t i) -> const std::byte* {
+    Slot& slot = slot_of(i);
+    const WorkUnit& unit = plan.units[todo[i]];
     const PlannedTensor& t = plan.tensors[unit.tensor];
+    std::fill(slot.stats.begin(), slot.stats.end(), 0);
     if (t.action == TensorAction::CopyReference) {
       const uint64_t bytes = unit.count * dtype_size(t.out_dtype);
       for (size_t s = 1; s < t.sources.size(); ++s)
-        if (std::memcmp(slot.inputs[0].get(), slot.inputs[s].get(), bytes) != 0)
-          stats.differs[unit.tensor] = 1;
+        if (std::memcmp(slot.inputs[0].get(), slot.inputs[s].get(), bytes) != 0) slot.stats.back() = 1;
       return slot.inputs[0].get();
     }
     std::vector<WeightedInput> in;
     for (size_t s = 0; s < summed; ++s)
       in.push_back({slot.inputs[s].get(), t.sources[s].tensor->info.dtype, recipe.weights[s]});
-    compute->start(slot_index(u), in, slot.output.get(), t.out_dtype, unit.count,
-                   &stats.nonfinite[unit.tensor * (summed + 1)]);
+    compute->start(i % slots.size(), in, slot.output.get(), t.out_dtype, unit.count, slot.stats.data());
     return slot.output.get();
   };
 
-  auto start_write = [&](size_t u, const std::byte* data) {
-    const WorkUnit& unit = plan.units[u];
+  auto start_write = [&](size_t i, const std::byte* data) {
+    Slot& slot = slot_of(i);
+    const WorkUnit& unit = plan.units[todo[i]];
     const PlannedTensor& t = plan.tensors[unit.tensor];
-    const uint64_t size = dtype_size(t.out_dtype);
+    const uint64_t bytes = unit.count * dtype_size(t.out_dtype);
     const File* file = &files.output(plan.layout.shard_of[unit.tensor]);
     const uint64_t offset = plan.output_offset(unit);
     ChunkCompute* sum = compute.get();
-    const size_t slot = slot_index(u);
-    submit_pieces(io, slot_of(u).writes, unit.count * size, [=](uint64_t at, uint64_t n) {
-      sum->wait(slot);
+    const size_t slot_index = i % slots.size();
+    submit_pieces(io, slot.writes, bytes, [=](uint64_t at, uint64_t n) {
+      sum->wait(slot_index);
       file->pwrite_full(data + at, n, offset + at);
       file->start_writeback(offset + at, n);
     });
-    stats.bytes_written += unit.count * size;
+    slot.written_unit = todo[i];
+    slot.written = data;
+    slot.written_bytes = bytes;
+    stats.bytes_written += bytes;
   };
 
-  for (size_t u = begin; u < std::min(end, begin + lookahead); ++u) start_reads(u);
-  for (size_t u = begin; u < end; ++u) {
-    wait_all(slot_of(u).reads);
+  for (size_t i = 0; i < std::min(todo.size(), lookahead); ++i) start_reads(i);
+  for (size_t i = 0; i < todo.size(); ++i) {
+    wait_all(slot_of(i).reads);
+    if (options.fault) options.fault("read", todo[i]);
     // Reuses the slot of the oldest unit in the ring, whose write ran while
     // we waited above.
-    if (u + lookahead < end) start_reads(u + lookahead);
-    start_write(u, compute_unit(u));
+    if (i + lookahead < todo.size()) start_reads(i + lookahead);
+    start_write(i, compute_unit(i));
     ++stats.units;
-    stats.bytes_read += unit_read_bytes(plan.units[u], plan.tensors[plan.units[u].tensor]);
-    if (progress) progress(stats.bytes_read);
+    stats.bytes_read += unit_read_bytes(plan.units[todo[i]], plan.tensors[plan.units[todo[i]].tensor]);
+    if (progress) progress(stats.skipped_bytes + stats.bytes_read);
   }
-  for (size_t i = 0; i < slots.size(); ++i) {
-    wait_all(slots[i].writes);
-    compute->finish(i);
-  }
+  for (size_t i = 0; i < slots.size(); ++i) retire(i);
+  files.check_inputs_unchanged();
   files.sync_outputs();
   return stats;
 }

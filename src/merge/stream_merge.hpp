@@ -10,9 +10,11 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "io/checkpoint.hpp"
+#include "io/journal.hpp"
 #include "merge/recipe.hpp"
 #include "plan/merge_plan.hpp"
 
@@ -23,12 +25,30 @@ struct StreamOptions {
   int io_threads = 2;
   int prefetch = 2;
   int gpu = -1;  // CUDA device that computes the sums; -1 = the CPU
+  // Test hook (fault injection): called with "read" once a unit's inputs are
+  // in memory and with "written" once its output is written, before its
+  // journal record; it may kill the process. Null in normal runs.
+  std::function<void(const char* point, size_t unit)> fault;
 };
+
+// Where a rerun picks up: the journal's records. This rank's recorded units
+// whose bytes in the output still match are skipped, their recorded
+// statistics counted; every unit it writes is recorded in `journal`. A
+// record's statistics are resume_stats(recipe) counts: NaN/Inf read per
+// summed model, NaN/Inf written, then 1 if an integer unit differs.
+struct Resume {
+  std::unordered_map<uint64_t, UnitRecord> recorded;
+  Journal* journal = nullptr;
+};
+
+inline size_t resume_stats(const MergeRecipe& recipe) { return recipe.models.size() + 2; }
 
 struct StreamStats {
   uint64_t bytes_read = 0;
   uint64_t bytes_written = 0;
-  uint64_t units = 0;
+  uint64_t units = 0;          // computed and written by this run
+  uint64_t skipped_units = 0;  // already in the output (resume)
+  uint64_t skipped_bytes = 0;  // their input bytes
   std::string compute;  // where the sums ran: "cpu (avx512)", "cuda:0"
   // NaN/Inf elements per tensor: [tensor * (S + 1) + s] counts those read
   // from summed model s (S = recipe.models.size()), [tensor * (S + 1) + S]
@@ -39,14 +59,17 @@ struct StreamStats {
 };
 
 // Called on the calling thread after each unit with the input bytes of the
-// units finished so far on this rank. It may throw to stop the merge.
+// units finished so far on this rank (skipped ones included). It may throw
+// to stop the merge.
 using ProgressFn = std::function<void(uint64_t bytes_read)>;
 
 // Runs units [plan.rank_bounds[rank], plan.rank_bounds[rank + 1]) and writes
 // them into the shard files already created in `out_dir`. Throws
-// cocktail::Error naming the file on any I/O failure.
+// cocktail::Error naming the file on any I/O failure, or when an input file
+// changed (size or mtime) while it was being read.
 StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& models,
                          const MergeRecipe& recipe, const std::filesystem::path& out_dir,
-                         int rank, const StreamOptions& options, const ProgressFn& progress);
+                         int rank, const StreamOptions& options, Resume& resume,
+                         const ProgressFn& progress);
 
 }  // namespace cocktail

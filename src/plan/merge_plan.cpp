@@ -61,8 +61,12 @@ uint64_t plan_fingerprint(const MergePlan& plan) {
       f.add(s.tensor->file_offset());
       f.add(static_cast<uint64_t>(s.tensor->info.dtype));
     }
-  f.add(plan.units.size());
-  for (size_t b : plan.rank_bounds) f.add(b);
+  // Units, not their ranks: a resumed job may run at another rank count.
+  for (const WorkUnit& u : plan.units) {
+    f.add(u.tensor);
+    f.add(u.first);
+    f.add(u.count);
+  }
   return f.h;
 }
 

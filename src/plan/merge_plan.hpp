@@ -38,8 +38,9 @@ struct PlanOptions {
   std::map<std::string, std::string> metadata;  // written into every shard header
 };
 
-// A hash of everything that decides where bytes are read and written, to
-// check that every rank built the same plan.
+// A hash of everything that decides where bytes are read and written (not
+// which rank does what), to check that every rank built the same plan and
+// that a journal belongs to this job.
 uint64_t plan_fingerprint(const MergePlan& plan);
 
 MergePlan make_merge_plan(const std::vector<Checkpoint>& models, const PlanOptions& options);

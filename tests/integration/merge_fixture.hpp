@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <functional>
 #include <map>
+#include <string>
+#include <vector>
 
 #include "fixture_models.hpp"
 
@@ -88,6 +90,18 @@ inline std::map<std::string, std::string> folder_bytes(const fs::path& dir) {
   std::map<std::string, std::string> files;
   for (const auto& e : fs::directory_iterator(dir)) files[e.path().filename()] = read_file(e.path());
   return files;
+}
+
+// Names of the files that differ between two folder_bytes maps (or exist in
+// one only): a readable failure message, unlike printing every byte.
+inline std::vector<std::string> differing_files(const std::map<std::string, std::string>& a,
+                                                const std::map<std::string, std::string>& b) {
+  std::vector<std::string> names;
+  for (const auto& [name, bytes] : a)
+    if (!b.count(name) || b.at(name) != bytes) names.push_back(name);
+  for (const auto& [name, bytes] : b)
+    if (!a.count(name)) names.push_back(name);
+  return names;
 }
 
 }  // namespace cocktail::test

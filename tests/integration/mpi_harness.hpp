@@ -62,4 +62,25 @@ inline RunResult run_mpi(int ranks, const std::vector<std::string>& args,
   return r;
 }
 
+// Sets an environment variable for the runs in its scope (mpirun passes the
+// environment to the ranks it starts), restoring the old value after.
+class ScopedEnv {
+ public:
+  ScopedEnv(const std::string& name, const std::string& value) : name_(name) {
+    if (const char* old = std::getenv(name.c_str())) old_ = old;
+    had_ = std::getenv(name.c_str()) != nullptr;
+    setenv(name.c_str(), value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (had_) setenv(name_.c_str(), old_.c_str(), 1);
+    else unsetenv(name_.c_str());
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string name_, old_;
+  bool had_ = false;
+};
+
 }  // namespace cocktail::test

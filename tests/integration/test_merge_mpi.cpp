@@ -209,21 +209,7 @@ TEST(MergeMpi, ExistingOutputNeedsOverwrite) {
 // and CPU-only ones alike): `device: cuda` fails on every rank naming the
 // key, and `device: auto` warns once and gives the CPU's bytes.
 class NoGpuVisible : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const char* old = std::getenv("CUDA_VISIBLE_DEVICES");
-    if (old) saved_ = old;
-    had_ = old != nullptr;
-    setenv("CUDA_VISIBLE_DEVICES", "", 1);
-  }
-  void TearDown() override {
-    if (had_) setenv("CUDA_VISIBLE_DEVICES", saved_.c_str(), 1);
-    else unsetenv("CUDA_VISIBLE_DEVICES");
-  }
-
- private:
-  std::string saved_;
-  bool had_ = false;
+  ScopedEnv hide_{"CUDA_VISIBLE_DEVICES", ""};
 };
 
 TEST_F(NoGpuVisible, DeviceCudaFailsOnEveryRankNamingTheKey) {
