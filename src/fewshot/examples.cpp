@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "io/json_strict.hpp"
 #include "io/file.hpp"
 
 namespace fs = std::filesystem;
@@ -69,9 +70,11 @@ void load_file(const fs::path& file, size_t neg_number, Examples& out) {
   if (text[first] == '[') {  // one JSON list
     json list;
     try {
-      list = json::parse(text);
+      list = json::parse(text, json_depth_limit<json>(name, "the examples file"));
     } catch (const json::parse_error& e) {
       throw Error(name + ":" + std::to_string(line_at(text, e.byte)) + ": not valid JSON");
+    } catch (const json::exception& e) {  // a number past double's range
+      throw Error(name + ": not valid JSON: " + e.what());
     }
     // Lines of list items are not kept by the parser; the item number is.
     for (size_t i = 0; i < list.size(); ++i)
@@ -89,8 +92,8 @@ void load_file(const fs::path& file, size_t neg_number, Examples& out) {
     const std::string where = name + ":" + std::to_string(line_no);
     json e;
     try {
-      e = json::parse(line);
-    } catch (const json::parse_error&) {
+      e = json::parse(line, json_depth_limit<json>(where, "this example"));
+    } catch (const json::exception&) {
       throw Error(where + ": not valid JSON");
     }
     add_example(e, where, neg_number, out);

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "io/json_strict.hpp"
 #include "fewshot/tokenizer_added.hpp"
 #include "fewshot/tokenizer_json.hpp"
 #include "fewshot/tokenizer_model.hpp"
@@ -43,7 +44,8 @@ const json& member_or_null(const json& root, const char* key) {
 Tokenizer Tokenizer::from_json(std::string_view json_text, const std::string& label) {
   json root;
   try {
-    root = json::parse(json_text);
+    // Normalizer and pre-tokenizer Sequences are read recursively.
+    root = json::parse(json_text, json_depth_limit<json>(label, "the tokenizer"));
   } catch (const json::exception& e) {
     throw Error(label + ": not valid JSON: " + e.what());
   }

@@ -38,9 +38,10 @@ void check_shard_name(const std::string& file, const std::string& tensor,
   }
 }
 
-WeightMap parse_index(const fs::path& index_path) {
-  const std::string label = index_path.string();
-  const nlohmann::json root = parse_strict_json(read_small_file(index_path.string(), kMaxIndexBytes), label, "index");
+}  // namespace
+
+WeightMap parse_checkpoint_index(std::string_view text, const std::string& label) {
+  const nlohmann::json root = parse_strict_json(text, label, "index");
   if (!root.is_object()) throw Error(label + ": index is not a JSON object");
   if (root.contains("metadata") && !root["metadata"].is_object()) {
     throw Error(label + ": \"metadata\" is not an object");
@@ -60,6 +61,13 @@ WeightMap parse_index(const fs::path& index_path) {
     out.emplace(tensor, file.get<std::string>());
   }
   return out;
+}
+
+namespace {
+
+WeightMap parse_index(const fs::path& index_path) {
+  const std::string label = index_path.string();
+  return parse_checkpoint_index(read_small_file(label, kMaxIndexBytes), label);
 }
 
 std::vector<CheckpointFile> load_shards(const WeightMap& map, const fs::path& folder,

@@ -4,7 +4,9 @@
 // Opening it reads and validates only headers.
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -23,6 +25,13 @@ struct CheckpointFile {
   std::filesystem::path path;
   SafetensorsHeader header;
 };
+
+// The weight_map (tensor name -> shard file name) of the text of a
+// model.safetensors.index.json. Throws cocktail::Error starting with `label`
+// when it is not strict JSON, lacks a non-empty weight_map, or names a shard
+// outside the folder. Checkpoint::open reads the index with it.
+std::map<std::string, std::string> parse_checkpoint_index(std::string_view text,
+                                                          const std::string& label);
 
 class Checkpoint {
  public:

@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "io/file.hpp"
+#include "io/json_strict.hpp"
 
 namespace cocktail {
 
@@ -10,7 +11,8 @@ nlohmann::json read_json_object(const std::filesystem::path& path) {
   constexpr uint64_t kMaxBytes = 64 << 20;
   nlohmann::json root;
   try {
-    root = nlohmann::json::parse(read_small_file(path.string(), kMaxBytes));
+    root = nlohmann::json::parse(read_small_file(path.string(), kMaxBytes),
+                                 json_depth_limit<nlohmann::json>(path.string(), "JSON"));
   } catch (const nlohmann::json::exception& e) {
     throw Error(path.string() + ": not valid JSON (" + e.what() + ")");
   }

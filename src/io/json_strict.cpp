@@ -52,7 +52,9 @@ json parse_strict_json(std::string_view text, const std::string& label,
     std::string last_key;
   };
   std::vector<Scope> scopes;
-  auto on_event = [&](int, json::parse_event_t event, json& parsed) {
+  const json::parser_callback_t depth_limit = json_depth_limit<json>(label, what);
+  auto on_event = [&](int depth, json::parse_event_t event, json& parsed) {
+    depth_limit(depth, event, parsed);
     switch (event) {
       case json::parse_event_t::object_start:
         scopes.emplace_back();
@@ -78,7 +80,7 @@ json parse_strict_json(std::string_view text, const std::string& label,
   };
   try {
     return json::parse(text.begin(), text.end(), on_event);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error; out_of_range for 1e400
     std::string detail = e.what();
     if (auto p = detail.find("] "); p != std::string::npos) detail.erase(0, p + 2);
     throw Error(label + ": " + what + " is not valid JSON: " + detail);

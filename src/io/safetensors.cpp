@@ -211,18 +211,24 @@ SafetensorsHeader parse_safetensors_header(std::string_view text, uint64_t file_
   return h;
 }
 
+uint64_t parse_safetensors_prefix(std::string_view prefix, uint64_t file_size,
+                                  const std::string& file_label) {
+  if (file_size < 8 || prefix.size() < 8) {
+    throw Error(file_label + ": file is " + std::to_string(file_size) +
+                " bytes, shorter than the 8-byte safetensors length prefix");
+  }
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(prefix[i]);  // little-endian
+  check_header_len(n, file_size, file_label);
+  return n;
+}
+
 SafetensorsHeader read_safetensors_header(const std::string& path) {
   File file(path, File::Mode::Read);
   const uint64_t size = file.size();
-  if (size < 8) {
-    throw Error(path + ": file is " + std::to_string(size) +
-                " bytes, shorter than the 8-byte safetensors length prefix");
-  }
-  unsigned char prefix[8];
-  file.pread_full(prefix, sizeof prefix, 0);
-  uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) n = (n << 8) | prefix[i];  // little-endian
-  check_header_len(n, size, path);
+  char prefix[8] = {};
+  if (size >= sizeof prefix) file.pread_full(prefix, sizeof prefix, 0);
+  const uint64_t n = parse_safetensors_prefix(std::string_view(prefix, sizeof prefix), size, path);
 
   std::string text(n, '\0');
   file.pread_full(text.data(), text.size(), 8);

@@ -43,6 +43,13 @@ std::string format_shape(const std::vector<uint64_t>& shape);
 SafetensorsHeader parse_safetensors_header(std::string_view json, uint64_t file_size,
                                            const std::string& file_label);
 
+// N, the header length, from `prefix` (the first 8 bytes, little-endian) of a
+// file of `file_size` bytes. Throws cocktail::Error when the file is shorter
+// than 8 bytes, or N is over the limit or runs past the end of the file.
+// read_safetensors_header's check of the prefix, without the file.
+uint64_t parse_safetensors_prefix(std::string_view prefix, uint64_t file_size,
+                                  const std::string& file_label);
+
 // Reads and validates the header of the file at `path`.
 SafetensorsHeader read_safetensors_header(const std::string& path);
 

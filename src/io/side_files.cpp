@@ -5,6 +5,7 @@
 #include "core/dtype_names.hpp"
 #include "core/error.hpp"
 #include "io/file.hpp"
+#include "io/json_strict.hpp"
 #include "io/output_folder.hpp"
 
 namespace fs = std::filesystem;
@@ -63,7 +64,9 @@ SideFiles read_side_files(const fs::path& reference_folder, std::optional<DType>
   if (fs::exists(config)) {
     nlohmann::ordered_json json;
     try {
-      json = nlohmann::ordered_json::parse(read_small_file(config.string(), kMaxConfigJson));
+      json = nlohmann::ordered_json::parse(
+          read_small_file(config.string(), kMaxConfigJson),
+          json_depth_limit<nlohmann::ordered_json>(config.string(), "JSON"));
     } catch (const nlohmann::json::exception& e) {
       throw Error(config.string() + ": not valid JSON (" + e.what() + ")");
     }

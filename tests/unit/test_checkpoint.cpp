@@ -197,6 +197,10 @@ TEST_F(CheckpointTest, IndexJsonProblems) {
   expect_error(dir_, "weight_map entry for tensor 'a.x' is not a file name string");
   write_bytes(index, "{\"weight_map\":");
   expect_error(dir_, "index is not valid JSON");
+  write_bytes(index, "{\"metadata\":{\"total_size\":1e400},\"weight_map\":{\"a.x\":\"s\"}}");
+  expect_error(dir_, "index is not valid JSON: number overflow parsing '1e400'");
+  write_bytes(index, "{\"weight_map\":{\"a.x\":" + std::string(1000, '[') + std::string(1000, ']') + "}}");
+  expect_error(dir_, "index nests arrays and objects deeper than 128 levels");
 }
 
 TEST_F(CheckpointTest, ShardHeaderErrorNamesShard) {

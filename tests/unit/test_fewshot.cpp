@@ -71,6 +71,13 @@ TEST(Examples, BadExamplesNameFileAndLine) {
   const auto dec = write_temp("dec2.jsonl", "{\"input\": \"a\", \"output\": \"b\"}\n");
   EXPECT_NE(error_of({enc, dec}).find("mixes encoder examples"), std::string::npos);
   EXPECT_NE(error_of({write_temp("blank.jsonl", "\n  \n")}).find("no examples"), std::string::npos);
+  // Hostile files: a number past double's range, brackets nested past 128.
+  const auto huge = write_temp("huge.jsonl", "{\"input\": \"a\", \"output\": \"b\", \"x\": 1e400}\n");
+  EXPECT_EQ(error_of({huge}), huge.string() + ":1: not valid JSON");
+  const auto huge_list = write_temp("huge.json", "[{\"input\": \"a\", \"output\": \"b\", \"x\": 1e400}]");
+  EXPECT_EQ(error_of({huge_list}).rfind(huge_list.string() + ": not valid JSON: ", 0), 0u);
+  const auto deep = write_temp("deep.json", std::string(5000, '[') + std::string(5000, ']'));
+  EXPECT_EQ(error_of({deep}), deep.string() + ": the examples file nests arrays and objects deeper than 128 levels");
 }
 
 TEST(LossPlan, EveryBatchOfEveryCandidateExactlyOnceWithFewestReaders) {

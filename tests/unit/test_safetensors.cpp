@@ -13,6 +13,7 @@
 #include "core/dtype_names.hpp"
 #include "core/error.hpp"
 #include "io/file.hpp"
+#include "io/json_file.hpp"
 #include "io/safetensors.hpp"
 
 namespace cocktail {
@@ -115,6 +116,7 @@ const std::vector<Case> kCases = {
   {"nul_padding", st_file("{}" + std::string(2, '\0'), 0), "header is not valid JSON"},
   {"nul_then_garbage", st_file("{}" + std::string(1, '\0') + "xyz", 0), "header is not valid JSON: NUL byte at offset 2"},
   {"two_json_values", st_file("{} {}", 0), "header is not valid JSON"},
+  {"number_past_double", st_file("{\"w\":-1e400}", 0), "header is not valid JSON: number overflow parsing '-1e400'"},
   {"top_level_array", st_file("[]", 0), "header is not a JSON object"},
   {"duplicate_tensor", st_file(obj({kW, kW}), 48), "duplicate key 'w'"},
   {"duplicate_field", st_file(obj({raw_entry("w", "\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[3,4],\"data_offsets\":[0,48]")}), 48),
@@ -122,6 +124,14 @@ const std::vector<Case> kCases = {
   {"duplicate_metadata_key", st_file(obj({"\"__metadata__\":{\"format\":\"pt\",\"format\":\"tf\"}", kW}), 48),
    "duplicate key 'format' inside '__metadata__'"},
   {"duplicate_metadata", st_file(obj({"\"__metadata__\":{}", "\"__metadata__\":{}"}), 0), "duplicate key '__metadata__'"},
+  // 128 levels (the object and 127 arrays) parse; one more is refused before
+  // anything walks the value (200,000 levels overflowed the stack in dump()).
+  {"nesting_128_levels", st_file("{\"w\":" + std::string(127, '[') + std::string(127, ']') + "}", 0),
+   "tensor 'w': entry is [[["},
+  {"nesting_129_levels", st_file("{\"w\":" + std::string(128, '[') + std::string(128, ']') + "}", 0),
+   "header nests arrays and objects deeper than 128 levels"},
+  {"nesting_200000_levels", st_file("{\"w\":" + std::string(200000, '[') + std::string(200000, ']') + "}", 0),
+   "header nests arrays and objects deeper than 128 levels"},
 
   // ---- __metadata__ ----
   {"metadata_not_object", st_file(obj({"\"__metadata__\":[\"a\"]", kW}), 48), "__metadata__ is not an object"},
@@ -306,6 +316,21 @@ TEST_F(FileTest, TruncateAndSync) {
   f.truncate(4096);
   f.sync();
   EXPECT_EQ(f.size(), 4096u);
+}
+
+// Model configs are walked (and dumped into messages) recursively: deep
+// nesting is refused when read. 100,000 levels overflowed the stack.
+TEST_F(FileTest, JsonObjectRefusesDeepNesting) {
+  const fs::path path = dir_ / "config.json";
+  write_bytes(path, "{\"a\":" + std::string(129, '[') + std::string(129, ']') + "}");
+  try {
+    read_json_object(path);
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), path.string() + ": JSON nests arrays and objects deeper than 128 levels");
+  }
+  write_bytes(path, "{\"a\":" + std::string(127, '[') + std::string(127, ']') + "}");
+  EXPECT_EQ(read_json_object(path)["a"].size(), 1u);
 }
 
 TEST_F(FileTest, OpenErrorNamesFileAndReason) {

@@ -341,4 +341,14 @@ TEST_F(TokenizerErrors, UnknownTokenMissingFromTheVocabularyIsNamedWhenNeeded) {
   }
 }
 
+TEST(Tokenizer, RefusesDeeplyNestedJson) {
+  const std::string deep = "{\"normalizer\": " + std::string(3000, '[') + std::string(3000, ']') + "}";
+  try {
+    Tokenizer::from_json(deep, "t.json");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "t.json: the tokenizer nests arrays and objects deeper than 128 levels");
+  }
+}
+
 }  // namespace

@@ -13,9 +13,11 @@
 #include <vector>
 
 #include "core/dtype.hpp"
+#include "core/error.hpp"
 #include "io/checkpoint.hpp"
 #include "io/safetensors.hpp"
 #include "io/safetensors_writer.hpp"
+#include "io/side_files.hpp"
 
 using namespace cocktail;
 namespace fs = std::filesystem;
@@ -177,6 +179,20 @@ class SafetensorsWriterFiles : public ::testing::Test {
 
   fs::path dir_;
 };
+
+// config.json is written back with dump(), which recurses once per level of
+// nesting: 100,000 levels overflowed the stack. It is refused when read.
+TEST_F(SafetensorsWriterFiles, DeeplyNestedConfigJsonIsRefusedWhenRead) {
+  write_file(dir_ / "config.json",
+             "{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}");
+  try {
+    read_side_files(dir_, std::nullopt);
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), (dir_ / "config.json").string() +
+                                         ": JSON nests arrays and objects deeper than 128 levels");
+  }
+}
 
 TEST_F(SafetensorsWriterFiles, WrittenFileOpensAsCheckpointWithSameTensorsAndBytes) {
   const std::vector<TensorInfo> tensors = sample_tensors();
