@@ -26,7 +26,6 @@ bool launched_as_rank_zero() {
 }
 
 int run_distributed(const cocktail::CliArgs& args) {
-  const cocktail::StopSignals stop;
   // A file size limit (ulimit -f) then fails the write with EFBIG, which is
   // reported with the file's name, instead of killing the process.
   signal(SIGXFSZ, SIG_IGN);
@@ -38,7 +37,7 @@ int run_distributed(const cocktail::CliArgs& args) {
       if (args.command == cocktail::CliArgs::Command::Eval) {
         cocktail::run_eval(comm, args, std::cout);
       } else {
-        cocktail::run_merge(comm, args, stop, std::cout);
+        cocktail::run_merge(comm, args, std::cout);
       }
     } catch (const cocktail::JobFailed& e) {
       if (comm.rank() == 0) {

@@ -9,11 +9,12 @@
 
 #include "cli/fault_injection.hpp"
 #include "cli/progress.hpp"
+#include "cli/stop_signals.hpp"
 #include "cli/report.hpp"
 #include "config/job.hpp"
 #include "core/dtype_names.hpp"
 #include "dist/collective_step.hpp"
-#ifdef COCKTAIL_HAVE_CUDA
+#ifdef COCKTAIL_HAVE_NCCL
 #include "dist/nccl_comm.hpp"
 #endif
 #include "io/checkpoint.hpp"
@@ -25,6 +26,7 @@
 #include "gpu/placement.hpp"
 #include "merge/stream_merge.hpp"
 #include "plan/merge_plan.hpp"
+#include "weighted_sum_group.hpp"
 
 namespace fs = std::filesystem;
 
@@ -100,6 +102,13 @@ void plan_merge(int ranks, PreparedJob& p) {
   p.side_files =
       read_side_files(p.models[p.job.reference_index()].folder(), config_dtype(p.job, p.plan));
   p.staging = staging_path(p.job.output);
+  if (p.placement.gpu >= 0 && p.recipe.models.size() > static_cast<size_t>(kMaxGpuModels)) {
+    const std::string why = std::to_string(p.recipe.models.size()) + " models in one sum, and the GPU kernel takes at most " +
+                            std::to_string(kMaxGpuModels);
+    if (p.job.device == DeviceChoice::Cuda)
+      throw Error(p.job.config_path.string() + ": key 'device': cuda, but " + why + " (use device: cpu)");
+    p.placement = {-1, "device: auto: " + why + "; merging on the CPU"};
+  }
 }
 
 
@@ -143,10 +152,17 @@ std::unique_ptr<Comm> device_comm(Comm& comm, const Placement& placement) {
   std::vector<double> eligible = {
       fewshot_forward_on_gpu(placement.gpu) && comm.local_size() <= probe_gpus().count ? 1.0 : 0.0};
   comm.allreduce_sum(eligible);
-#ifdef COCKTAIL_HAVE_CUDA
+#ifdef COCKTAIL_HAVE_NCCL
   if (eligible[0] == comm.size()) {
+    // Every step agreed before the next: a rank failing inside NCCL's init
+    // would leave the others waiting there.
+    std::string id;
+    collective_step(comm, [&] {
+      if (comm.rank() == 0) id = NcclComm::unique_id();
+    });
+    comm.broadcast(id, 0);
     std::unique_ptr<Comm> nccl;
-    collective_step(comm, [&] { nccl = std::make_unique<NcclComm>(comm, placement.gpu); });
+    collective_step(comm, [&] { nccl = std::make_unique<NcclComm>(comm, placement.gpu, id); });
     return nccl;
   }
 #endif
@@ -168,12 +184,12 @@ void load_and_weigh(Comm& comm, const CliArgs& args, PreparedJob& p, std::ostrea
   if (comm.rank() == 0) print_fewshot(log, p.job, *p.fewshot);
 }
 
-JobTotals gather_totals(Comm& comm, const StreamStats& stats, double merge_seconds) {
+JobTotals gather_totals(Comm& comm, const StreamStats& stats, bool on_gpu, double merge_seconds) {
   JobTotals t;
   std::vector<double> sums = {static_cast<double>(stats.bytes_read),
                               static_cast<double>(stats.bytes_written),
                               static_cast<double>(stats.units),
-                              stats.compute.starts_with("cuda") ? 1.0 : 0.0,
+                              on_gpu ? 1.0 : 0.0,
                               static_cast<double>(stats.skipped_units),
                               static_cast<double>(stats.skipped_bytes)};
   sums.insert(sums.end(), stats.nonfinite.begin(), stats.nonfinite.end());
@@ -244,12 +260,15 @@ void start_or_resume(const fs::path& staging, const PreparedJob& p, std::ostream
 
 }  // namespace
 
-void run_merge(Comm& comm, const CliArgs& args, const StopSignals& stop, std::ostream& log) {
+void run_merge(Comm& comm, const CliArgs& args, std::ostream& log) {
   const auto start = Clock::now();
   const bool root = comm.rank() == 0;
   PreparedJob p;
   load_and_weigh(comm, args, p, log);
+  const std::string placement_warning = p.placement.warning;
   collective_step(comm, [&] { plan_merge(comm.size(), p); });
+  if (root && p.placement.warning != placement_warning)
+    log << "cocktail: warning: " << p.placement.warning << "\n";
   if (root)
     for (const auto& w : p.recipe.warnings) log << "cocktail: warning: " << w << "\n";
   check_same_plan(comm, plan_fingerprint(p.plan));
@@ -275,6 +294,9 @@ void run_merge(Comm& comm, const CliArgs& args, const StopSignals& stop, std::os
       // Streaming takes hours on large jobs: a rank that fails tells the
       // others at once instead of letting them finish their shares first.
       const std::unique_ptr<FailureFlag> failed = comm.make_failure_flag();
+      // Only here is there something to keep: before, the default action
+      // (end the process) is right, and so is it after.
+      const StopSignals stop;
       std::unique_ptr<Journal> journal;
       collective_step(
           comm,
@@ -298,16 +320,21 @@ void run_merge(Comm& comm, const CliArgs& args, const StopSignals& stop, std::os
           },
           failed.get());
     }
-    JobTotals totals = gather_totals(comm, stats, seconds_since(merge_start));
+    JobTotals totals = gather_totals(comm, stats, p.placement.gpu >= 0, seconds_since(merge_start));
 
     collective_step(comm, [&] {
       if (!root) return;
       if (fault) fault("publish", 0);
       write_metadata_files(p, staging, totals);
-      // A kill between these two restarts the merge on rerun instead of
-      // resuming it; the window is one rename long.
-      Journal::remove(staging);
       publish_output(staging, p.job.output, args.overwrite);
+      // After the rename, so a failed rename keeps the job resumable; a kill
+      // in between leaves the hidden folder in a complete output. The merge
+      // has succeeded by now: a failure here is only worth a warning.
+      try {
+        Journal::remove(p.job.output);
+      } catch (const Error& e) {
+        log << "cocktail: warning: " << e.what() << std::endl;
+      }
     });
     totals.total_seconds = seconds_since(start);
     if (root) {
@@ -318,8 +345,10 @@ void run_merge(Comm& comm, const CliArgs& args, const StopSignals& stop, std::os
   } catch (const JobFailed& e) {
     // Every rank is here together (collective_step agreed on the failure), so
     // no rank is still writing into the staging folder.
+    // A staging folder with a journal is an earlier run's work to resume,
+    // even when this run failed before using it.
     if (!journal_started) {
-      if (root) remove_staging(staging);
+      if (root && !Journal::exists(staging)) remove_staging(staging);
       throw;
     }
     throw JobFailed(std::string(e.what()) + "; the finished part is kept in " + staging.string() +

@@ -26,7 +26,10 @@ void set_action(void (*handler)(int)) {
 
 }  // namespace
 
-StopSignals::StopSignals() { set_action(record_stop); }
+StopSignals::StopSignals() {
+  g_stop_signal = 0;
+  set_action(record_stop);
+}
 
 StopSignals::~StopSignals() { set_action(SIG_DFL); }
 

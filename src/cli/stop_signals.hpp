@@ -1,7 +1,8 @@
 #pragma once
 // SIGTERM and SIGUSR1 (Slurm's time-limit warning, scancel, preemption) ask
-// the job to stop at the next work unit with its journal intact, so the same
-// command resumes it. The handler only records the signal in an atomic that
+// a streaming merge to stop at the next work unit with its journal intact,
+// so the same command resumes it; outside streaming they keep their default
+// action. The handler only records the signal in an atomic that
 // the merge polls after each unit. That atomic is the one piece of global
 // state in the program: a signal handler can reach nothing else, and
 // libraries (OpenBLAS, MPI) start threads before main that would otherwise
@@ -13,7 +14,7 @@ namespace cocktail {
 
 class StopSignals {
  public:
-  StopSignals();   // installs the handlers; one instance, owned by main
+  StopSignals();   // installs the handlers; one instance at a time
   ~StopSignals();  // restores the default actions
   StopSignals(const StopSignals&) = delete;
   StopSignals& operator=(const StopSignals&) = delete;

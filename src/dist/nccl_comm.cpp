@@ -18,17 +18,18 @@ bool on_device(const void* p) {
 
 }  // namespace
 
-NcclComm::NcclComm(Comm& host, int device) : host_(host), device_(device) {
-  cuda_check(cudaSetDevice(device_), "cudaSetDevice");
+std::string NcclComm::unique_id() {
   ncclUniqueId id{};
-  std::string bytes;
-  if (host_.rank() == 0) {
-    nccl_check(ncclGetUniqueId(&id), "ncclGetUniqueId");
-    bytes.assign(id.internal, sizeof id.internal);
-  }
-  host_.broadcast(bytes, 0);
-  std::memcpy(id.internal, bytes.data(), sizeof id.internal);
-  nccl_check(ncclCommInitRank(&nccl_, host_.size(), id, host_.rank()), "ncclCommInitRank");
+  nccl_check(ncclGetUniqueId(&id), "ncclGetUniqueId");
+  return std::string(id.internal, sizeof id.internal);
+}
+
+NcclComm::NcclComm(Comm& host, int device, const std::string& id) : host_(host), device_(device) {
+  if (id.size() != sizeof(ncclUniqueId::internal)) throw Error("NCCL: malformed unique id");
+  ncclUniqueId nccl_id{};
+  std::memcpy(nccl_id.internal, id.data(), id.size());
+  cuda_check(cudaSetDevice(device_), "cudaSetDevice");
+  nccl_check(ncclCommInitRank(&nccl_, host_.size(), nccl_id, host_.rank()), "ncclCommInitRank");
   cuda_check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
 }
 

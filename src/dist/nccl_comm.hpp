@@ -6,15 +6,21 @@
 #include <cuda_runtime.h>
 #include <nccl.h>
 
+#include <string>
+
 #include "dist/comm.hpp"
 
 namespace cocktail {
 
 class NcclComm : public Comm {
  public:
-  // Collective over `host`: rank 0 makes the NCCL id and broadcasts it
-  // there. Every rank must own a distinct GPU (NCCL refuses two ranks on one).
-  NcclComm(Comm& host, int device);
+  // A new NCCL id (rank 0 makes one; every rank needs it before the
+  // constructor, broadcast over the host communicator).
+  static std::string unique_id();
+  // Collective: every rank with the same `id`, each on a GPU of its own
+  // (NCCL refuses two ranks on one). A rank that fails here leaves the others
+  // waiting inside NCCL, so callers agree on every step before it.
+  NcclComm(Comm& host, int device, const std::string& id);
   ~NcclComm() override;
   NcclComm(const NcclComm&) = delete;
   NcclComm& operator=(const NcclComm&) = delete;
@@ -30,8 +36,6 @@ class NcclComm : public Comm {
   void allreduce_max(std::span<double> values) override;
   void broadcast(std::string& bytes, int root) override { host_.broadcast(bytes, root); }
   std::unique_ptr<FailureFlag> make_failure_flag() override { return host_.make_failure_flag(); }
-
-  int device() const { return device_; }
 
  private:
   void allreduce(std::span<double> values, ncclRedOp_t op);

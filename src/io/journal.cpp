@@ -1,5 +1,6 @@
 #include "io/journal.hpp"
 
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -78,7 +79,7 @@ std::vector<std::string> job_identity(uint64_t plan_fingerprint, const std::vect
 
 std::string Journal::mismatch(const fs::path& staging, const std::vector<std::string>& identity) {
   const fs::path job = staging / kFolder / "job";
-  if (!fs::exists(job)) return "it has no journal";
+  if (!exists(staging)) return "it has no journal";
   const std::vector<std::string> old = read_lines(job);
   for (size_t i = 0; i < identity.size(); ++i) {
     if (i < old.size() && old[i] == identity[i]) continue;
@@ -86,12 +87,14 @@ std::string Journal::mismatch(const fs::path& staging, const std::vector<std::st
     if (now.rfind("input ", 0) == 0)
       return "input " + now.substr(6, now.find(" size ") - 6) + " changed (size, mtime or header)";
     if (now.rfind("plan ", 0) == 0)
-      return "the merge changed (models, weights, dtypes, chunk_size or max_shard_size)";
+      return "the merge changed (models, weights or few-shot losses, dtypes, chunk_size or max_shard_size)";
     return "its journal is from another version";
   }
   if (old.size() != identity.size()) return "the list of input files changed";
   return "";
 }
+
+bool Journal::exists(const fs::path& staging) { return fs::exists(staging / kFolder / "job"); }
 
 void Journal::create(const fs::path& staging, const std::vector<std::string>& identity) {
   const fs::path dir = staging / kFolder;
@@ -103,6 +106,9 @@ void Journal::create(const fs::path& staging, const std::vector<std::string>& id
   const File file((dir / "job").string(), File::Mode::CreateReadWrite);
   file.truncate(0);
   file.pwrite_full(text.data(), text.size(), 0);
+  // The shards' headers were synced before: after a machine crash, a job
+  // file that survived vouches for them.
+  file.sync();
 }
 
 std::unordered_map<uint64_t, UnitRecord> Journal::recorded_units(const fs::path& staging, size_t stats) {

@@ -44,12 +44,14 @@ class Journal {
   // Why the journal in `staging` cannot be resumed from ("" when it can):
   // no journal, or the first identity line that differs, named.
   static std::string mismatch(const std::filesystem::path& staging, const std::vector<std::string>& identity);
-  // Writes the identity into a fresh staging folder (rank 0).
+  // Whether `staging` holds a journal (of any job).
+  static bool exists(const std::filesystem::path& staging);
+  // Writes the identity into a fresh staging folder (rank 0), durably.
   static void create(const std::filesystem::path& staging, const std::vector<std::string>& identity);
   // Every intact record, from every rank's file; `stats` entries per record.
   static std::unordered_map<uint64_t, UnitRecord> recorded_units(const std::filesystem::path& staging,
                                                                  size_t stats);
-  // Deletes the journal (rank 0, just before publishing).
+  // Deletes the journal (rank 0, from the published output).
   static void remove(const std::filesystem::path& staging);
 
   // Opens rank `rank`'s record file for appending records with `stats`

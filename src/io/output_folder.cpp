@@ -73,6 +73,7 @@ void create_staged_shards(const fs::path& staging, const OutputLayout& layout) {
     File file((staging / shard.file_name).string(), File::Mode::CreateReadWrite);
     file.truncate(shard.file_size);
     file.pwrite_full(shard.header.data(), shard.header.size(), 0);
+    file.sync();  // a resumed job relies on the headers without rewriting them
   }
 }
 

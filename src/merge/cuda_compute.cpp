@@ -5,6 +5,7 @@
 // and returns, so while slot s computes, the engine's I/O threads read the
 // next units into other slots and write the previous one out of its slot.
 // Copies run from page-locked memory, so they are truly asynchronous.
+#include <algorithm>
 #include <string>
 #include <vector>
 

@@ -171,7 +171,7 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
   for (auto& slot : slots) {
     for (size_t s = 0; s < max_sources; ++s) slot.inputs.push_back(compute->host_buffer(max_in));
     slot.output = compute->host_buffer(max_out);
-    slot.stats.assign(summed + 2, 0);
+    slot.stats.assign(resume_stats(recipe), 0);
   }
   FileCache files(models, out_dir, plan.layout);
   // Declared after the slots, files and compute they use: on an exception

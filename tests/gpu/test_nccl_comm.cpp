@@ -24,7 +24,9 @@ TEST(NcclComm, ReducesHostAndDeviceDataLikeMpi) {
     GTEST_SKIP() << "every rank needs a GPU of its own: " << mpi.local_size() << " rank(s) on this node, "
                  << probe.count << " GPU(s)" << (probe.reason.empty() ? "" : " (" + probe.reason + ")");
 
-  NcclComm nccl(mpi, mpi.local_rank());
+  std::string id = mpi.rank() == 0 ? NcclComm::unique_id() : "";
+  mpi.broadcast(id, 0);
+  NcclComm nccl(mpi, mpi.local_rank(), id);
   EXPECT_EQ(nccl.rank(), mpi.rank());
   EXPECT_EQ(nccl.size(), mpi.size());
 

@@ -124,8 +124,8 @@ TEST_F(ResumeMpi, ChangedConfigInvalidatesTheJournal) {
   write_file(config_, text);
   const RunResult r = run(2);
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_EQ(r.lines_containing("cannot be resumed (the merge changed (models, weights, dtypes, chunk_size or "
-                               "max_shard_size))"),
+  EXPECT_EQ(r.lines_containing("cannot be resumed (the merge changed (models, weights or few-shot losses, "
+                               "dtypes, chunk_size or max_shard_size))"),
             1)
       << r.output;
   EXPECT_EQ(r.lines_containing("  resumed  "), 0) << r.output;
