@@ -1,6 +1,7 @@
 // CUDA weighted sum: a grid-stride loop over 8-element groups (16-byte loads
 // and stores), then the tail one element at a time. All arithmetic is in
 // weighted_sum_group.hpp, shared with the CPU tests.
+#include <algorithm>
 #include <string>
 
 #include "core/error.hpp"
