@@ -25,8 +25,7 @@ struct Slot {
   // The unit whose write is in `writes`: its bytes and statistics, added to
   // the totals and the journal once the write is done.
   size_t written_unit = SIZE_MAX;
-  const std::byte* written = nullptr;
-  uint64_t written_bytes = 0;
+  std::vector<uint64_t> piece_sums;  // checksum of each kIoPiece, by the writers
   std::vector<uint64_t> stats;  // NaN/Inf per summed model and written, then "differs"
 };
 
@@ -93,6 +92,19 @@ class FileCache {
   std::map<size_t, File> outputs_;
 };
 
+// A unit's checksum for the journal, from the checksums of its kIoPiece
+// pieces: the I/O threads compute those beside their writes, off the
+// pipeline's one thread.
+uint64_t unit_checksum(const std::vector<uint64_t>& piece_sums) {
+  return bytes_checksum(piece_sums.data(), piece_sums.size() * sizeof(uint64_t));
+}
+
+uint64_t unit_checksum(const std::byte* data, uint64_t bytes) {
+  std::vector<uint64_t> sums;
+  for (uint64_t at = 0; at < bytes; at += kIoPiece) sums.push_back(bytes_checksum(data + at, std::min(kIoPiece, bytes - at)));
+  return unit_checksum(sums);
+}
+
 void submit_pieces(ThreadPool& io, std::vector<std::future<void>>& into, uint64_t bytes,
                    const std::function<void(uint64_t, uint64_t)>& transfer) {
   for (uint64_t done = 0; done < bytes; done += kIoPiece) {
@@ -119,7 +131,7 @@ std::vector<size_t> units_to_do(const MergePlan& plan, size_t begin, size_t end,
     checks.push_back(io.submit([file, offset, bytes, want = it->second.checksum, ok] {
       std::vector<std::byte> data(bytes);
       file->pread_full(data.data(), bytes, offset);
-      *ok = bytes_checksum(data.data(), bytes) == want;
+      *ok = unit_checksum(data.data(), bytes) == want;
     }));
   }
   wait_all(checks);
@@ -199,7 +211,7 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
     add_unit_stats(stats, plan.units[slot.written_unit].tensor, slot.stats);
     if (options.fault) options.fault("written", slot.written_unit);
     if (resume.journal)
-      resume.journal->record(slot.written_unit, {bytes_checksum(slot.written, slot.written_bytes), slot.stats});
+      resume.journal->record(slot.written_unit, {unit_checksum(slot.piece_sums), slot.stats});
     slot.written_unit = SIZE_MAX;
   };
 
@@ -247,14 +259,15 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
     const uint64_t offset = plan.output_offset(unit);
     ChunkCompute* sum = compute.get();
     const size_t slot_index = i % slots.size();
+    slot.piece_sums.assign((bytes + kIoPiece - 1) / kIoPiece, 0);
+    uint64_t* piece_sums = slot.piece_sums.data();
     submit_pieces(io, slot.writes, bytes, [=](uint64_t at, uint64_t n) {
       sum->wait(slot_index);
       file->pwrite_full(data + at, n, offset + at);
       file->start_writeback(offset + at, n);
+      piece_sums[at / kIoPiece] = bytes_checksum(data + at, n);
     });
     slot.written_unit = todo[i];
-    slot.written = data;
-    slot.written_bytes = bytes;
     stats.bytes_written += bytes;
   };
 
