@@ -15,9 +15,12 @@ Placement place_rank(DeviceChoice choice, const GpuProbe& probe, int local_rank,
     return p;
   }
   p.gpu = local_rank % probe.count;
+  // A launcher that binds one GPU per rank (Slurm --gpus-per-task) looks
+  // the same from here; the warning says both.
   if (local_size > probe.count)
-    p.warning = std::to_string(local_size) + " ranks on this node share " + std::to_string(probe.count) +
-                " GPU" + (probe.count == 1 ? "" : "s") + "; one rank per GPU is faster";
+    p.warning = std::to_string(local_size) + " ranks on this node see " + std::to_string(probe.count) + " GPU" +
+                (probe.count == 1 ? "" : "s") +
+                " each: unless the launcher gave each rank its own, they share them (one rank per GPU is fastest)";
   return p;
 }
 

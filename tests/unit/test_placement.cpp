@@ -26,17 +26,19 @@ TEST(Placement, EachRankTakesItsNodeLocalGpu) {
 }
 
 // Slurm --gpus-per-task (or CUDA_VISIBLE_DEVICES per rank) shows each rank
-// one GPU: device 0 of what it sees, no warning.
+// one GPU: it takes device 0 of what it sees.
 TEST(Placement, BoundLaunchersShowOneGpuPerRank) {
-  const Placement p = place_rank(DeviceChoice::Cuda, kOne, 5, 1, "job.yaml");
-  EXPECT_EQ(p.gpu, 0);
-  EXPECT_EQ(p.warning, "");
+  EXPECT_EQ(place_rank(DeviceChoice::Cuda, kOne, 5, 8, "job.yaml").gpu, 0);
+  // One rank alone on its node with its GPU: nothing to warn about.
+  EXPECT_EQ(place_rank(DeviceChoice::Cuda, kOne, 0, 1, "job.yaml").warning, "");
 }
 
 TEST(Placement, MoreRanksThanGpusShareThemWithAWarning) {
   const Placement p = place_rank(DeviceChoice::Auto, kEight, 11, 16, "job.yaml");
   EXPECT_EQ(p.gpu, 3);
-  EXPECT_EQ(p.warning, "16 ranks on this node share 8 GPUs; one rank per GPU is faster");
+  EXPECT_EQ(p.warning,
+            "16 ranks on this node see 8 GPUs each: unless the launcher gave each rank its own, they share them "
+            "(one rank per GPU is fastest)");
 }
 
 TEST(Placement, AutoFallsBackToTheCpuWithTheReason) {
