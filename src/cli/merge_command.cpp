@@ -107,7 +107,7 @@ void plan_merge(int ranks, PreparedJob& p) {
                             std::to_string(kMaxGpuModels);
     if (p.job.device == DeviceChoice::Cuda)
       throw Error(p.job.config_path.string() + ": key 'device': cuda, but " + why + " (use device: cpu)");
-    p.placement = {-1, "device: auto: " + why + "; merging on the CPU"};
+    p.placement = Placement{-1, false, "device: auto: " + why + "; merging on the CPU"};
   }
 }
 
@@ -138,19 +138,28 @@ StreamOptions stream_options(const Job& job, const Comm& comm, const Placement& 
 
 // Each rank's device. `device: cuda` without a usable GPU fails on every rank.
 void place(Comm& comm, PreparedJob& p, std::ostream& log) {
+  std::vector<double> keys(comm.size(), 0.0);
   collective_step(comm, [&] {
-    p.placement = place_rank(p.job.device, probe_gpus(), comm.local_rank(), comm.local_size(),
-                             p.job.config_path.string());
+    p.placement = place_rank(p.job.device, probe_gpus(), comm.local_rank(), p.job.config_path.string());
+    if (p.placement.gpu >= 0) keys[comm.rank()] = gpu_key(gpu_identity(p.placement.gpu));
   });
-  if (comm.rank() == 0 && !p.placement.warning.empty())
-    log << "cocktail: warning: " << p.placement.warning << std::endl;
+  comm.allreduce_sum(keys);
+  const int sharing = ranks_on_same_gpu(keys, comm.rank());
+  p.placement.shared = sharing > 1;
+  std::vector<double> most = {static_cast<double>(sharing)};
+  comm.allreduce_max(most);
+  if (comm.rank() != 0) return;
+  if (!p.placement.warning.empty()) log << "cocktail: warning: " << p.placement.warning << std::endl;
+  if (most[0] > 1)
+    log << "cocktail: warning: up to " << most[0] << " ranks share one GPU; one rank per GPU is fastest"
+        << std::endl;
 }
 
 // NCCL for the loss partials when every rank's forward runs on a GPU of its
 // own; else null, and the host communicator (MPI) does it all.
 std::unique_ptr<Comm> device_comm(Comm& comm, const Placement& placement) {
   std::vector<double> eligible = {
-      fewshot_forward_on_gpu(placement.gpu) && comm.local_size() <= probe_gpus().count ? 1.0 : 0.0};
+      fewshot_forward_on_gpu(placement.gpu) && !placement.shared ? 1.0 : 0.0};
   comm.allreduce_sum(eligible);
 #ifdef COCKTAIL_HAVE_NCCL
   if (eligible[0] == comm.size()) {

@@ -1,5 +1,7 @@
 #include "gpu/device.hpp"
 
+#include <unistd.h>
+
 #include <cstdio>
 
 #ifdef COCKTAIL_HAVE_CUDA
@@ -31,11 +33,21 @@ std::string gpu_description(int device) {
   return text;
 }
 
+std::string gpu_identity(int device) {
+  char bus[64] = {};
+  cuda_check(cudaDeviceGetPCIBusId(bus, sizeof bus, device), "cudaDeviceGetPCIBusId");
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + "/" + bus;
+}
+
 #else
 
 GpuProbe probe_gpus() { return {0, "this build has no CUDA (configured with COCKTAIL_CUDA=OFF or without nvcc)"}; }
 
 std::string gpu_description(int) { return "none"; }
+
+std::string gpu_identity(int) { return ""; }
 
 #endif
 

@@ -15,4 +15,9 @@ GpuProbe probe_gpus();
 // "NVIDIA H100 80GB HBM3 (sm_90, 79.1 GiB)"; requires a usable device.
 std::string gpu_description(int device);
 
+// "<host>/<PCI bus id>": the same for every process that uses this GPU,
+// whatever index it has in each one's view (CUDA_VISIBLE_DEVICES differs per
+// rank under Slurm --gpus-per-task). Requires a usable device.
+std::string gpu_identity(int device);
+
 }  // namespace cocktail

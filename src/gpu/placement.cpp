@@ -1,11 +1,12 @@
 #include "gpu/placement.hpp"
 
+#include <cstdint>
+
 #include "core/error.hpp"
 
 namespace cocktail {
 
-Placement place_rank(DeviceChoice choice, const GpuProbe& probe, int local_rank, int local_size,
-                     const std::string& config) {
+Placement place_rank(DeviceChoice choice, const GpuProbe& probe, int local_rank, const std::string& config) {
   Placement p;
   if (choice == DeviceChoice::Cpu) return p;
   if (probe.count == 0) {
@@ -15,13 +16,21 @@ Placement place_rank(DeviceChoice choice, const GpuProbe& probe, int local_rank,
     return p;
   }
   p.gpu = local_rank % probe.count;
-  // A launcher that binds one GPU per rank (Slurm --gpus-per-task) looks
-  // the same from here; the warning says both.
-  if (local_size > probe.count)
-    p.warning = std::to_string(local_size) + " ranks on this node see " + std::to_string(probe.count) + " GPU" +
-                (probe.count == 1 ? "" : "s") +
-                " each: unless the launcher gave each rank its own, they share them (one rank per GPU is fastest)";
   return p;
+}
+
+double gpu_key(const std::string& identity) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (unsigned char c : identity) h = (h ^ c) * 1099511628211ull;
+  return static_cast<double>((h >> 12) + 1);  // 52 bits, never 0
+}
+
+int ranks_on_same_gpu(const std::vector<double>& keys, int rank) {
+  const double mine = keys[static_cast<size_t>(rank)];
+  if (mine == 0) return 0;
+  int n = 0;
+  for (double k : keys) n += k == mine;
+  return n;
 }
 
 }  // namespace cocktail

@@ -61,24 +61,26 @@ class CudaCompute : public ChunkCompute {
     blocks_ = 8 * sms;
     const size_t counters = (sizes.max_models + 1) * sizeof(unsigned long long);
     slots_.resize(sizes.slots);
-    for (DeviceSlot& s : slots_) {
-      cuda_check(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking), "cudaStreamCreate");
-      cuda_check(cudaEventCreateWithFlags(&s.done, cudaEventDisableTiming), "cudaEventCreate");
-      for (size_t m = 0; m < sizes.max_models; ++m) s.inputs.push_back(device_alloc<std::byte>(sizes.max_in_bytes));
-      s.output = device_alloc<std::byte>(sizes.max_out_bytes);
-      s.counters = device_alloc<unsigned long long>(counters);
-      s.host_counters = pinned_alloc(counters);
+    try {
+      for (DeviceSlot& s : slots_) {
+        cuda_check(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking), "cudaStreamCreate");
+        // Blocking: the I/O threads that wait on it would otherwise spin.
+        cuda_check(cudaEventCreateWithFlags(&s.done, cudaEventDisableTiming | cudaEventBlockingSync),
+                   "cudaEventCreate");
+        for (size_t m = 0; m < sizes.max_models; ++m)
+          s.inputs.push_back(device_alloc<std::byte>(sizes.max_in_bytes));
+        s.output = device_alloc<std::byte>(sizes.max_out_bytes);
+        s.counters = device_alloc<unsigned long long>(counters);
+        s.host_counters = pinned_alloc(counters);
+      }
+    } catch (const Error& e) {
+      release_streams();
+      throw Error(std::string(e.what()) + " (GPU buffers: " + std::to_string(sizes.slots) + " slots x " +
+                  std::to_string(sizes.max_models + 1) + " x chunk; lower chunk_size or prefetch)");
     }
   }
 
-  ~CudaCompute() override {
-    // Nothing may still read or write buffers that are about to be freed.
-    for (DeviceSlot& s : slots_) {
-      if (s.stream) cudaStreamSynchronize(s.stream);
-      if (s.done) cudaEventDestroy(s.done);
-      if (s.stream) cudaStreamDestroy(s.stream);
-    }
-  }
+  ~CudaCompute() override { release_streams(); }
 
   HostBuffer host_buffer(size_t bytes) override {
     cuda_check(cudaSetDevice(device_), "cudaSetDevice");
@@ -132,6 +134,17 @@ class CudaCompute : public ChunkCompute {
   const char* name() const override { return name_.c_str(); }
 
  private:
+  // Nothing may still read or write the buffers, which go after this.
+  void release_streams() {
+    for (DeviceSlot& s : slots_) {
+      if (s.stream) cudaStreamSynchronize(s.stream);
+      if (s.done) cudaEventDestroy(s.done);
+      if (s.stream) cudaStreamDestroy(s.stream);
+      s.stream = nullptr;
+      s.done = nullptr;
+    }
+  }
+
   int device_;
   int blocks_ = 0;
   std::string name_;

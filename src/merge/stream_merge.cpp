@@ -152,7 +152,7 @@ std::vector<size_t> units_to_do(const MergePlan& plan, size_t begin, size_t end,
 
 StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& models,
                          const MergeRecipe& recipe, const std::filesystem::path& out_dir,
-                         int rank, const StreamOptions& options, Resume& resume,
+                         int rank, const StreamOptions& options, const Resume& resume,
                          const ProgressFn& progress) {
   const size_t begin = plan.rank_bounds[rank], end = plan.rank_bounds[rank + 1];
   const size_t summed = recipe.models.size();

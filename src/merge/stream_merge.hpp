@@ -69,7 +69,7 @@ using ProgressFn = std::function<void(uint64_t bytes_read)>;
 // changed (size or mtime) while it was being read.
 StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& models,
                          const MergeRecipe& recipe, const std::filesystem::path& out_dir,
-                         int rank, const StreamOptions& options, Resume& resume,
+                         int rank, const StreamOptions& options, const Resume& resume,
                          const ProgressFn& progress);
 
 }  // namespace cocktail
