@@ -287,7 +287,8 @@ void run_merge(Comm& comm, const CliArgs& args, std::ostream& log) {
   }
 
   const fs::path& staging = p.staging;
-  const FaultHook fault = fault_hook(std::getenv("COCKTAIL_FAULT"), comm.rank(), p.plan, p.models);
+  FaultHook fault;  // a malformed COCKTAIL_FAULT fails every rank alike
+  collective_step(comm, [&] { fault = fault_hook(std::getenv("COCKTAIL_FAULT"), comm.rank(), p.plan, p.models); });
   // Until the journal exists a failure removes the staging folder; after, it
   // is kept so that the same command resumes.
   bool journal_started = false;
