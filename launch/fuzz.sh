@@ -20,17 +20,7 @@ targets=("$@")
 ((${#targets[@]})) || targets=(fuzz_safetensors_header fuzz_index_json fuzz_job_config)
 
 PACKAGES=(clang-14 libclang-rt-14-dev cmake ninja-build libyaml-cpp-dev nlohmann-json3-dev)
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "fuzz: installing ${missing[*]}"
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+"$root/launch/apt_install.sh" fuzz "${PACKAGES[@]}"
 
 cmake -S "$root/tests/fuzz" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 >/dev/null
 cmake --build "$build" -j "$(nproc)" --target "${targets[@]}"

@@ -36,25 +36,14 @@ command -v mpirun >/dev/null || fail "mpirun not found; run launch/setup.sh firs
 
 # ---- packages ----------------------------------------------------------------
 packages=(slurmctld slurmd slurm-client munge)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  say "installing ${missing[*]}"
-  # Their postinst scripts would start the system services; we run our own.
-  policy=/usr/sbin/policy-rc.d made_policy=""
-  if [ ! -e "$policy" ]; then
-    trap 'rm -f "$policy"' EXIT
-    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made_policy=1
-  fi
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    "${missing[@]}" >/dev/null || fail "apt-get install ${missing[*]}"
-  [ -z "$made_policy" ] || { rm -f "$policy"; trap - EXIT; }
-else
-  say "slurmctld, slurmd, munge already installed"
+# Their postinst scripts would start the system services; we run our own.
+policy=/usr/sbin/policy-rc.d made_policy=""
+if [ ! -e "$policy" ]; then
+  trap 'rm -f "$policy"' EXIT
+  printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made_policy=1
 fi
+"$root/launch/apt_install.sh" slurm-test "${packages[@]}" || fail "apt-get install ${packages[*]}"
+[ -z "$made_policy" ] || { rm -f "$policy"; trap - EXIT; }
 
 # ---- cluster -----------------------------------------------------------------
 # In /tmp, not $TMPDIR: munged refuses a socket below a folder others may write
