@@ -1,20 +1,11 @@
 #include "fewshot/decoder_weights.hpp"
 
-#include <sstream>
-
 #include "core/error.hpp"
 #include "fewshot/tensor_loader.hpp"
+#include "io/safetensors.hpp"
 
 namespace cocktail {
 namespace {
-
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::ostringstream out;
-  out << '[';
-  for (size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
-  out << ']';
-  return out.str();
-}
 
 std::string layer_prefix(int64_t layer) { return "model.layers." + std::to_string(layer) + "."; }
 
@@ -63,14 +54,19 @@ std::vector<TensorSpec> decoder_tensor_specs(const DecoderConfig& cfg) {
   return all;
 }
 
-void check_decoder_tensors(const Checkpoint& ckpt, const DecoderConfig& cfg) {
-  for (const TensorSpec& s : decoder_tensor_specs(cfg)) {
+void check_tensor_shapes(const Checkpoint& ckpt, const std::vector<TensorSpec>& specs,
+                         const std::string& model_type) {
+  for (const TensorSpec& s : specs) {
     const CheckpointTensor& t = require_tensor(ckpt, s.name);
-    const std::vector<int64_t> shape(t.info.shape.begin(), t.info.shape.end());
-    if (shape != s.shape)
-      throw Error(ckpt.path().string() + ": tensor '" + s.name + "' has shape " + shape_text(shape) +
-                  " but config.json (" + cfg.model_type + ") implies " + shape_text(s.shape));
+    const std::vector<uint64_t> want(s.shape.begin(), s.shape.end());
+    if (t.info.shape != want)
+      throw Error(ckpt.path().string() + ": tensor '" + s.name + "' has shape " + format_shape(t.info.shape) +
+                  " but config.json (" + model_type + ") implies " + format_shape(want));
   }
+}
+
+void check_decoder_tensors(const Checkpoint& ckpt, const DecoderConfig& cfg) {
+  check_tensor_shapes(ckpt, decoder_tensor_specs(cfg), cfg.model_type);
 }
 
 torch::Tensor WeightStream::hold(torch::Tensor t, uint64_t stored_bytes) {

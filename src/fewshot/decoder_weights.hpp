@@ -23,8 +23,11 @@ struct TensorSpec {
 std::vector<TensorSpec> layer_tensor_specs(const DecoderConfig& cfg, int64_t layer);
 // Every tensor the forward pass reads, layers included.
 std::vector<TensorSpec> decoder_tensor_specs(const DecoderConfig& cfg);
-// Throws cocktail::Error naming the first tensor that is missing or whose
-// shape disagrees with config.json, before a byte of data is read.
+// Throws cocktail::Error naming the first tensor of `specs` that is missing
+// from `ckpt` or whose shape disagrees with its config.json (of model_type),
+// before a byte of data is read. Decoders and encoders both use it.
+void check_tensor_shapes(const Checkpoint& ckpt, const std::vector<TensorSpec>& specs,
+                         const std::string& model_type);
 void check_decoder_tensors(const Checkpoint& ckpt, const DecoderConfig& cfg);
 
 // Name of the matrix the output projection uses (lm_head, or the embedding).

@@ -1,7 +1,5 @@
 #include "fewshot/encoder_weights.hpp"
 
-#include <sstream>
-
 #include "core/error.hpp"
 #include "fewshot/tensor_loader.hpp"
 
@@ -12,14 +10,6 @@ namespace {
 // (and some hub checkpoints of embedding models) nest them under the base
 // model's attribute name.
 const char* const kPrefixes[] = {"", "bert.", "roberta."};
-
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::ostringstream out;
-  out << '[';
-  for (size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
-  out << ']';
-  return out.str();
-}
 
 }  // namespace
 
@@ -73,13 +63,7 @@ std::vector<TensorSpec> encoder_tensor_specs(const EncoderConfig& cfg, const Enc
 }
 
 void check_encoder_tensors(const Checkpoint& ckpt, const EncoderConfig& cfg, const EncoderTensorNames& n) {
-  for (const TensorSpec& s : encoder_tensor_specs(cfg, n)) {
-    const CheckpointTensor& t = require_tensor(ckpt, s.name);
-    const std::vector<int64_t> shape(t.info.shape.begin(), t.info.shape.end());
-    if (shape != s.shape)
-      throw Error(ckpt.path().string() + ": tensor '" + s.name + "' has shape " + shape_text(shape) +
-                  " but config.json (" + cfg.model_type + ") implies " + shape_text(s.shape));
-  }
+  check_tensor_shapes(ckpt, encoder_tensor_specs(cfg, n), cfg.model_type);
 }
 
 EncoderLayerWeights load_encoder_layer(WeightStream& stream, const EncoderTensorNames& n, int64_t l) {
