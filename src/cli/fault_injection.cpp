@@ -16,7 +16,7 @@ FaultHook fault_hook(const char* spec, int rank, const MergePlan& plan, const st
   const std::string text = spec;
   const size_t at = text.find('@'), c1 = text.find(':'), c2 = text.rfind(':');
   if (at == std::string::npos || c1 == std::string::npos || c1 == c2 || c1 < at)
-    throw Error("COCKTAIL_FAULT='" + text + "': expected <kill|term|usr1|touch>@<read|written|publish>:<rank>:<unit>");
+    throw Error("COCKTAIL_FAULT='" + text + "': expected <kill|term|usr1|stop|touch>@<read|written|publish>:<rank>:<unit>");
   const std::string action = text.substr(0, at), point = text.substr(at + 1, c1 - at - 1);
   int fault_rank = 0;
   size_t fault_unit = 0;
@@ -26,7 +26,7 @@ FaultHook fault_hook(const char* spec, int rank, const MergePlan& plan, const st
   } catch (const std::exception&) {
     throw Error("COCKTAIL_FAULT='" + text + "': rank and unit must be numbers");
   }
-  if ((action != "kill" && action != "touch" && action != "term" && action != "usr1") ||
+  if ((action != "kill" && action != "touch" && action != "term" && action != "usr1" && action != "stop") ||
       (point != "read" && point != "written" && point != "publish"))
     throw Error("COCKTAIL_FAULT='" + text + "': unknown action or point");
   if (fault_rank != rank) return {};
@@ -35,6 +35,7 @@ FaultHook fault_hook(const char* spec, int rank, const MergePlan& plan, const st
     if (action == "kill") ::kill(::getpid(), SIGKILL);
     if (action == "term") ::kill(::getpid(), SIGTERM);
     if (action == "usr1") ::kill(::getpid(), SIGUSR1);
+    if (action == "stop") ::kill(::getpid(), SIGSTOP);
     if (action != "touch") return;
     const TensorSource& source = plan.tensors[plan.units[unit].tensor].sources.front();
     const std::string path = models[source.model].files()[source.tensor->file].path.string();

@@ -6,6 +6,8 @@
 //     action  kill   SIGKILL this rank (no cleanup, as a node failure)
 //             term   SIGTERM to this rank (usr1: SIGUSR1), as a scheduler
 //                    asking it to stop
+//             stop   SIGSTOP this rank until a SIGCONT (a job paused
+//                    mid-stream, so a test can start another beside it)
 //             touch  set the mtime of the unit's first input file to now
 //                    (a checkpoint rewritten during the merge)
 //     point   read     the unit's inputs are in memory, not yet summed

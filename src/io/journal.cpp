@@ -111,6 +111,19 @@ void Journal::create(const fs::path& staging, const std::vector<std::string>& id
   file.sync();
 }
 
+void Journal::claim(const fs::path& staging, const std::string& owner) {
+  const std::string text = owner + "\n";
+  const File file((staging / kFolder / "owner").string(), File::Mode::CreateReadWrite);
+  file.truncate(0);
+  file.pwrite_full(text.data(), text.size(), 0);
+  file.sync();
+}
+
+std::string Journal::owner(const fs::path& staging) {
+  const std::vector<std::string> lines = read_lines(staging / kFolder / "owner");
+  return lines.empty() ? "" : lines.front();
+}
+
 std::unordered_map<uint64_t, UnitRecord> Journal::recorded_units(const fs::path& staging, size_t stats) {
   const size_t words = record_words(stats), bytes_per = words * 8;
   std::unordered_map<uint64_t, UnitRecord> done;

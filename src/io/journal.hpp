@@ -4,6 +4,7 @@
 // starting over.
 //
 //   <staging>/.cocktail-journal/job      the job's identity, one labelled line per item
+//   <staging>/.cocktail-journal/owner    the run that works in the folder now
 //   <staging>/.cocktail-journal/rank-R   records appended by rank R: {unit,
 //                                        checksum of its output bytes, the unit's
 //                                        statistics, check}, 8-byte words
@@ -48,6 +49,11 @@ class Journal {
   static bool exists(const std::filesystem::path& staging);
   // Writes the identity into a fresh staging folder (rank 0), durably.
   static void create(const std::filesystem::path& staging, const std::vector<std::string>& identity);
+  // Makes the run `owner` (OutputLock::holder) the folder's owner, durably:
+  // a run that resumes or starts the folder claims it.
+  static void claim(const std::filesystem::path& staging, const std::string& owner);
+  // The run that claimed `staging` last ("" when none did).
+  static std::string owner(const std::filesystem::path& staging);
   // Every intact record, from every rank's file; `stats` entries per record.
   static std::unordered_map<uint64_t, UnitRecord> recorded_units(const std::filesystem::path& staging,
                                                                  size_t stats);
