@@ -20,6 +20,7 @@
 #include "io/checkpoint.hpp"
 #include "io/journal.hpp"
 #include "io/output_folder.hpp"
+#include "io/output_lock.hpp"
 #include "io/safetensors_writer.hpp"
 #include "io/side_files.hpp"
 #include "fewshot/fewshot_weights.hpp"
@@ -67,18 +68,28 @@ struct PreparedJob {
   fs::path staging;
   std::optional<FewShotResult> fewshot;
   Placement placement;
+  OutputLock lock;  // rank 0 of a merge: held until the job has ended
 };
 
-// Step 1: the job and the headers of every model; no communication.
-void load_inputs(const CliArgs& args, PreparedJob& p) {
+// Step 1: the job and the headers of every model; no communication. Rank 0
+// of a merge then takes the output's lock, before anything can be deleted.
+void load_inputs(const CliArgs& args, bool root, PreparedJob& p) {
   p.job = load_job(args.path);
   p.job.output = clean_output_path(args.output ? fs::path(*args.output) : p.job.output);
-  std::vector<fs::path> inputs;
+  // Every file the job reads, which no output may overlap.
+  std::vector<fs::path> paths, files_read = {p.job.config_path};
+  if (p.job.fewshot) files_read.insert(files_read.end(), p.job.fewshot->files.begin(), p.job.fewshot->files.end());
   for (const auto& m : p.job.models) {
-    p.models.push_back(Checkpoint::open(m.path));
-    inputs.push_back(m.path);
+    const Checkpoint& model = p.models.emplace_back(Checkpoint::open(m.path));
+    paths.push_back(m.path);
+    if (!model.index().empty()) files_read.push_back(model.index());
+    for (const auto& f : model.files()) files_read.push_back(f.path);
+    // Also refuses sentence-transformers modules with weights of their own.
+    for (const auto& f : side_files_read(model.folder())) files_read.push_back(f);
   }
-  if (args.command == CliArgs::Command::Merge) check_output_path(p.job.output, inputs, args.overwrite);
+  if (args.command != CliArgs::Command::Merge) return;
+  check_output_path(p.job.output, paths, files_read, args.overwrite);
+  if (root && !args.dry_run) p.lock = OutputLock::acquire(p.job.output, p.job.config_path.string());
 }
 
 // Step 3, after the few-shot weights (if any): recipe, plan, side files.
@@ -180,7 +191,8 @@ std::unique_ptr<Comm> device_comm(Comm& comm, const Placement& placement) {
 
 // Steps 1 and 2 on every rank; the few-shot step is itself collective.
 void load_and_weigh(Comm& comm, const CliArgs& args, PreparedJob& p, std::ostream& log) {
-  collective_step(comm, [&] { load_inputs(args, p); });
+  collective_step(comm, [&] { load_inputs(args, comm.rank() == 0, p); });
+  if (!p.lock.warning().empty()) log << "cocktail: warning: " << p.lock.warning() << std::endl;
   place(comm, p, log);
   if (!p.job.fewshot) return;
   // Scoring streams every candidate's weights once: minutes on large models.
@@ -237,7 +249,7 @@ void write_metadata_files(const PreparedJob& p, const fs::path& staging, const J
   stage_side_files(p.models[p.job.reference_index()].folder(), p.side_files, staging);
   write_staged_file(staging, "merge_report.json",
                     merge_report_json(p.job, p.recipe, p.plan, totals,
-                                      p.fewshot ? &*p.fewshot : nullptr));
+                                      p.fewshot ? &*p.fewshot : nullptr, p.side_files));
 }
 
 // Ranks plan alone; if they saw different headers (a stale network
@@ -251,20 +263,36 @@ void check_same_plan(Comm& comm, uint64_t fingerprint) {
 }
 
 // Rank 0: keeps the staging folder of an earlier run of this same job (its
-// journal names what is done), or starts a fresh one and says why.
-void start_or_resume(const fs::path& staging, const PreparedJob& p, std::ostream& log) {
-  const std::vector<std::string> identity = job_identity(plan_fingerprint(p.plan), p.models);
+// journal names what is done), or starts a fresh one and says why; either
+// way this run claims it.
+void start_or_resume(const fs::path& staging, const PreparedJob& p, const std::vector<std::string>& identity,
+                     std::ostream& log) {
+  bool resumed = false;
   if (fs::exists(staging)) {
     const std::string why = Journal::mismatch(staging, identity);
-    if (why.empty()) {
+    resumed = why.empty();
+    if (resumed)
       log << "cocktail: resuming from " << staging.string() << std::endl;
-      return;
-    }
-    log << "cocktail: warning: starting over: the earlier partial output in " << staging.string()
-        << " cannot be resumed (" << why << ")" << std::endl;
+    else
+      log << "cocktail: warning: starting over: the earlier partial output in " << staging.string()
+          << " cannot be resumed (" << why << ")" << std::endl;
   }
-  create_staged_shards(staging, p.plan.layout);
-  Journal::create(staging, identity);
+  if (!resumed) {
+    create_staged_shards(staging, p.plan.layout);
+    Journal::create(staging, identity);
+  }
+  Journal::claim(staging, p.lock.holder());
+}
+
+// Rank 0, last thing before the rename: the lock keeps other jobs out, but
+// where the filesystem cannot lock, another job may have taken the folder
+// over; its bytes must never be published as this job's.
+void check_still_ours(const fs::path& staging, const PreparedJob& p, const std::vector<std::string>& identity) {
+  const std::string owner = Journal::owner(staging);
+  if (owner != p.lock.holder() || !Journal::mismatch(staging, identity).empty())
+    throw Error(staging.string() + " was taken over by another job (" +
+                (owner.empty() ? std::string("its journal is gone") : owner) +
+                "); not publishing it as " + p.job.output.string());
 }
 
 }  // namespace
@@ -278,8 +306,10 @@ void run_merge(Comm& comm, const CliArgs& args, std::ostream& log) {
   collective_step(comm, [&] { plan_merge(comm.size(), p); });
   if (root && p.placement.warning != placement_warning)
     log << "cocktail: warning: " << p.placement.warning << "\n";
-  if (root)
+  if (root) {
     for (const auto& w : p.recipe.warnings) log << "cocktail: warning: " << w << "\n";
+    for (const auto& w : p.side_files.warnings) log << "cocktail: warning: " << w << "\n";
+  }
   check_same_plan(comm, plan_fingerprint(p.plan));
   if (args.dry_run) {
     if (root) print_plan(log, p.job, p.recipe, p.plan, comm.size());
@@ -292,9 +322,12 @@ void run_merge(Comm& comm, const CliArgs& args, std::ostream& log) {
   // Until the journal exists a failure removes the staging folder; after, it
   // is kept so that the same command resumes.
   bool journal_started = false;
+  std::vector<std::string> identity;  // rank 0's, for the journal
   try {
     collective_step(comm, [&] {
-      if (root) start_or_resume(staging, p, log);
+      if (!root) return;
+      identity = job_identity(plan_fingerprint(p.plan), p.models);
+      start_or_resume(staging, p, identity, log);
     });
     journal_started = true;
 
@@ -335,6 +368,7 @@ void run_merge(Comm& comm, const CliArgs& args, std::ostream& log) {
     collective_step(comm, [&] {
       if (!root) return;
       if (fault) fault("publish", 0);
+      check_still_ours(staging, p, identity);
       write_metadata_files(p, staging, totals);
       publish_output(staging, p.job.output, args.overwrite);
       // After the rename, so a failed rename keeps the job resumable; a kill

@@ -1,6 +1,7 @@
 #include "cli/report.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <iomanip>
 #include <nlohmann/json.hpp>
@@ -12,7 +13,48 @@
 namespace cocktail {
 namespace {
 
-std::string model_name(const Job& job, size_t i) { return job.models[i].path.filename().string(); }
+// The shortest tail of each model's path that no other model's path ends
+// with: "ft-a" for folders, "run1/model.safetensors" for two single files
+// of one name.
+std::vector<std::string> model_labels(const Job& job) {
+  std::vector<std::vector<std::string>> parts;
+  for (const auto& m : job.models) {
+    std::vector<std::string> p;
+    for (const auto& c : m.path) p.push_back(c.string());
+    std::erase_if(p, [](const std::string& c) { return c.empty() || c == "/"; });
+    parts.push_back(p);
+  }
+  std::vector<std::string> labels(job.models.size());
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const auto tail = [&](size_t k, size_t n) {
+      std::string s;
+      for (size_t j = parts[k].size() - std::min(n, parts[k].size()); j < parts[k].size(); ++j)
+        s += (s.empty() ? "" : "/") + parts[k][j];
+      return s;
+    };
+    for (size_t n = 1; n <= parts[i].size(); ++n) {
+      labels[i] = tail(i, n);
+      bool unique = true;
+      for (size_t k = 0; k < parts.size() && unique; ++k) unique = k == i || tail(k, n) != labels[i];
+      if (unique) break;
+    }
+  }
+  return labels;
+}
+
+std::string model_name(const Job& job, size_t i) { return model_labels(job)[i]; }
+
+// The shortest decimal that reads back as the same float32 (0.3, not
+// 0.300000012).
+std::string float32_text(float v) {
+  char text[32];
+  const auto [end, ec] = std::to_chars(text, text + sizeof text, v);
+  return std::string(text, end);
+}
+
+// That decimal as a JSON number: 0.3 in the report rather than the double
+// nearest to the float32 (0.30000001192092896).
+double float32_json(float v) { return std::stod(float32_text(v)); }
 
 const char* role_name(ModelRole role) {
   switch (role) {
@@ -46,11 +88,10 @@ std::vector<NonfiniteCount> nonfinite_counts(const MergeRecipe& recipe, const Me
 }  // namespace
 
 std::string weights_text(const Job& job, const MergeRecipe& recipe) {
-  std::ostringstream s;
-  s << std::setprecision(9);  // enough to give back the exact float32 weight
+  std::string s;
   for (size_t i = 0; i < recipe.models.size(); ++i)
-    s << (i ? ", " : "") << model_name(job, recipe.models[i]) << "=" << recipe.weights[i];
-  return s.str();
+    s += (i ? ", " : "") + model_name(job, recipe.models[i]) + "=" + float32_text(recipe.weights[i]);
+  return s;
 }
 
 void print_plan(std::ostream& out, const Job& job, const MergeRecipe& recipe,
@@ -152,7 +193,7 @@ std::string losses_text(const Job& job, const FewShotResult& fewshot) {
 }
 
 std::string merge_report_json(const Job& job, const MergeRecipe& recipe, const MergePlan& plan,
-                              const JobTotals& totals, const FewShotResult* fewshot) {
+                              const JobTotals& totals, const FewShotResult* fewshot, const SideFiles& side_files) {
   nlohmann::ordered_json report;
   report["tool"] = "cocktail";
   report["version"] = COCKTAIL_VERSION;
@@ -162,7 +203,8 @@ std::string merge_report_json(const Job& job, const MergeRecipe& recipe, const M
     nlohmann::ordered_json m{{"path", job.models[i].path.string()},
                              {"role", role_name(job.models[i].role)}};
     const auto it = std::find(recipe.models.begin(), recipe.models.end(), i);
-    if (it != recipe.models.end()) m["weight"] = recipe.weights[it - recipe.models.begin()];
+    m["name"] = model_name(job, i);
+    if (it != recipe.models.end()) m["weight"] = float32_json(recipe.weights[it - recipe.models.begin()]);
     models.push_back(m);
   }
   report["models"] = models;
@@ -194,6 +236,10 @@ std::string merge_report_json(const Job& job, const MergeRecipe& recipe, const M
   report["bytes_written"] = plan.layout.total_tensor_bytes;
   report["warnings"] = data_warnings(job, recipe, plan, totals);
   for (const auto& w : recipe.warnings) report["warnings"].push_back(w);
+  for (const auto& w : side_files.warnings) report["warnings"].push_back(w);
+  nlohmann::ordered_json left = nlohmann::ordered_json::array();
+  for (const auto& [file, why] : side_files.not_copied) left.push_back({{"file", file}, {"why", why}});
+  report["reference_files_not_copied"] = left;
   return report.dump(2) + "\n";
 }
 

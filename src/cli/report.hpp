@@ -7,6 +7,7 @@
 
 #include "config/job.hpp"
 #include "fewshot/fewshot_weights.hpp"
+#include "io/side_files.hpp"
 #include "merge/recipe.hpp"
 #include "plan/merge_plan.hpp"
 
@@ -35,8 +36,10 @@ std::vector<std::string> data_warnings(const Job& job, const MergeRecipe& recipe
 void print_summary(std::ostream& out, const Job& job, const MergeRecipe& recipe,
                    const MergePlan& plan, const JobTotals& totals);
 
+// `side_files` gives the remote-code warning and the reference's files that
+// were not copied, with the reason for each.
 std::string merge_report_json(const Job& job, const MergeRecipe& recipe, const MergePlan& plan,
-                              const JobTotals& totals, const FewShotResult* fewshot);
+                              const JobTotals& totals, const FewShotResult* fewshot, const SideFiles& side_files);
 
 // The candidates' losses and weights as a table (rank 0, before the merge).
 void print_fewshot(std::ostream& out, const Job& job, const FewShotResult& fewshot);

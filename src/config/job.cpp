@@ -21,6 +21,7 @@
 
 #include "core/dtype_names.hpp"
 #include "core/error.hpp"
+#include "io/checkpoint.hpp"
 #include "io/file.hpp"
 
 namespace cocktail {
@@ -110,7 +111,7 @@ struct Field {
 std::string describe(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Null: return "nothing";
-    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Sequence: return node.size() == 0 ? "an empty list" : "a list";
     case YAML::NodeType::Map: return "a mapping";
     default: return "'" + one_line(node.Scalar()) + "'";
   }
@@ -140,6 +141,16 @@ double finite_number(const Reporter& r, const Field& f) {
   if (s.empty() || ec != std::errc() || end != s.data() + s.size() || !std::isfinite(value)) {
     fail_expected(r, f, kExpected);
   }
+  return value;
+}
+
+// A number the merge uses as a float32 (a weight): one that float32 turns
+// into Inf, or into 0 when it is not 0, would silently give a wrong model.
+double float32_number(const Reporter& r, const Field& f) {
+  const double value = finite_number(r, f);
+  const float as_float = static_cast<float>(value);
+  if (std::isinf(as_float) || (value != 0 && as_float == 0))
+    fail_expected(r, f, "a number float32 can hold (magnitude between 1.4e-45 and 3.4e38, or 0)");
   return value;
 }
 
@@ -283,12 +294,13 @@ class ModelList {
  public:
   ModelList(const Reporter& r, std::vector<ModelSpec>& out) : r_(r), out_(out) {}
 
-  // Index of an already listed model at the same place, if any. Besides the
-  // spelling, equivalent() catches the same folder reached through a symlink.
+  // Index of an already listed model, however it was spelled: a folder, its
+  // model.safetensors or its index, through a symlink or not.
   std::optional<size_t> find(const fs::path& p) const {
+    const fs::path identity = checkpoint_identity(p);
     for (size_t i = 0; i < out_.size(); ++i) {
       std::error_code ec;
-      if (out_[i].path == p || fs::equivalent(out_[i].path, p, ec)) return i;
+      if (out_[i].path == p || fs::equivalent(checkpoint_identity(out_[i].path), identity, ec)) return i;
     }
     return std::nullopt;
   }
@@ -319,7 +331,7 @@ void read_linear(const Reporter& r, const Mapping& root, const fs::path& dir, Jo
     const Mapping params(r, *p);
     params.check_known({"normalize", "weight"}, " for linear");
     if (auto f = params.get("normalize")) job.normalize = boolean(r, *f);
-    if (auto f = params.get("weight")) global_weight = finite_number(r, *f);
+    if (auto f = params.get("weight")) global_weight = float32_number(r, *f);
   }
   if (auto f = root.get("target")) {
     r.fail(f->key_line, f->key, "not used by linear; list every model under 'models'");
@@ -349,7 +361,7 @@ void read_linear(const Reporter& r, const Mapping& root, const fs::path& dir, Jo
     if (auto p = entry.get("parameters")) {
       const Mapping params(r, *p);
       params.check_known({"weight"}, " for a linear model entry");
-      if (auto w = params.get("weight")) weight = finite_number(r, *w);
+      if (auto w = params.get("weight")) weight = float32_number(r, *w);
     }
     if (!weight) {
       r.fail(entry.line(), Mapping::join(item.key, "parameters.weight"),

@@ -1,8 +1,12 @@
 #include "fewshot/fewshot_weights.hpp"
 
+#include <dlfcn.h>
+
+#include <algorithm>
 #include <chrono>
 
 #include "core/error.hpp"
+#include "core/model_kind.hpp"
 #include "dist/collective_step.hpp"
 #include "fewshot/decoder_evaluator.hpp"
 #include "fewshot/encoder_evaluator.hpp"
@@ -10,14 +14,52 @@
 #include "fewshot/examples.hpp"
 #include "fewshot/special_tokens.hpp"
 #include "fewshot/tokenizer.hpp"
+#include "io/json_file.hpp"
 
 namespace cocktail {
+namespace fs = std::filesystem;
+
+namespace {
+
+// OpenBLAS multiplies matrices in another order on one thread than on
+// several (its serial and threaded drivers cut the inner dimension
+// differently), while two threads or more give the same bits whatever their
+// number (measured: docs/fewshot.md). So the BLAS never runs on one thread,
+// and the losses do not depend on how many ranks or threads share a node.
+// Looked up at run time: libblas.so.3 may be another BLAS.
+void set_blas_threads(int threads) {
+  using SetThreads = void (*)(int);
+  if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
+    set(std::max(2, threads));
+}
+
+// An embedding model scored with decoder examples (or the reverse) would
+// fail later on a missing token with no hint of the real mistake.
+void check_examples_fit(const Examples& examples, const fs::path& folder, const fs::path& examples_file) {
+  const fs::path config = folder / "config.json";
+  if (!fs::is_regular_file(config)) return;
+  const nlohmann::json root = read_json_object(config);
+  const auto type = root.find("model_type");
+  if (type == root.end() || !type->is_string()) return;  // the evaluator names what is missing
+  const std::string t = type->get<std::string>();
+  const bool embedding = is_embedding_model_type(t);
+  if (!embedding && !is_decoder_model_type(t)) return;
+  if (embedding == examples.is_encoder()) return;
+  throw Error(examples_file.string() + ": these are " +
+              (examples.is_encoder() ? "embedding examples ({query, pos, neg})" : "decoder examples ({input, output})") +
+              ", but " + config.string() + " describes " +
+              (embedding ? "an embedding model (model_type '" + t + "'), scored with {query, pos, neg} examples"
+                         : "a decoder (model_type '" + t + "'), scored with {input, output} examples"));
+}
+
+}  // namespace
 
 bool fewshot_forward_on_gpu(int gpu) { return gpu >= 0 && torch::cuda::is_available(); }
 
 FewShotResult compute_fewshot_weights(Comm& comm, const Job& job,
                                       const std::vector<Checkpoint>& models, int threads, int gpu) {
   torch::set_num_threads(threads);
+  set_blas_threads(threads);
   const FewShot& cfg = *job.fewshot;
   FewShotResult result;
   result.candidates = job.candidates();
@@ -30,6 +72,7 @@ FewShotResult compute_fewshot_weights(Comm& comm, const Job& job,
     // As the authors' code: the reference (first) model's tokenizer serves
     // every candidate, which share a base and so a vocabulary.
     const Checkpoint& reference = models[job.reference_index()];
+    check_examples_fit(examples, reference.folder(), cfg.files.front());
     const Tokenizer tokenizer = Tokenizer::from_file(reference.folder() / "tokenizer.json");
     ids = read_special_ids(reference.folder(), tokenizer, !examples.is_encoder());
     const auto max_len = static_cast<size_t>(cfg.max_input_length);

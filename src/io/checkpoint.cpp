@@ -20,10 +20,43 @@ constexpr uint64_t kMaxIndexBytes = 1ull << 30;
 
 using WeightMap = std::map<std::string, std::string>;  // tensor name -> shard file name
 
+// What a file that failed to parse as safetensors most likely is, from its
+// first bytes ("" when nothing fits), so that a path to the wrong file gets a
+// message naming its format instead of a complaint about a header length.
+std::string other_format(const fs::path& path) {
+  char head[8] = {};
+  try {
+    const File file(path.string(), File::Mode::Read);
+    if (file.size() < sizeof head) return "";
+    file.pread_full(head, sizeof head, 0);
+  } catch (const Error&) {
+    return "";
+  }
+  const std::string_view h(head, sizeof head);
+  if (h.substr(0, 4) == "PK\x03\x04") return "a zip archive (PyTorch's .bin/.pt format)";
+  if (static_cast<unsigned char>(h[0]) == 0x80 && h[1] >= 2 && h[1] <= 5)
+    return "a Python pickle (PyTorch's legacy .bin format)";
+  if (h == std::string_view("\x89HDF\r\n\x1a\n", 8)) return "an HDF5 file (Keras .h5)";
+  if (h.substr(0, 4) == "GGUF") return "a GGUF file";
+  // A safetensors length prefix has NUL bytes (headers are under 2^56 bytes).
+  const size_t first = h.find_first_not_of(" \t\r\n");
+  if (h.find('\0') == std::string_view::npos && first != std::string_view::npos &&
+      (h[first] == '{' || h[first] == '['))
+    return "a JSON file";
+  return "";
+}
+
 CheckpointFile load_file(const fs::path& path) {
   CheckpointFile f;
   f.path = path;
-  f.header = read_safetensors_header(path.string());
+  try {
+    f.header = read_safetensors_header(path.string());
+  } catch (const Error&) {
+    const std::string what = other_format(path);
+    if (what.empty()) throw;
+    throw Error(path.string() + ": this is " + what +
+                ", not a safetensors file (give a .safetensors file, its index, or the model's folder)");
+  }
   return f;
 }
 
@@ -124,6 +157,17 @@ bool is_index_name(const fs::path& path) {
 
 }  // namespace
 
+fs::path checkpoint_identity(const fs::path& path) {
+  std::error_code ec;
+  fs::path entry = path;
+  if (fs::is_directory(path, ec)) {
+    if (fs::exists(path / kSingleName, ec)) entry = path / kSingleName;
+    else if (fs::exists(path / kIndexName, ec)) entry = path / kIndexName;
+  }
+  const fs::path resolved = fs::weakly_canonical(fs::absolute(entry), ec);
+  return ec ? entry.lexically_normal() : resolved;
+}
+
 uint64_t CheckpointTensor::file_offset() const { return data_start + info.begin; }
 
 Checkpoint Checkpoint::open(const fs::path& path) {
@@ -165,6 +209,7 @@ Checkpoint Checkpoint::open(const fs::path& path) {
   }
 
   WeightMap map;
+  ckpt.index_ = index;
   if (!index.empty()) {
     map = parse_index(index);
     ckpt.files_ = load_shards(map, ckpt.folder_, index.string());

@@ -33,6 +33,12 @@ struct CheckpointFile {
 std::map<std::string, std::string> parse_checkpoint_index(std::string_view text,
                                                           const std::string& label);
 
+// The file that defines the checkpoint at `path`, with symlinks resolved: a
+// folder's model.safetensors or model.safetensors.index.json, else the path
+// itself. Two spellings of one model ("m", "m/", "m/model.safetensors", a
+// link to m) give the same file.
+std::filesystem::path checkpoint_identity(const std::filesystem::path& path);
+
 class Checkpoint {
  public:
   // Throws cocktail::Error naming the file and the broken rule.
@@ -43,13 +49,15 @@ class Checkpoint {
   // single-file checkpoint).
   const std::filesystem::path& folder() const { return folder_; }
   const std::vector<CheckpointFile>& files() const { return files_; }
+  // The index file, when the checkpoint has one (else empty).
+  const std::filesystem::path& index() const { return index_; }
   // Files in index order (or the single file), tensors by offset within each.
   const std::vector<CheckpointTensor>& tensors() const { return tensors_; }
   const CheckpointTensor* find(const std::string& name) const;
   uint64_t total_tensor_bytes() const;
 
  private:
-  std::filesystem::path path_, folder_;
+  std::filesystem::path path_, folder_, index_;
   std::vector<CheckpointFile> files_;
   std::vector<CheckpointTensor> tensors_;
   std::unordered_map<std::string, size_t> by_name_;

@@ -1,5 +1,7 @@
 #include "io/output_folder.hpp"
 
+#include <unistd.h>
+
 #include "core/error.hpp"
 #include "io/file.hpp"
 
@@ -44,11 +46,41 @@ fs::path staging_path(const fs::path& output) {
   return sibling(clean_output_path(output), ".cocktail-staging");
 }
 
-void check_output_path(const fs::path& output, const std::vector<fs::path>& inputs,
-                       bool overwrite) {
+namespace {
+
+// The names the job creates beside the output must fit the filesystem; found
+// here, not as a raw error from deep inside the job.
+void check_name_lengths(const fs::path& out) {
+  const fs::path parent = out.parent_path();
+  long name_max = ::pathconf(parent.c_str(), _PC_NAME_MAX);
+  long path_max = ::pathconf(parent.c_str(), _PC_PATH_MAX);
+  if (name_max <= 0) name_max = 255;
+  if (path_max <= 0) path_max = 4096;
+  const std::string name = out.filename().string();
+  const fs::path longest = sibling(out, ".cocktail-replaced");  // the longest of the job's suffixes
+  const auto limit = static_cast<size_t>(name_max);
+  const size_t room = limit - (longest.filename().string().size() - name.size());
+  if (longest.filename().string().size() > limit)
+    throw Error("output " + out.string() + ": its name is " + std::to_string(name.size()) +
+                " bytes, and the folders cocktail keeps beside it (" + longest.filename().string().substr(0, 8) +
+                "...cocktail-replaced) would exceed this filesystem's " + std::to_string(limit) +
+                "-byte limit on names; use a name of at most " + std::to_string(room) + " bytes");
+  // The deepest path written: a journal record file or a module's file
+  // inside the staging folder, within 80 bytes of its name.
+  constexpr size_t kDeepest = 80;
+  if (staging_path(out).string().size() + kDeepest > static_cast<size_t>(path_max))
+    throw Error("output " + out.string() + ": the path is " + std::to_string(out.string().size()) +
+                " bytes, too long for the files cocktail writes under it (this system's limit is " +
+                std::to_string(path_max) + " bytes per path)");
+}
+
+}  // namespace
+
+void check_output_path(const fs::path& output, const std::vector<fs::path>& models,
+                       const std::vector<fs::path>& files_read, bool overwrite) {
   if (output.empty()) throw Error("no output path: set 'output' in the config or pass --output");
   const fs::path out = clean_output_path(output);
-  for (const auto& input : inputs) {
+  for (const auto& input : models) {
     const fs::path in = absolute_clean(input);
     // A single-file input only owns itself; writing beside it is fine.
     if (fs::is_regular_file(in) ? out == in : is_within(out, in))
@@ -56,11 +88,22 @@ void check_output_path(const fs::path& output, const std::vector<fs::path>& inpu
     if (is_within(in, out))
       throw Error("input " + in.string() + " is inside the output folder " + out.string());
   }
+  const fs::path staging = staging_path(out);
+  for (const auto& file : files_read) {
+    const fs::path resolved = absolute_clean(file);
+    const fs::path& replaced = is_within(resolved, staging) ? staging : out;
+    if (!is_within(resolved, replaced)) continue;
+    const fs::path given = fs::absolute(file).lexically_normal();
+    throw Error("input " + given.string() + (given == resolved ? "" : " (a link to " + resolved.string() + ")") +
+                " is inside " + replaced.string() + ", which this job replaces; choose another output");
+  }
   const fs::path parent = out.parent_path();
   if (!fs::is_directory(parent))
     throw Error("output " + out.string() + ": " + parent.string() +
                 (fs::exists(parent) ? " is not a folder" : " does not exist (create it first)"));
-  if (fs::exists(out) && !overwrite)
+  check_name_lengths(out);
+  std::error_code ec;
+  if (fs::exists(out, ec) && !overwrite)
     throw Error("output " + out.string() + " already exists; pass --overwrite to replace it");
 }
 

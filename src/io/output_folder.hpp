@@ -17,12 +17,19 @@ std::filesystem::path clean_output_path(const std::filesystem::path& output);
 // <parent>/.<name>.cocktail-staging
 std::filesystem::path staging_path(const std::filesystem::path& output);
 
-// Refuses an output inside an input (or an input inside the output), an
-// output whose parent folder does not exist (nothing is created outside the
-// output, so a failed job leaves nothing behind) and an existing destination
-// without `overwrite`. Throws cocktail::Error.
-void check_output_path(const std::filesystem::path& output,
-                       const std::vector<std::filesystem::path>& inputs, bool overwrite);
+// Refuses, before anything is created or removed:
+//  - an output inside a model (`models`: the model paths as given) or a
+//    model inside the output;
+//  - any file the job reads (`files_read`: shards, indexes, side files,
+//    examples, the config), symlinks resolved, inside the output or its
+//    staging folder, which the job replaces;
+//  - an output whose parent folder does not exist (nothing is created
+//    outside the output, so a failed job leaves nothing behind);
+//  - a name too long for the filesystem once the job's suffixes are added;
+//  - an existing destination without `overwrite`.
+// Throws cocktail::Error naming the input or the output.
+void check_output_path(const std::filesystem::path& output, const std::vector<std::filesystem::path>& models,
+                       const std::vector<std::filesystem::path>& files_read, bool overwrite);
 
 // Creates the staging folder (replacing a stale one) and every shard file at
 // its final size with its header in place, so ranks can pwrite anywhere.

@@ -2,9 +2,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <set>
+
 #include "core/dtype_names.hpp"
+#include "core/model_kind.hpp"
 #include "core/error.hpp"
 #include "io/file.hpp"
+#include "io/json_file.hpp"
 #include "io/json_strict.hpp"
 #include "io/output_folder.hpp"
 
@@ -14,6 +19,9 @@ namespace cocktail {
 namespace {
 
 constexpr uint64_t kMaxConfigJson = 64 << 20;
+// A folder with more files than this (a single-file checkpoint in a shared
+// folder) is listed in the report only this far.
+constexpr size_t kMaxListed = 1000;
 
 // Copied as they are when the reference folder has them.
 constexpr const char* kCopied[] = {
@@ -25,9 +33,150 @@ constexpr const char* kCopied[] = {
     "sentence_bert_config.json", "1_Pooling/config.json",
 };
 
+bool has_extension(const fs::path& p, std::initializer_list<const char*> exts) {
+  const std::string e = p.extension().string();
+  for (const char* x : exts)
+    if (e == x) return true;
+  return false;
+}
+
+bool is_weight_file(const fs::path& p) {
+  return has_extension(p, {".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".gguf", ".onnx",
+                           ".npy", ".npz"});
+}
+
+// The folders (relative) of the sentence-transformers modules listed in the
+// folder's modules.json, other than the transformer itself at "".
+std::vector<fs::path> module_folders(const fs::path& folder) {
+  std::vector<fs::path> out;
+  const fs::path list = folder / "modules.json";
+  if (!fs::is_regular_file(list)) return out;
+  nlohmann::json modules;
+  try {
+    modules = nlohmann::json::parse(read_small_file(list.string(), kMaxConfigJson),
+                                    json_depth_limit<nlohmann::json>(list.string(), "JSON"));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(list.string() + ": not valid JSON (" + e.what() + ")");
+  }
+  if (!modules.is_array()) throw Error(list.string() + ": not a JSON list of modules");
+  for (const auto& m : modules) {
+    if (!m.is_object() || !m.contains("path") || !m["path"].is_string())
+      throw Error(list.string() + ": a module without a \"path\" string");
+    const fs::path rel = fs::path(m["path"].get<std::string>()).lexically_normal();
+    if (rel.empty() || rel == ".") continue;
+    if (rel.is_absolute() || *rel.begin() == "..")
+      throw Error(list.string() + ": module path '" + rel.string() + "' leaves the model folder");
+    out.push_back(rel);
+  }
+  return out;
+}
+
+// Whether config.json or tokenizer_config.json maps classes to the folder's
+// own Python files (transformers' trust_remote_code).
+bool has_remote_code(const fs::path& folder) {
+  for (const char* name : {"config.json", "tokenizer_config.json"}) {
+    const fs::path p = folder / name;
+    if (fs::is_regular_file(p) && read_json_object(p).contains("auto_map")) return true;
+  }
+  return false;
+}
+
+struct Collected {
+  std::vector<fs::path> copies, folders;  // relative
+  bool remote_code = false;
+};
+
+// What the output carries from `folder` besides config.json.
+Collected collect(const fs::path& folder) {
+  Collected c;
+  std::set<fs::path> seen;
+  const auto copy = [&](const fs::path& rel) {
+    if (seen.insert(rel).second) c.copies.push_back(rel);
+  };
+  for (const char* name : kCopied)
+    if (fs::is_regular_file(folder / name)) copy(name);
+  for (const fs::path& module : module_folders(folder)) {
+    bool any = false;
+    std::error_code ec;
+    for (const auto& e : fs::recursive_directory_iterator(folder / module, ec)) {
+      if (!e.is_regular_file()) continue;
+      const fs::path rel = fs::relative(e.path(), folder);
+      if (is_weight_file(rel))
+        throw Error((folder / rel).string() + ": the sentence-transformers module '" + module.string() +
+                    "' has weights of its own, and cocktail merges only the transformer's; "
+                    "merge without the module (remove it from modules.json) or merge it separately");
+      copy(rel);
+      any = true;
+    }
+    if (!any && fs::is_directory(folder / module)) c.folders.push_back(module);
+  }
+  c.remote_code = has_remote_code(folder);
+  if (c.remote_code) {
+    std::set<fs::path> code;  // sorted: the same output and messages on every run
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(folder, ec))
+      if (e.is_regular_file() && e.path().extension() == ".py") code.insert(e.path().filename());
+    for (const auto& py : code) copy(py);
+  }
+  return c;
+}
+
+// Why a file of the reference folder stays out of the output.
+std::string why_not_copied(const fs::path& rel, bool remote_code) {
+  const std::string name = rel.filename().string();
+  if (rel.extension() == ".safetensors" || name == "model.safetensors.index.json")
+    return "weights: the output has the merged ones";
+  if (is_weight_file(rel) || name.ends_with(".bin.index.json"))
+    return "weights in a format cocktail does not read; the output has the merged safetensors";
+  if (rel.extension() == ".py")
+    return remote_code ? "code outside the model folder's top level" : "code, and config.json has no auto_map";
+  return "not a config, tokenizer, generation, module or remote-code file";
+}
+
+std::vector<std::pair<std::string, std::string>> list_not_copied(const fs::path& folder, const SideFiles& files,
+                                                                 bool remote_code) {
+  std::set<std::string> carried = {"config.json"};
+  for (const auto& p : files.copies) carried.insert(p.string());
+  std::vector<std::pair<std::string, std::string>> out;
+  std::error_code ec;
+  size_t more = 0;
+  for (auto it = fs::recursive_directory_iterator(folder, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    const fs::path rel = fs::relative(it->path(), folder);
+    if (it->is_directory()) {
+      // Tool caches and version control, not part of the model.
+      if (rel.filename().string().starts_with(".")) {
+        it.disable_recursion_pending();
+        if (out.size() < kMaxListed) out.emplace_back(rel.string() + "/", "a hidden folder");
+        else ++more;
+      }
+      continue;
+    }
+    if (carried.count(rel.string())) continue;
+    if (out.size() < kMaxListed) out.emplace_back(rel.string(), why_not_copied(rel, remote_code));
+    else ++more;
+  }
+  std::sort(out.begin(), out.end());
+  if (more) out.emplace_back("...", std::to_string(more) + " more files, not listed");
+  return out;
+}
+
+}  // namespace
+
+void check_side_files(const fs::path& folder) { collect(folder); }
+
+std::vector<fs::path> side_files_read(const fs::path& folder) {
+  std::vector<fs::path> out;
+  if (fs::is_regular_file(folder / "config.json")) out.push_back(folder / "config.json");
+  for (const fs::path& rel : collect(folder).copies) out.push_back(folder / rel);
+  return out;
+}
+
+namespace {
+
 bool is_embedding_model(const nlohmann::ordered_json& config) {
-  const std::string type = config.value("model_type", "");
-  return type == "bert" || type == "xlm-roberta" || type == "roberta";
+  const auto type = config.find("model_type");
+  return type != config.end() && type->is_string() && is_embedding_model_type(type->get<std::string>());
 }
 
 // CLS pooling and L2 normalisation: the embedding the few-shot loss scores.
@@ -80,8 +229,18 @@ SideFiles read_side_files(const fs::path& reference_folder, std::optional<DType>
     if (is_embedding_model(json) && !fs::is_regular_file(reference_folder / "modules.json"))
       files.generated = sentence_transformers_modules(json);
   }
-  for (const char* name : kCopied)
-    if (fs::is_regular_file(reference_folder / name)) files.copies.push_back(name);
+  Collected c = collect(reference_folder);
+  files.copies = std::move(c.copies);
+  files.folders = std::move(c.folders);
+  if (c.remote_code) {
+    std::string names;
+    for (const auto& p : files.copies)
+      if (p.extension() == ".py") names += (names.empty() ? "" : ", ") + p.string();
+    files.warnings.push_back(reference_folder.string() +
+                             " has remote code (auto_map): copying " + (names.empty() ? "no .py file" : names) +
+                             " into the output; read it before loading with trust_remote_code=True");
+  }
+  files.not_copied = list_not_copied(reference_folder, files, c.remote_code);
   return files;
 }
 
@@ -93,6 +252,11 @@ void stage_side_files(const fs::path& reference_folder, const SideFiles& files,
     fs::create_directories((staging / name).parent_path(), ec);
     fs::copy_file(reference_folder / name, staging / name, fs::copy_options::overwrite_existing, ec);
     if (ec) throw Error((reference_folder / name).string() + ": cannot copy into the output: " + ec.message());
+  }
+  for (const auto& folder : files.folders) {
+    std::error_code ec;
+    fs::create_directories(staging / folder, ec);
+    if (ec) throw Error((staging / folder).string() + ": cannot create: " + ec.message());
   }
   for (const auto& [name, contents] : files.generated) {
     std::error_code ec;

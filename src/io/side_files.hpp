@@ -1,11 +1,13 @@
 #pragma once
 // The non-weight files of a Hugging Face folder that loaders need:
 // config.json (with torch_dtype set to what we wrote), generation config and
-// tokenizer files, taken from the reference model. They are read and checked
-// before the merge, so a broken config.json cannot waste a long job.
+// tokenizer files, sentence-transformers modules and remote code, taken from
+// the reference model. They are read and checked before the merge, so a
+// broken config.json cannot waste a long job.
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/dtype.hpp"
@@ -15,16 +17,32 @@ namespace cocktail {
 struct SideFiles {
   std::string config_json;                  // rewritten config.json; empty when there is none
   std::vector<std::filesystem::path> copies;  // relative to the reference folder, copied as they are
+  std::vector<std::filesystem::path> folders;  // created empty (modules without files, as 2_Normalize)
   // Written as they are (relative path -> contents): sentence-transformers
   // modules for an embedding model whose reference folder has none.
   std::vector<std::pair<std::string, std::string>> generated;
+  // Every other file of the reference folder (relative path, why), for the report.
+  std::vector<std::pair<std::string, std::string>> not_copied;
+  std::vector<std::string> warnings;  // remote code carried along
 };
+
+// Refuses, naming the file, a folder whose sentence-transformers modules
+// (modules.json) hold weights of their own (a 2_Dense/ projection):
+// cocktail merges the transformer's weights only, and an output without the
+// module's weights would not load.
+void check_side_files(const std::filesystem::path& folder);
+
+// Every file cocktail may read from a model's folder besides the weights:
+// config.json, tokenizer and generation files, module files, remote code.
+// What an --overwrite must never delete.
+std::vector<std::filesystem::path> side_files_read(const std::filesystem::path& folder);
 
 // Embedding models (bert, xlm-roberta, roberta) get sentence-transformers
 // modules, so the output loads with SentenceTransformer(path) as the
 // authors' package writes it: the reference's own modules when it has them,
-// else CLS pooling then Normalize (how BGE embeds). Throws cocktail::Error
-// naming a config.json that is not a JSON object.
+// else CLS pooling then Normalize (how BGE embeds). A config.json with
+// auto_map (remote code) brings the folder's .py files along, with a warning.
+// Throws cocktail::Error naming a config.json that is not a JSON object.
 SideFiles read_side_files(const std::filesystem::path& reference_folder,
                           std::optional<DType> torch_dtype);
 
