@@ -6,12 +6,14 @@
 set -euo pipefail
 extra=()
 [ "$(id -u)" -eq 0 ] && extra+=(--allow-run-as-root)
+# The rank count in every spelling Open MPI's mpirun takes (`mpirun --help
+# all`: "-c|-np|--np" and "-n|--n"; it refuses "--np=4").
 ranks=1
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
   case "${args[$i]}" in
-    -n|-np) ranks="${args[$((i + 1))]}" ;;
+    -n|--n|-np|--np|-c) ranks="${args[$((i + 1))]:-1}"; break ;;
   esac
 done
-((ranks > $(nproc))) && extra+=(--oversubscribe)
+[[ "$ranks" =~ ^[0-9]+$ ]] && ((ranks > $(nproc))) && extra+=(--oversubscribe)
 exec mpirun "${extra[@]}" "$@"

@@ -119,6 +119,76 @@ std::vector<Case> cases() {
       {"BrokenConfigJson",
        [](const fs::path& d) { write_file(d / "base/config.json", "{\"model_type\": "); },
        "base/config.json: not valid JSON"},
+      // Issue 9: a careless or hostile user.
+      {"WeightOverflowsFloat32",
+       [](const fs::path& d) {
+         write_file(d / "job.yaml", "merge_method: linear\nmodels:\n  - model: base\n    parameters: {weight: 1e39}\n"
+                                    "  - model: ft\n    parameters: {weight: 1}\nparameters: {normalize: false}\n"
+                                    "output: out\n");
+       },
+       "key 'models[0].parameters.weight': must be a number float32 can hold"},
+      {"WeightUnderflowsFloat32",
+       [](const fs::path& d) {
+         write_file(d / "job.yaml", "merge_method: linear\nmodels:\n  - model: base\n  - model: ft\n"
+                                    "parameters: {weight: 1e-50}\noutput: out\n");
+       },
+       "key 'parameters.weight': must be a number float32 can hold"},
+      {"SentenceTransformersModuleWithWeights",
+       [](const fs::path& d) {
+         write_file(d / "base/modules.json",
+                    R"([{"idx":0,"name":"0","path":"","type":"sentence_transformers.models.Transformer"},)"
+                    R"({"idx":1,"name":"1","path":"1_Pooling","type":"sentence_transformers.models.Pooling"},)"
+                    R"({"idx":2,"name":"2","path":"2_Dense","type":"sentence_transformers.models.Dense"}])");
+         write_file(d / "base/1_Pooling/config.json", R"({"pooling_mode_cls_token": true})");
+         write_file(d / "base/2_Dense/config.json", R"({"in_features": 64, "out_features": 32})");
+         write_safetensors(d / "base/2_Dense/model.safetensors",
+                           {float_tensor("linear.weight", "F32", {32, 64}, values(32 * 64, 9))});
+       },
+       "base/2_Dense/model.safetensors: the sentence-transformers module '2_Dense' has weights of its own"},
+      {"LongOutputName",
+       [](const fs::path& d) {
+         write_file(d / "job.yaml", "merge_method: lm_cocktail\nbase_model: base\ntarget: ft\noutput: " +
+                                        std::string(240, 'o') + "\n");
+       },
+       "use a name of at most 236 bytes"},
+      {"SameModelAsFolderAndFile",
+       [](const fs::path& d) {
+         write_file(d / "job.yaml", "merge_method: linear\nmodels:\n  - model: ft\n    parameters: {weight: 0.5}\n"
+                                    "  - model: ft/model.safetensors\n    parameters: {weight: 0.5}\noutput: out\n");
+       },
+       "ft/model.safetensors is already listed as 'models[0].model'"},
+      {"SameModelAsFolderAndIndex",
+       [](const fs::path& d) {
+         write_file(d / "job.yaml", "merge_method: lm_cocktail\nbase_model: base/\n"
+                                    "target: base/model.safetensors.index.json\noutput: out\n");
+       },
+       "is already listed as 'base_model'"},
+      {"EmbeddingModelWithDecoderExamples",
+       [](const fs::path& d) {
+         write_file(d / "base/config.json", R"({"model_type": "bert", "hidden_size": 64})");
+         write_file(d / "ex.jsonl", "{\"input\": \"2+2=\", \"output\": \"4\"}\n");
+         write_file(d / "job.yaml", "merge_method: lm_cocktail\nbase_model: base\ntarget: ft\n"
+                                    "models:\n  - model: ft2\nexamples: ex.jsonl\noutput: out\n");
+         write_safetensors(d / "ft2/model.safetensors", model(3));
+       },
+       "ex.jsonl: these are decoder examples ({input, output}), but"},
+      {"ConfigJsonGivenAsModel",
+       [](const fs::path& d) {
+         write_file(d / "base/config.json", R"({"model_type": "llama"})");
+         write_file(d / "job.yaml", "merge_method: lm_cocktail\nbase_model: base\ntarget: base/config.json\n"
+                                    "output: out\n");
+       },
+       "base/config.json: this is a JSON file, not a safetensors file"},
+      {"PytorchBinGivenAsModel",
+       [](const fs::path& d) {
+         write_file(d / "pytorch_model.bin", std::string("PK\x03\x04", 4) + std::string(200, 'x'));
+         write_file(d / "job.yaml", "merge_method: lm_cocktail\nbase_model: base\ntarget: pytorch_model.bin\n"
+                                    "output: out\n");
+       },
+       "pytorch_model.bin: this is a zip archive (PyTorch's .bin/.pt format), not a safetensors file"},
+      {"EmptyModelList",
+       [](const fs::path& d) { write_file(d / "job.yaml", "merge_method: linear\nmodels: []\noutput: out\n"); },
+       "got an empty list"},
       {"UnwritableOutput",
        [](const fs::path& d) {
          write_file(d / "blocker", "a file where a folder should be");
