@@ -182,6 +182,18 @@ TEST_F(OverwriteNearInputs, ShardReachedThroughASymlink) {
                                         " (a link to " + (dir_ / "hub/blobs/abc123").string() + ") is inside");
 }
 
+// A name that fits the filesystem but not with the job's suffixes: refused
+// by the dry run as by the job, before anything is created.
+TEST_F(OverwriteNearInputs, LongOutputNameFailsTheDryRunToo) {
+  write_file(dir_ / "job.yaml", "merge_method: lm_cocktail\nbase_model: base\ntarget: ft\noutput: " +
+                                    std::string(238, 'o') + "\n");
+  const auto before = tree(dir_);
+  const RunResult r = run_mpi(2, {(dir_ / "job.yaml").string(), "--dry-run"}, /*every_rank_finishes=*/true);
+  expect_fails_on_every_rank(r, "its name is 238 bytes");
+  EXPECT_EQ(r.lines_containing("use a name of at most 236 bytes"), 1) << r.output;
+  EXPECT_EQ(tree(dir_), before);
+}
+
 // A config.json with auto_map and its code: the code travels with the merge,
 // with a warning, and the report lists what stayed behind and why.
 TEST(RemoteCode, PythonFilesAreCopiedAndTheRestIsReported) {
