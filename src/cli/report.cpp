@@ -42,7 +42,6 @@ std::vector<std::string> model_labels(const Job& job) {
   return labels;
 }
 
-std::string model_name(const Job& job, size_t i) { return model_labels(job)[i]; }
 
 // The shortest decimal that reads back as the same float32 (0.3, not
 // 0.300000012).
@@ -88,21 +87,23 @@ std::vector<NonfiniteCount> nonfinite_counts(const MergeRecipe& recipe, const Me
 }  // namespace
 
 std::string weights_text(const Job& job, const MergeRecipe& recipe) {
+  const std::vector<std::string> labels = model_labels(job);
   std::string s;
   for (size_t i = 0; i < recipe.models.size(); ++i)
-    s += (i ? ", " : "") + model_name(job, recipe.models[i]) + "=" + float32_text(recipe.weights[i]);
+    s += (i ? ", " : "") + labels[recipe.models[i]] + "=" + float32_text(recipe.weights[i]);
   return s;
 }
 
 void print_plan(std::ostream& out, const Job& job, const MergeRecipe& recipe,
                 const MergePlan& plan, int ranks) {
+  const std::vector<std::string> labels = model_labels(job);
   out << "plan: " << method_name(job.method) << " of " << recipe.models.size() << " models ("
       << weights_text(job, recipe) << ")\n";
   size_t merged = 0;
   for (const auto& t : plan.tensors) merged += t.action == TensorAction::Merge;
   out << "  tensors: " << plan.tensors.size() << " (" << merged << " merged, "
       << plan.tensors.size() - merged << " copied from "
-      << model_name(job, job.reference_index()) << ")\n";
+      << labels[job.reference_index()] << ")\n";
   out << "  read " << format_bytes(plan.total_read_bytes()) << ", write "
       << format_bytes(plan.layout.total_tensor_bytes) << " in " << plan.units.size()
       << " work units of up to " << format_bytes(job.chunk_size) << "\n";
@@ -117,12 +118,13 @@ void print_plan(std::ostream& out, const Job& job, const MergeRecipe& recipe,
 
 std::vector<std::string> data_warnings(const Job& job, const MergeRecipe& recipe,
                                        const MergePlan& plan, const JobTotals& totals) {
+  const std::vector<std::string> labels = model_labels(job);
   std::vector<std::string> warnings;
   const auto by = nonfinite_counts(recipe, plan, totals);
   for (size_t s = 0; s < recipe.models.size(); ++s)
     if (by[s].count > 0)
       warnings.push_back(std::to_string(by[s].count) + " NaN/Inf values read from " +
-                         model_name(job, recipe.models[s]) + " (first in tensor '" +
+                         labels[recipe.models[s]] + " (first in tensor '" +
                          by[s].first_tensor + "')");
   if (const NonfiniteCount& out = by.back(); out.count > 0)
     warnings.push_back(std::to_string(out.count) +
@@ -132,7 +134,7 @@ std::vector<std::string> data_warnings(const Job& job, const MergeRecipe& recipe
     if (totals.differs[t] > 0)
       warnings.push_back("integer tensor '" + plan.tensors[t].name +
                          "' differs between models; copied from " +
-                         model_name(job, job.reference_index()));
+                         labels[job.reference_index()]);
   return warnings;
 }
 
@@ -163,6 +165,7 @@ void print_summary(std::ostream& out, const Job& job, const MergeRecipe& recipe,
 }
 
 void print_fewshot(std::ostream& out, const Job& job, const FewShotResult& fewshot) {
+  const std::vector<std::string> labels = model_labels(job);
   const FewShot& cfg = *job.fewshot;
   out << "cocktail: few-shot weights from " << fewshot.examples << " examples in "
       << fewshot.batches << " batches (temperature " << cfg.temperature << ", loss "
@@ -174,26 +177,28 @@ void print_fewshot(std::ostream& out, const Job& job, const FewShotResult& fewsh
   for (const auto& where : fewshot.skipped)
     out << "cocktail: warning: " << where << ": nothing left to score within max_input_length; skipped\n";
   size_t width = 9;
-  for (size_t c : fewshot.candidates) width = std::max(width, model_name(job, c).size());
+  for (size_t c : fewshot.candidates) width = std::max(width, labels[c].size());
   out << "  " << std::left << std::setw(static_cast<int>(width)) << "candidate" << std::right
       << std::setw(12) << "loss" << std::setw(12) << "weight\n";
   for (size_t i = 0; i < fewshot.candidates.size(); ++i)
     out << "  " << std::left << std::setw(static_cast<int>(width))
-        << model_name(job, fewshot.candidates[i]) << std::right << std::fixed
+        << labels[fewshot.candidates[i]] << std::right << std::fixed
         << std::setprecision(6) << std::setw(12) << fewshot.losses[i] << std::setw(12)
         << fewshot.weights[i] << std::defaultfloat << "\n";
 }
 
 std::string losses_text(const Job& job, const FewShotResult& fewshot) {
+  const std::vector<std::string> labels = model_labels(job);
   std::ostringstream s;
   s << std::setprecision(9);
   for (size_t i = 0; i < fewshot.candidates.size(); ++i)
-    s << (i ? ", " : "") << model_name(job, fewshot.candidates[i]) << "=" << fewshot.losses[i];
+    s << (i ? ", " : "") << labels[fewshot.candidates[i]] << "=" << fewshot.losses[i];
   return s.str();
 }
 
 std::string merge_report_json(const Job& job, const MergeRecipe& recipe, const MergePlan& plan,
                               const JobTotals& totals, const FewShotResult* fewshot, const SideFiles& side_files) {
+  const std::vector<std::string> labels = model_labels(job);
   nlohmann::ordered_json report;
   report["tool"] = "cocktail";
   report["version"] = COCKTAIL_VERSION;
@@ -203,7 +208,7 @@ std::string merge_report_json(const Job& job, const MergeRecipe& recipe, const M
     nlohmann::ordered_json m{{"path", job.models[i].path.string()},
                              {"role", role_name(job.models[i].role)}};
     const auto it = std::find(recipe.models.begin(), recipe.models.end(), i);
-    m["name"] = model_name(job, i);
+    m["name"] = labels[i];
     if (it != recipe.models.end()) m["weight"] = float32_json(recipe.weights[it - recipe.models.begin()]);
     models.push_back(m);
   }
