@@ -6,7 +6,7 @@
 
 namespace cocktail {
 
-nlohmann::json read_json_object(const std::filesystem::path& path) {
+nlohmann::json read_json_file(const std::filesystem::path& path) {
   // Model configs are a few KB; this only stops a wrong path from exhausting memory.
   constexpr uint64_t kMaxBytes = 64 << 20;
   nlohmann::json root;
@@ -16,6 +16,11 @@ nlohmann::json read_json_object(const std::filesystem::path& path) {
   } catch (const nlohmann::json::exception& e) {
     throw Error(path.string() + ": not valid JSON (" + e.what() + ")");
   }
+  return root;
+}
+
+nlohmann::json read_json_object(const std::filesystem::path& path) {
+  nlohmann::json root = read_json_file(path);
   if (!root.is_object()) throw Error(path.string() + ": not a JSON object");
   return root;
 }

@@ -6,7 +6,10 @@
 
 namespace cocktail {
 
-// Throws cocktail::Error "PATH: not valid JSON (...)" or "PATH: not a JSON object".
+// Throws cocktail::Error "PATH: not valid JSON (...)".
+nlohmann::json read_json_file(const std::filesystem::path& path);
+
+// read_json_file, and "PATH: not a JSON object" for any other value.
 nlohmann::json read_json_object(const std::filesystem::path& path);
 
 }  // namespace cocktail

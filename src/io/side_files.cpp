@@ -51,13 +51,7 @@ std::vector<fs::path> module_folders(const fs::path& folder) {
   std::vector<fs::path> out;
   const fs::path list = folder / "modules.json";
   if (!fs::is_regular_file(list)) return out;
-  nlohmann::json modules;
-  try {
-    modules = nlohmann::json::parse(read_small_file(list.string(), kMaxConfigJson),
-                                    json_depth_limit<nlohmann::json>(list.string(), "JSON"));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(list.string() + ": not valid JSON (" + e.what() + ")");
-  }
+  const nlohmann::json modules = read_json_file(list);
   if (!modules.is_array()) throw Error(list.string() + ": not a JSON list of modules");
   for (const auto& m : modules) {
     if (!m.is_object() || !m.contains("path") || !m["path"].is_string())
