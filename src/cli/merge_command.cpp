@@ -84,10 +84,10 @@ void load_inputs(const CliArgs& args, bool root, PreparedJob& p) {
     paths.push_back(m.path);
     if (!model.index().empty()) files_read.push_back(model.index());
     for (const auto& f : model.files()) files_read.push_back(f.path);
-    // Also refuses sentence-transformers modules with weights of their own.
     for (const auto& f : side_files_read(model.folder())) files_read.push_back(f);
   }
   if (args.command != CliArgs::Command::Merge) return;
+  check_side_files(p.models[p.job.reference_index()].folder());
   check_output_path(p.job.output, paths, files_read, args.overwrite);
   if (root && !args.dry_run) p.lock = OutputLock::acquire(p.job.output, p.job.config_path.string());
 }
@@ -395,6 +395,9 @@ void run_merge(Comm& comm, const CliArgs& args, std::ostream& log) {
       if (root && !Journal::exists(staging)) remove_staging(staging);
       throw;
     }
+    // Taken over by another job (check_still_ours): the folder is not this
+    // job's to resume, so no hint to rerun (rank 0 prints the message).
+    if (root && Journal::owner(staging) != p.lock.holder()) throw;
     throw JobFailed(std::string(e.what()) + "; the finished part is kept in " + staging.string() +
                         ": rerun the same command to resume",
                     e.failed_rank(), e.interrupted());

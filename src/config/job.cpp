@@ -144,14 +144,17 @@ double finite_number(const Reporter& r, const Field& f) {
   return value;
 }
 
-// A number the merge uses as a float32 (a weight): one that float32 turns
-// into Inf, or into 0 when it is not 0, would silently give a wrong model.
-double float32_number(const Reporter& r, const Field& f) {
-  const double value = finite_number(r, f);
-  const float as_float = static_cast<float>(value);
-  if (std::isinf(as_float) || (value != 0 && as_float == 0))
-    fail_expected(r, f, "a number float32 can hold (magnitude between 1.4e-45 and 3.4e38, or 0)");
-  return value;
+// The merge multiplies in float32: a weight (as the merge uses it, after
+// normalizing) that float32 turns into Inf, or into 0 when it is not 0,
+// would silently give a wrong model. `f` is the key the weight came from.
+void check_float32_weight(const Reporter& r, const Field& f, double used, bool normalized) {
+  const float as_float = static_cast<float>(used);
+  if (!std::isinf(as_float) && (used == 0 || as_float != 0)) return;
+  std::ostringstream v;
+  v << used;
+  r.fail(f.line(), f.key,
+         "must give a weight float32 can hold (magnitude between 1.4e-45 and 3.4e38, or 0), got " +
+             describe(f.value) + (normalized ? ", " + v.str() + " once normalized" : std::string()));
 }
 
 long long whole_number(const Reporter& r, const Field& f, long long min, long long max) {
@@ -327,12 +330,14 @@ class ModelList {
 
 void read_linear(const Reporter& r, const Mapping& root, const fs::path& dir, Job& job) {
   std::optional<double> global_weight;
+  std::optional<Field> global_field;
   if (std::optional<Field> p = root.get("parameters")) {
     const Mapping params(r, *p);
     params.check_known({"normalize", "weight"}, " for linear");
     if (auto f = params.get("normalize")) job.normalize = boolean(r, *f);
-    if (auto f = params.get("weight")) global_weight = float32_number(r, *f);
+    if ((global_field = params.get("weight"))) global_weight = finite_number(r, *global_field);
   }
+  std::vector<std::optional<Field>> weight_fields;  // aligned with job.models, for messages
   if (auto f = root.get("target")) {
     r.fail(f->key_line, f->key, "not used by linear; list every model under 'models'");
   }
@@ -341,6 +346,7 @@ void read_linear(const Reporter& r, const Mapping& root, const fs::path& dir, Jo
   bool base_weighted = false;
   if (auto f = root.get("base_model")) {
     list.add(*f, {existing_path(r, *f, dir), ModelRole::Base, std::nullopt, f->line()});
+    weight_fields.emplace_back();
   }
 
   const std::optional<Field> models = root.get("models");
@@ -358,10 +364,14 @@ void read_linear(const Reporter& r, const Mapping& root, const fs::path& dir, Jo
     if (!model) r.fail(entry.line(), Mapping::join(item.key, "model"), "missing");
 
     std::optional<double> weight = global_weight;
+    std::optional<Field> weight_field = global_field;
     if (auto p = entry.get("parameters")) {
       const Mapping params(r, *p);
       params.check_known({"weight"}, " for a linear model entry");
-      if (auto w = params.get("weight")) weight = float32_number(r, *w);
+      if (auto w = params.get("weight")) {
+        weight = finite_number(r, *w);
+        weight_field = w;
+      }
     }
     if (!weight) {
       r.fail(entry.line(), Mapping::join(item.key, "parameters.weight"),
@@ -374,21 +384,26 @@ void read_linear(const Reporter& r, const Mapping& root, const fs::path& dir, Jo
     // `models` too; it stays one model, the base, with that weight.
     if (same && *same == 0 && job.models[0].role == ModelRole::Base && !base_weighted) {
       job.models[0].weight = weight;
+      weight_fields[0] = weight_field;
       base_weighted = true;
       list.seen_again(0, *model);
       continue;
     }
     list.add(*model, {path, ModelRole::Peer, weight, model->line()});
+    weight_fields.push_back(weight_field);
   }
 
-  if (job.normalize) {
-    double sum = 0;
-    for (const ModelSpec& m : job.models) sum += m.weight.value_or(0.0);
-    if (sum == 0) {
-      r.fail(models->key_line, "parameters.normalize",
-             "the weights sum to 0, so they cannot be normalized; set normalize: false");
-    }
+  double sum = 0;
+  for (const ModelSpec& m : job.models) sum += m.weight.value_or(0.0);
+  if (job.normalize && sum == 0) {
+    r.fail(models->key_line, "parameters.normalize",
+           "the weights sum to 0, so they cannot be normalized; set normalize: false");
   }
+  // As merge/recipe.cpp computes them: in double, then rounded to float32.
+  for (size_t i = 0; i < job.models.size(); ++i)
+    if (job.models[i].weight)
+      check_float32_weight(r, *weight_fields[i], job.normalize ? *job.models[i].weight / sum : *job.models[i].weight,
+                           job.normalize);
 }
 
 // Reads `models` entries for lm_cocktail: peers, candidates for few-shot
@@ -420,6 +435,7 @@ void read_lm_cocktail(const Reporter& r, const Mapping& root, const fs::path& di
     if (auto f = params.get("alpha")) {
       job.alpha = finite_number(r, *f);
       if (job.alpha < 0 || job.alpha > 1) fail_expected(r, *f, "a number in [0, 1]");
+      check_float32_weight(r, *f, job.alpha, false);
       alpha_field = f;
     }
   }

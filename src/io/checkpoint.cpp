@@ -24,15 +24,23 @@ using WeightMap = std::map<std::string, std::string>;  // tensor name -> shard f
 // first bytes ("" when nothing fits), so that a path to the wrong file gets a
 // message naming its format instead of a complaint about a header length.
 std::string other_format(const fs::path& path) {
-  char head[8] = {};
+  char head[9] = {};
+  uint64_t size = 0;
   try {
     const File file(path.string(), File::Mode::Read);
-    if (file.size() < sizeof head) return "";
+    size = file.size();
+    if (size < sizeof head) return "";
     file.pread_full(head, sizeof head, 0);
   } catch (const Error&) {
     return "";
   }
-  const std::string_view h(head, sizeof head);
+  // A plausible safetensors start (a length that fits the file, then the
+  // header's '{') is a broken safetensors file, whatever its first bytes
+  // look like: its own error says more.
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(head[i]);
+  if (n <= kMaxSafetensorsHeader && n <= size - 8 && head[8] == '{') return "";
+  const std::string_view h(head, 8);
   if (h.substr(0, 4) == "PK\x03\x04") return "a zip archive (PyTorch's .bin/.pt format)";
   if (static_cast<unsigned char>(h[0]) == 0x80 && h[1] >= 2 && h[1] <= 5)
     return "a Python pickle (PyTorch's legacy .bin format)";

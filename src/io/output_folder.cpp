@@ -46,6 +46,8 @@ fs::path staging_path(const fs::path& output) {
   return sibling(clean_output_path(output), ".cocktail-staging");
 }
 
+fs::path lock_path(const fs::path& output) { return sibling(clean_output_path(output), ".cocktail-lock"); }
+
 namespace {
 
 // The names the job creates beside the output must fit the filesystem; found

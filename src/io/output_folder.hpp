@@ -17,6 +17,9 @@ std::filesystem::path clean_output_path(const std::filesystem::path& output);
 // <parent>/.<name>.cocktail-staging
 std::filesystem::path staging_path(const std::filesystem::path& output);
 
+// <parent>/.<name>.cocktail-lock (io/output_lock)
+std::filesystem::path lock_path(const std::filesystem::path& output);
+
 // Refuses, before anything is created or removed:
 //  - an output inside a model (`models`: the model paths as given) or a
 //    model inside the output;

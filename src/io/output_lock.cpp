@@ -11,6 +11,7 @@
 #include <random>
 
 #include "core/error.hpp"
+#include "io/output_folder.hpp"
 
 namespace fs = std::filesystem;
 
@@ -49,10 +50,6 @@ bool same_file(int fd, const fs::path& path) {
 }
 
 }  // namespace
-
-fs::path lock_path(const fs::path& output) {
-  return output.parent_path() / ("." + output.filename().string() + ".cocktail-lock");
-}
 
 OutputLock OutputLock::acquire(const fs::path& output, const std::string& config) {
   OutputLock lock;

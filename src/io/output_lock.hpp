@@ -9,9 +9,6 @@
 
 namespace cocktail {
 
-// <parent>/.<name>.cocktail-lock for the (clean, absolute) output path.
-std::filesystem::path lock_path(const std::filesystem::path& output);
-
 class OutputLock {
  public:
   // Takes the lock of `output` or throws cocktail::Error naming the output

@@ -80,8 +80,9 @@ struct Collected {
   bool remote_code = false;
 };
 
-// What the output carries from `folder` besides config.json.
-Collected collect(const fs::path& folder) {
+// What the output carries from `folder` besides config.json; with
+// `refuse_module_weights`, a module with weights of its own is an error.
+Collected collect(const fs::path& folder, bool refuse_module_weights) {
   Collected c;
   std::set<fs::path> seen;
   const auto copy = [&](const fs::path& rel) {
@@ -94,8 +95,8 @@ Collected collect(const fs::path& folder) {
     std::error_code ec;
     for (const auto& e : fs::recursive_directory_iterator(folder / module, ec)) {
       if (!e.is_regular_file()) continue;
-      const fs::path rel = fs::relative(e.path(), folder);
-      if (is_weight_file(rel))
+      const fs::path rel = e.path().lexically_relative(folder);  // the link's name, not its target
+      if (refuse_module_weights && is_weight_file(rel))
         throw Error((folder / rel).string() + ": the sentence-transformers module '" + module.string() +
                     "' has weights of its own, and cocktail merges only the transformer's; "
                     "merge without the module (remove it from modules.json) or merge it separately");
@@ -133,36 +134,35 @@ std::vector<std::pair<std::string, std::string>> list_not_copied(const fs::path&
   for (const auto& p : files.copies) carried.insert(p.string());
   std::vector<std::pair<std::string, std::string>> out;
   std::error_code ec;
-  size_t more = 0;
-  for (auto it = fs::recursive_directory_iterator(folder, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
-    const fs::path rel = fs::relative(it->path(), folder);
+  // A single-file checkpoint's folder may be a large shared one: the walk
+  // stops with the listing.
+  auto it = fs::recursive_directory_iterator(folder, ec);
+  for (; !ec && it != fs::recursive_directory_iterator() && out.size() < kMaxListed; it.increment(ec)) {
+    const fs::path rel = it->path().lexically_relative(folder);
     if (it->is_directory()) {
       // Tool caches and version control, not part of the model.
       if (rel.filename().string().starts_with(".")) {
         it.disable_recursion_pending();
-        if (out.size() < kMaxListed) out.emplace_back(rel.string() + "/", "a hidden folder");
-        else ++more;
+        out.emplace_back(rel.string() + "/", "a hidden folder");
       }
       continue;
     }
-    if (carried.count(rel.string())) continue;
-    if (out.size() < kMaxListed) out.emplace_back(rel.string(), why_not_copied(rel, remote_code));
-    else ++more;
+    if (!carried.count(rel.string())) out.emplace_back(rel.string(), why_not_copied(rel, remote_code));
   }
   std::sort(out.begin(), out.end());
-  if (more) out.emplace_back("...", std::to_string(more) + " more files, not listed");
+  if (ec) out.emplace_back("...", "the folder could not be read further: " + ec.message());
+  else if (it != fs::recursive_directory_iterator()) out.emplace_back("...", "more files, not listed");
   return out;
 }
 
 }  // namespace
 
-void check_side_files(const fs::path& folder) { collect(folder); }
+void check_side_files(const fs::path& folder) { collect(folder, true); }
 
 std::vector<fs::path> side_files_read(const fs::path& folder) {
   std::vector<fs::path> out;
   if (fs::is_regular_file(folder / "config.json")) out.push_back(folder / "config.json");
-  for (const fs::path& rel : collect(folder).copies) out.push_back(folder / rel);
+  for (const fs::path& rel : collect(folder, false).copies) out.push_back(folder / rel);
   return out;
 }
 
@@ -223,7 +223,7 @@ SideFiles read_side_files(const fs::path& reference_folder, std::optional<DType>
     if (is_embedding_model(json) && !fs::is_regular_file(reference_folder / "modules.json"))
       files.generated = sentence_transformers_modules(json);
   }
-  Collected c = collect(reference_folder);
+  Collected c = collect(reference_folder, true);
   files.copies = std::move(c.copies);
   files.folders = std::move(c.folders);
   if (c.remote_code) {

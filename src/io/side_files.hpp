@@ -21,20 +21,22 @@ struct SideFiles {
   // Written as they are (relative path -> contents): sentence-transformers
   // modules for an embedding model whose reference folder has none.
   std::vector<std::pair<std::string, std::string>> generated;
-  // Every other file of the reference folder (relative path, why), for the report.
+  // Every other file of the reference folder (relative path, why), for the
+  // report; at most 1,000, then one "..." entry.
   std::vector<std::pair<std::string, std::string>> not_copied;
   std::vector<std::string> warnings;  // remote code carried along
 };
 
-// Refuses, naming the file, a folder whose sentence-transformers modules
-// (modules.json) hold weights of their own (a 2_Dense/ projection):
+// Refuses, naming the file, a reference folder whose sentence-transformers
+// modules (modules.json) hold weights of their own (a 2_Dense/ projection):
 // cocktail merges the transformer's weights only, and an output without the
-// module's weights would not load.
+// module's weights would not load. read_side_files refuses them too; this
+// says so before the few-shot step.
 void check_side_files(const std::filesystem::path& folder);
 
-// Every file cocktail may read from a model's folder besides the weights:
-// config.json, tokenizer and generation files, module files, remote code.
-// What an --overwrite must never delete.
+// Every file cocktail may read from a model's folder besides its
+// checkpoint: config.json, tokenizer and generation files, module files,
+// remote code. What an --overwrite must never delete.
 std::vector<std::filesystem::path> side_files_read(const std::filesystem::path& folder);
 
 // Embedding models (bert, xlm-roberta, roberta) get sentence-transformers

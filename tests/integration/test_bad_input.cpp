@@ -126,13 +126,21 @@ std::vector<Case> cases() {
                                     "  - model: ft\n    parameters: {weight: 1}\nparameters: {normalize: false}\n"
                                     "output: out\n");
        },
-       "key 'models[0].parameters.weight': must be a number float32 can hold"},
-      {"WeightUnderflowsFloat32",
+       "key 'models[0].parameters.weight': must give a weight float32 can hold (magnitude between 1.4e-45 and 3.4e38, or 0), got '1e39'"},
+      // Normalized, 1e-10 / 1e38 is 0 in float32: that model would drop out.
+      {"WeightUnderflowsFloat32OnceNormalized",
        [](const fs::path& d) {
-         write_file(d / "job.yaml", "merge_method: linear\nmodels:\n  - model: base\n  - model: ft\n"
-                                    "parameters: {weight: 1e-50}\noutput: out\n");
+         write_file(d / "job.yaml", "merge_method: linear\nmodels:\n  - model: base\n    parameters: {weight: 1e38}\n"
+                                    "  - model: ft\n    parameters: {weight: 1e-10}\noutput: out\n");
        },
-       "key 'parameters.weight': must be a number float32 can hold"},
+       "key 'models[1].parameters.weight': must give a weight float32 can hold (magnitude between 1.4e-45 and "
+       "3.4e38, or 0), got '1e-10', 1e-48 once normalized"},
+      {"AlphaUnderflowsFloat32",
+       [](const fs::path& d) {
+         write_file(d / "job.yaml", "merge_method: lm_cocktail\nbase_model: base\ntarget: ft\n"
+                                    "parameters: {alpha: 1e-50}\noutput: out\n");
+       },
+       "key 'parameters.alpha': must give a weight float32 can hold"},
       {"SentenceTransformersModuleWithWeights",
        [](const fs::path& d) {
          write_file(d / "base/modules.json",

@@ -34,16 +34,18 @@ void expect_fails_on_every_rank(const RunResult& r, const std::string& expect) {
 }
 
 // A job started in the background (mpirun ... &), whose rank 0 stops itself
-// (SIGSTOP) on reading unit 20, so that another job can start beside it.
+// (SIGSTOP) on reading unit `unit`, so that another job can start beside it.
 class PausedJob {
  public:
-  PausedJob(const fs::path& config, const fs::path& out, const fs::path& log) : log_(log), done_(log.string() + ".rc") {
-    const std::string cmd = std::string("COCKTAIL_FAULT=stop@read:0:20 ") + COCKTAIL_MPIEXEC +
+  PausedJob(const fs::path& config, const fs::path& out, const fs::path& log, int unit = 20)
+      : log_(log), done_(log.string() + ".rc") {
+    const std::string cmd = "COCKTAIL_FAULT=stop@read:0:" + std::to_string(unit) + " " + COCKTAIL_MPIEXEC +
                             " --allow-run-as-root --oversubscribe -n 2 " + shell_quote(COCKTAIL_DIST_BIN) + " " +
                             shell_quote(config.string()) + " --output " + shell_quote(out.string()) +
                             " --overwrite > " + shell_quote(log.string()) + " 2>&1; echo $? > " +
                             shell_quote(done_.string());
-    std::system(("(" + cmd + ") &").c_str());
+    // Its own output files, not the test's: ctest must not wait on them.
+    std::system(("(" + cmd + ") </dev/null >/dev/null 2>&1 &").c_str());
     // Rank 0 names itself in the output's lock file before it streams.
     const fs::path lock = out.parent_path() / ("." + out.filename().string() + ".cocktail-lock");
     for (auto until = std::chrono::steady_clock::now() + 60s; std::chrono::steady_clock::now() < until;
@@ -55,6 +57,17 @@ class PausedJob {
     }
     ADD_FAILURE() << "the first job's rank 0 did not stop: " << read_file(log_);
   }
+
+  // A failed test still ends the job: nothing stopped is left behind.
+  ~PausedJob() {
+    if (pid_ && !(fs::exists(done_) && !read_file(done_).empty())) {
+      ::kill(pid_, SIGCONT);
+      ::kill(pid_, SIGKILL);
+      resume_and_wait();
+    }
+  }
+  PausedJob(const PausedJob&) = delete;
+  PausedJob& operator=(const PausedJob&) = delete;
 
   int pid() const { return pid_; }
 
@@ -132,6 +145,25 @@ TEST_F(TwoJobs, JobWhoseStagingWasTakenOverDoesNotPublish) {
   EXPECT_NE(first.output().find(".out.cocktail-staging was taken over by another job"), std::string::npos)
       << first.output();
   EXPECT_EQ(differing_files(folder_bytes(out()), folder_bytes(f_.dir / "ref-b")), std::vector<std::string>{});
+}
+
+// The other branch of the last defence: a second run of the same job (so the
+// same journal identity) resumes the first one's staging folder and claims
+// it; the first, going on, finds the folder still there but not its own.
+TEST_F(TwoJobs, JobWhoseStagingWasResumedByAnotherDoesNotPublish) {
+  PausedJob first(a_, out(), f_.dir / "first.log");
+  ASSERT_NE(first.pid(), 0);
+  fs::remove(f_.dir / ".out.cocktail-lock");
+  PausedJob second(a_, out(), f_.dir / "second.log", 60);
+  ASSERT_NE(second.pid(), 0);
+  EXPECT_NE(first.resume_and_wait(), 0) << first.output();
+  EXPECT_NE(first.output().find(".out.cocktail-staging was taken over by another job (host "), std::string::npos)
+      << first.output();
+  EXPECT_NE(first.output().find(" pid " + std::to_string(second.pid()) + " "), std::string::npos) << first.output();
+  EXPECT_EQ(first.output().find("rerun the same command to resume"), std::string::npos) << first.output();
+  ASSERT_EQ(second.resume_and_wait(), 0) << second.output();
+  EXPECT_NE(second.output().find("resuming from"), std::string::npos) << second.output();
+  EXPECT_EQ(differing_files(folder_bytes(out()), folder_bytes(f_.dir / "ref-a")), std::vector<std::string>{});
 }
 
 // --overwrite never deletes what the job reads.
