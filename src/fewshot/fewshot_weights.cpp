@@ -2,7 +2,6 @@
 
 #include <dlfcn.h>
 
-#include <algorithm>
 #include <chrono>
 
 #include "core/error.hpp"
@@ -21,16 +20,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// OpenBLAS multiplies matrices in another order on one thread than on
-// several (its serial and threaded drivers cut the inner dimension
-// differently), while two threads or more give the same bits whatever their
-// number (measured: docs/fewshot.md). So the BLAS never runs on one thread,
-// and the losses do not depend on how many ranks or threads share a node.
-// Looked up at run time: libblas.so.3 may be another BLAS.
-void set_blas_threads(int threads) {
+// OpenBLAS's matrix products give other bits with another thread count (its
+// threaded driver splits the work by the count; measured: docs/fewshot.md),
+// and the count would follow the ranks per node. So the BLAS runs on one
+// thread, and a batch's loss is the same bits on any rank of any job; libtorch's
+// own kernels keep `threads` (their bits do not depend on it). Looked up at
+// run time: libblas.so.3 may be another BLAS.
+void use_one_blas_thread() {
   using SetThreads = void (*)(int);
-  if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
-    set(std::max(2, threads));
+  if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(1);
 }
 
 // An embedding model scored with decoder examples (or the reverse) would
@@ -59,7 +57,7 @@ bool fewshot_forward_on_gpu(int gpu) { return gpu >= 0 && torch::cuda::is_availa
 FewShotResult compute_fewshot_weights(Comm& comm, const Job& job,
                                       const std::vector<Checkpoint>& models, int threads, int gpu) {
   torch::set_num_threads(threads);
-  set_blas_threads(threads);
+  use_one_blas_thread();
   const FewShot& cfg = *job.fewshot;
   FewShotResult result;
   result.candidates = job.candidates();

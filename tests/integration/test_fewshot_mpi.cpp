@@ -160,6 +160,15 @@ TEST(FewShotMpi, SameLossesWeightsAndBytesAtOneTwoAndThreeRanks) {
     else EXPECT_EQ(files, first) << "losses (full precision in merge_report.json), weights and "
                                     "merged bytes must not depend on the rank count";
   }
+  // Nor on the thread count (OpenBLAS's products would, on more than one).
+  const fs::path threads = dir.path / "eq4-threads.yaml";
+  write_file(threads, eq4_config(5.0, "upstream") + "threads: 4\n");
+  const fs::path out = dir.path / "out-threads";
+  const RunResult r = run_mpi(1, {threads.string(), "--output", out.string()});
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::directory_iterator(out)) files[e.path().filename()] = read_file(e.path());
+  EXPECT_TRUE(files == first) << "the output differs at threads: 4";
 }
 
 // Embedding models: the fixture used each example's first 3 negatives; with
