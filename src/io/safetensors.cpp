@@ -58,13 +58,21 @@ std::map<std::string, std::string> parse_metadata(const json& v, const std::stri
   return out;
 }
 
+// "LABEL: tensor 'NAME': ", the start of every message about one tensor.
+// Built only for a message: a header may list a million tensors.
+struct TensorWhere {
+  const std::string& label;
+  const std::string& name;
+  std::string str() const { return label + ": tensor " + quote_name(name) + ": "; }
+};
+
 std::vector<uint64_t> parse_u64_array(const json& v, const char* field,
-                                      const std::string& where) {
+                                      const TensorWhere& where) {
   std::vector<uint64_t> out;
   for (size_t i = 0; i < v.size(); ++i) {
     auto x = as_u64(v[i]);
     if (!x) {
-      throw Error(where + field + "[" + std::to_string(i) + "] is " + short_dump(v[i]) +
+      throw Error(where.str() + field + "[" + std::to_string(i) + "] is " + short_dump(v[i]) +
                   ", not a non-negative 64-bit integer");
     }
     out.push_back(*x);
@@ -73,64 +81,66 @@ std::vector<uint64_t> parse_u64_array(const json& v, const char* field,
 }
 
 // Byte size the shape and dtype call for, with the reference's overflow rules.
-uint64_t expected_bytes(const TensorInfo& t, const std::string& where) {
-  const std::string what = "shape " + format_shape(t.shape) + " of " +
-                           std::string(safetensors_name(t.dtype));
+uint64_t expected_bytes(const TensorInfo& t, const TensorWhere& where) {
+  auto what = [&] {
+    return where.str() + "shape " + format_shape(t.shape) + " of " +
+           std::string(safetensors_name(t.dtype));
+  };
   uint64_t numel = 1;
   for (uint64_t d : t.shape) {
     if (__builtin_mul_overflow(numel, d, &numel)) {
-      throw Error(where + what + " overflows a 64-bit element count");
+      throw Error(what() + " overflows a 64-bit element count");
     }
   }
   uint64_t bits;
   if (__builtin_mul_overflow(numel, uint64_t{dtype_bits(t.dtype)}, &bits)) {
-    throw Error(where + what + " overflows a 64-bit size");
+    throw Error(what() + " overflows a 64-bit size");
   }
   if (bits % 8 != 0) {
-    throw Error(where + what + " is " + std::to_string(bits) +
+    throw Error(what() + " is " + std::to_string(bits) +
                 " bits, not a whole number of bytes");
   }
   return bits / 8;
 }
 
 TensorInfo parse_tensor(const std::string& name, const json& v, const std::string& label) {
-  const std::string where = label + ": tensor " + quote_name(name) + ": ";
-  if (!v.is_object()) throw Error(where + "entry is " + short_dump(v) + ", not an object");
+  const TensorWhere where{label, name};
+  if (!v.is_object()) throw Error(where.str() + "entry is " + short_dump(v) + ", not an object");
   for (const auto& [field, _] : v.items()) {
     if (field != "dtype" && field != "shape" && field != "data_offsets") {
-      throw Error(where + "unexpected field " + quote_name(field) +
+      throw Error(where.str() + "unexpected field " + quote_name(field) +
                   " (allowed: dtype, shape, data_offsets)");
     }
   }
   for (const char* field : {"dtype", "shape", "data_offsets"}) {
-    if (!v.contains(field)) throw Error(where + "missing field '" + field + "'");
+    if (!v.contains(field)) throw Error(where.str() + "missing field '" + field + "'");
   }
 
   TensorInfo t;
   t.name = name;
   const json& dtype = v["dtype"];
-  if (!dtype.is_string()) throw Error(where + "dtype is " + short_dump(dtype) + ", not a string");
+  if (!dtype.is_string()) throw Error(where.str() + "dtype is " + short_dump(dtype) + ", not a string");
   auto parsed = dtype_from_safetensors_name(dtype.get_ref<const std::string&>());
-  if (!parsed) throw Error(where + "unknown dtype " + quote_name(dtype.get_ref<const std::string&>()));
+  if (!parsed) throw Error(where.str() + "unknown dtype " + quote_name(dtype.get_ref<const std::string&>()));
   t.dtype = *parsed;
 
   const json& shape = v["shape"];
-  if (!shape.is_array()) throw Error(where + "shape is " + short_dump(shape) + ", not an array");
+  if (!shape.is_array()) throw Error(where.str() + "shape is " + short_dump(shape) + ", not an array");
   t.shape = parse_u64_array(shape, "shape", where);
 
   const json& offsets = v["data_offsets"];
   if (!offsets.is_array() || offsets.size() != 2) {
-    throw Error(where + "data_offsets is " + short_dump(offsets) +
+    throw Error(where.str() + "data_offsets is " + short_dump(offsets) +
                 ", not an array of exactly 2 integers");
   }
   auto be = parse_u64_array(offsets, "data_offsets", where);
   t.begin = be[0];
   t.end = be[1];
-  if (t.begin > t.end) throw Error(where + "data_offsets " + range_str(t) + " end before they begin");
+  if (t.begin > t.end) throw Error(where.str() + "data_offsets " + range_str(t) + " end before they begin");
 
   const uint64_t need = expected_bytes(t, where);
   if (need != t.nbytes()) {
-    throw Error(where + "data_offsets " + range_str(t) + " hold " + std::to_string(t.nbytes()) +
+    throw Error(where.str() + "data_offsets " + range_str(t) + " hold " + std::to_string(t.nbytes()) +
                 " bytes but shape " + format_shape(t.shape) + " of " +
                 std::string(safetensors_name(t.dtype)) + " needs " + std::to_string(need));
   }
@@ -196,6 +206,7 @@ SafetensorsHeader parse_safetensors_header(std::string_view text, uint64_t file_
 
   const json root = parse_strict_json(text, file_label, "header");
   if (!root.is_object()) throw Error(file_label + ": header is not a JSON object");
+  h.tensors.reserve(root.size());
   for (const auto& [key, value] : root.items()) {
     if (key == "__metadata__") {
       h.metadata = parse_metadata(value, file_label);
