@@ -69,8 +69,9 @@ void load_file(const fs::path& file, size_t neg_number, Examples& out) {
   if (first == std::string::npos) throw Error(name + ": no examples");
   if (text[first] == '[') {  // one JSON list
     json list;
+    check_json_depth(text, name, "the examples file");
     try {
-      list = json::parse(text, json_depth_limit<json>(name, "the examples file"));
+      list = json::parse(text);
     } catch (const json::parse_error& e) {
       throw Error(name + ":" + std::to_string(line_at(text, e.byte)) + ": not valid JSON");
     } catch (const json::exception& e) {  // a number past double's range
@@ -91,8 +92,9 @@ void load_file(const fs::path& file, size_t neg_number, Examples& out) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string where = name + ":" + std::to_string(line_no);
     json e;
+    check_json_depth(line, where, "this example");
     try {
-      e = json::parse(line, json_depth_limit<json>(where, "this example"));
+      e = json::parse(line);
     } catch (const json::exception&) {
       throw Error(where + ": not valid JSON");
     }

@@ -43,9 +43,10 @@ const json& member_or_null(const json& root, const char* key) {
 
 Tokenizer Tokenizer::from_json(std::string_view json_text, const std::string& label) {
   json root;
+  // Normalizer and pre-tokenizer Sequences are read recursively.
+  check_json_depth(json_text, label, "the tokenizer");
   try {
-    // Normalizer and pre-tokenizer Sequences are read recursively.
-    root = json::parse(json_text, json_depth_limit<json>(label, "the tokenizer"));
+    root = json::parse(json_text);
   } catch (const json::exception& e) {
     throw Error(label + ": not valid JSON: " + e.what());
   }

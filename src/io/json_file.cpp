@@ -9,10 +9,11 @@ namespace cocktail {
 nlohmann::json read_json_file(const std::filesystem::path& path) {
   // Model configs are a few KB; this only stops a wrong path from exhausting memory.
   constexpr uint64_t kMaxBytes = 64 << 20;
+  const std::string text = read_small_file(path.string(), kMaxBytes);
+  check_json_depth(text, path.string(), "JSON");
   nlohmann::json root;
   try {
-    root = nlohmann::json::parse(read_small_file(path.string(), kMaxBytes),
-                                 json_depth_limit<nlohmann::json>(path.string(), "JSON"));
+    root = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     throw Error(path.string() + ": not valid JSON (" + e.what() + ")");
   }

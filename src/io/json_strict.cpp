@@ -91,7 +91,7 @@ class StrictDomBuilder {
   }
 
  private:
-  // Same rule and message as json_depth_limit: `containers_` counts the
+  // Same rule and message as check_json_depth: `containers_` counts the
   // arrays and objects open around the one starting.
   void check_depth() const {
     if (containers_.size() >= static_cast<size_t>(kMaxJsonDepth)) {

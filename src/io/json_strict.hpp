@@ -20,21 +20,30 @@ namespace cocktail {
 // safetensors reader, stops at 128 levels too.
 inline constexpr int kMaxJsonDepth = 128;
 
-// A callback for Json::parse (nlohmann::json or ordered_json) that throws
-// cocktail::Error "LABEL: WHAT nests arrays and objects deeper than 128
-// levels" before such a value is built.
-template <class Json>
-typename Json::parser_callback_t json_depth_limit(std::string label, std::string what) {
-  return [label = std::move(label), what = std::move(what)](
-             int depth, typename Json::parse_event_t event, Json&) {
-    if ((event == Json::parse_event_t::object_start ||
-         event == Json::parse_event_t::array_start) &&
-        depth >= kMaxJsonDepth) {
-      throw Error(label + ": " + what + " nests arrays and objects deeper than " +
-                  std::to_string(kMaxJsonDepth) + " levels");
+// Throws cocktail::Error "LABEL: WHAT nests arrays and objects deeper than
+// 128 levels" when `text` opens an array or object inside 128 others
+// (outside strings). A linear scan before Json::parse, which is linear
+// without a callback: nlohmann's callback parser rescans the enclosing
+// object or array each time a nested one ends, quadratic in the entries.
+inline void check_json_depth(std::string_view text, const std::string& label, const std::string& what) {
+  size_t depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;  // the escaped character cannot end the string
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (depth >= static_cast<size_t>(kMaxJsonDepth))
+        throw Error(label + ": " + what + " nests arrays and objects deeper than " +
+                    std::to_string(kMaxJsonDepth) + " levels");
+      ++depth;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
     }
-    return true;
-  };
+  }
 }
 
 // Offset of the first byte that is not part of well-formed UTF-8 (overlong

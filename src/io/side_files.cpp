@@ -206,10 +206,10 @@ SideFiles read_side_files(const fs::path& reference_folder, std::optional<DType>
   const fs::path config = reference_folder / "config.json";
   if (fs::exists(config)) {
     nlohmann::ordered_json json;
+    const std::string text = read_small_file(config.string(), kMaxConfigJson);
+    check_json_depth(text, config.string(), "JSON");
     try {
-      json = nlohmann::ordered_json::parse(
-          read_small_file(config.string(), kMaxConfigJson),
-          json_depth_limit<nlohmann::ordered_json>(config.string(), "JSON"));
+      json = nlohmann::ordered_json::parse(text);
     } catch (const nlohmann::json::exception& e) {
       throw Error(config.string() + ": not valid JSON (" + e.what() + ")");
     }
