@@ -37,10 +37,12 @@ std::string other_format(const fs::path& path) {
   // A plausible safetensors start (a length that fits the file, then the
   // header's '{') is a broken safetensors file, whatever its first bytes
   // look like: its own error says more.
-  uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(head[i]);
-  if (n <= kMaxSafetensorsHeader && n <= size - 8 && head[8] == '{') return "";
   const std::string_view h(head, 8);
+  try {
+    parse_safetensors_prefix(h, size, path.string());
+    if (head[8] == '{') return "";
+  } catch (const Error&) {
+  }
   if (h.substr(0, 4) == "PK\x03\x04") return "a zip archive (PyTorch's .bin/.pt format)";
   if (static_cast<unsigned char>(h[0]) == 0x80 && h[1] >= 2 && h[1] <= 5)
     return "a Python pickle (PyTorch's legacy .bin format)";
