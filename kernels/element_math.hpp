@@ -53,6 +53,22 @@ COCKTAIL_HD float add_rn(float a, float b) {
 #endif
 }
 
+COCKTAIL_HD float sub_rn(float a, float b) {
+#ifdef __CUDA_ARCH__
+  return __fsub_rn(a, b);
+#else
+  return a - b;
+#endif
+}
+
+COCKTAIL_HD float div_rn(float a, float b) {
+#ifdef __CUDA_ARCH__
+  return __fdiv_rn(a, b);
+#else
+  return a / b;
+#endif
+}
+
 // One step of the model-order sum; the first model uses mul_rn(w, x) alone,
 // since 0 + w*x would turn a -0 product into +0.
 COCKTAIL_HD float accumulate(float acc, float w, float x) { return add_rn(acc, mul_rn(w, x)); }

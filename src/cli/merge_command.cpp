@@ -25,6 +25,8 @@
 #include "io/side_files.hpp"
 #include "fewshot/fewshot_weights.hpp"
 #include "gpu/placement.hpp"
+#include "merge/methods/method.hpp"
+#include "merge/statistics.hpp"
 #include "merge/stream_merge.hpp"
 #include "plan/merge_plan.hpp"
 #include "weighted_sum_group.hpp"
@@ -69,12 +71,51 @@ struct PreparedJob {
   std::optional<FewShotResult> fewshot;
   Placement placement;
   OutputLock lock;  // rank 0 of a merge: held until the job has ended
+  const Method* method = nullptr;            // a method of src/merge/methods/, else null
+  std::unique_ptr<PreparedMethod> prepared;  // its parameters for every tensor of `plan`
 };
+
+// A registered method's settings as written, for the shard headers: a run
+// with other parameters must not resume this one's journal.
+std::string settings_text(const Job& job) {
+  auto add = [](std::string& out, const Settings& settings) {
+    for (const Setting& st : settings) {
+      out += st.name + "=";
+      for (const SettingCondition& c : st.conditions) {
+        out += c.filter ? "{" + *c.filter + "}" : std::string();
+        out += c.value.gradient ? "[" : "";
+        for (size_t i = 0; i < c.value.items.size(); ++i) out += (i ? "," : "") + c.value.items[i];
+        out += c.value.gradient ? "]" : "";
+        out += ";";
+      }
+      out += " ";
+    }
+  };
+  std::string out;
+  add(out, job.parameters);
+  for (size_t i = 0; i < job.models.size(); ++i) {
+    out += "| model " + std::to_string(i) + ": ";
+    add(out, job.models[i].parameters);
+  }
+  return out + "| random_seed " + std::to_string(job.random_seed);
+}
+
+// A method of src/merge/methods/: known, its settings well-formed, its
+// inputs present. Cheap, so it runs before any checkpoint is opened.
+const Method* check_method(const Job& job) {
+  if (job.method != MergeMethod::Registered) return nullptr;
+  const Method* m = find_method(job.method_name);
+  if (!m) throw Error(job.method_where + ": unknown method '" + job.method_name + "' (supported: " + method_list() + ")");
+  ParamResolver(job, m->parameters());
+  m->sources(job);
+  return m;
+}
 
 // Step 1: the job and the headers of every model; no communication. Rank 0
 // of a merge then takes the output's lock, before anything can be deleted.
 void load_inputs(const CliArgs& args, bool root, PreparedJob& p) {
   p.job = load_job(args.path);
+  p.method = check_method(p.job);
   p.job.output = clean_output_path(args.output ? fs::path(*args.output) : p.job.output);
   // Every file the job reads, which no output may overlap.
   std::vector<fs::path> paths, files_read = {p.job.config_path};
@@ -94,8 +135,13 @@ void load_inputs(const CliArgs& args, bool root, PreparedJob& p) {
 
 // Step 3, after the few-shot weights (if any): recipe, plan, side files.
 void plan_merge(int ranks, PreparedJob& p) {
-  p.recipe = make_recipe(p.job, p.fewshot ? p.fewshot->weights : std::vector<double>{});
   PlanOptions options;
+  if (p.method) {
+    p.recipe.models = p.method->sources(p.job);
+    options.unit_alignment = [m = p.method](const PlannedTensor& t) { return m->unit_alignment(t); };
+  } else {
+    p.recipe = make_recipe(p.job, p.fewshot ? p.fewshot->weights : std::vector<double>{});
+  }
   options.reference = p.job.reference_index();
   options.summed = p.recipe.models;
   options.out_dtype = p.job.out_dtype;
@@ -106,13 +152,26 @@ void plan_merge(int ranks, PreparedJob& p) {
   // stay identical across rank counts and reruns.
   options.metadata = {{"format", "pt"},
                       {"cocktail_version", COCKTAIL_VERSION},
-                      {"merge_method", method_name(p.job.method)},
-                      {"merge_weights", weights_text(p.job, p.recipe)}};
+                      {"merge_method", p.job.method_name}};
+  if (p.method)
+    options.metadata["merge_parameters"] = settings_text(p.job);
+  else
+    options.metadata["merge_weights"] = weights_text(p.job, p.recipe);
   if (p.fewshot) options.metadata["fewshot_losses"] = losses_text(p.job, *p.fewshot);
   p.plan = make_merge_plan(p.models, options);
+  if (p.method) {
+    p.prepared = p.method->prepare(p.job, p.plan);
+    p.recipe.description = p.prepared->summary();
+  }
   p.side_files =
       read_side_files(p.models[p.job.reference_index()].folder(), config_dtype(p.job, p.plan));
   p.staging = staging_path(p.job.output);
+  if (p.placement.gpu >= 0 && p.method) {
+    const std::string why = p.job.method_name + " has no GPU kernel yet";
+    if (p.job.device == DeviceChoice::Cuda)
+      throw Error(p.job.config_path.string() + ": key 'device': cuda, but " + why + " (use device: cpu or auto)");
+    p.placement = Placement{-1, false, "device: auto: " + why + "; merging on the CPU"};
+  }
   if (p.placement.gpu >= 0 && p.recipe.models.size() > static_cast<size_t>(kMaxGpuModels)) {
     const std::string why = std::to_string(p.recipe.models.size()) + " models in one sum, and the GPU kernel takes at most " +
                             std::to_string(kMaxGpuModels);
@@ -312,7 +371,10 @@ void run_merge(Comm& comm, const CliArgs& args, std::ostream& log) {
   }
   check_same_plan(comm, plan_fingerprint(p.plan));
   if (args.dry_run) {
-    if (root) print_plan(log, p.job, p.recipe, p.plan, comm.size());
+    if (root) {
+      print_plan(log, p.job, p.recipe, p.plan, comm.size());
+      if (p.prepared) print_parameters(log, *p.prepared, p.plan);
+    }
     return;
   }
 
@@ -340,6 +402,23 @@ void run_merge(Comm& comm, const CliArgs& args, std::ostream& log) {
       // Only here is there something to keep: before, the default action
       // (end the process) is right, and so is it after.
       const StopSignals stop;
+      if (p.prepared && p.prepared->passes() > 0) {
+        StatisticsOptions so;
+        so.compute_threads = compute_threads(p.job, comm);
+        so.io_threads = p.job.io_threads;
+        so.failed = failed.get();
+        if (root)
+          log << "cocktail: " << p.job.method_name << ": statistics over the tensors (up to " << p.prepared->passes()
+              << " passes over the inputs)" << std::endl;
+        ProgressReporter progress(log, root ? p.job.progress_interval : 0,
+                                  statistics_read_bytes(*p.prepared, p.plan, 0) * comm.size(),
+                                  statistics_read_bytes(*p.prepared, p.plan, comm.rank()));
+        run_statistics(comm, *p.prepared, p.plan, p.models, so, [&](uint64_t done) {
+          if (const char* signal = stop.requested()) throw Interrupted("stopped by " + std::string(signal));
+          if (failed->raised()) throw StoppedByOtherRank();
+          progress.update(done);
+        });
+      }
       std::unique_ptr<Journal> journal;
       collective_step(
           comm,
@@ -353,6 +432,7 @@ void run_merge(Comm& comm, const CliArgs& args, std::ostream& log) {
                                       p.plan.rank_read_bytes(comm.rank()));
             StreamOptions options = stream_options(p.job, comm, p.placement);
             options.fault = fault;
+            options.method = p.prepared.get();
             stats = stream_merge(p.plan, p.models, p.recipe, staging, comm.rank(), options, resume,
                                  [&](uint64_t done) {
                                    if (const char* signal = stop.requested())

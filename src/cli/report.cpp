@@ -89,6 +89,11 @@ std::vector<NonfiniteCount> nonfinite_counts(const MergeRecipe& recipe, const Me
 std::string weights_text(const Job& job, const MergeRecipe& recipe) {
   const std::vector<std::string> labels = model_labels(job);
   std::string s;
+  if (!recipe.description.empty()) {
+    s = "base " + labels[recipe.models[0]] + "; models";
+    for (size_t i = 1; i < recipe.models.size(); ++i) s += (i > 1 ? ", " : " ") + labels[recipe.models[i]];
+    return s + "; " + recipe.description;
+  }
   for (size_t i = 0; i < recipe.models.size(); ++i)
     s += (i ? ", " : "") + labels[recipe.models[i]] + "=" + float32_text(recipe.weights[i]);
   return s;
@@ -97,7 +102,7 @@ std::string weights_text(const Job& job, const MergeRecipe& recipe) {
 void print_plan(std::ostream& out, const Job& job, const MergeRecipe& recipe,
                 const MergePlan& plan, int ranks) {
   const std::vector<std::string> labels = model_labels(job);
-  out << "plan: " << method_name(job.method) << " of " << recipe.models.size() << " models ("
+  out << "plan: " << job.method_name << " of " << recipe.models.size() << " models ("
       << weights_text(job, recipe) << ")\n";
   size_t merged = 0;
   for (const auto& t : plan.tensors) merged += t.action == TensorAction::Merge;
@@ -114,6 +119,27 @@ void print_plan(std::ostream& out, const Job& job, const MergeRecipe& recipe,
   for (const auto& shard : plan.layout.shards)
     out << "    " << shard.file_name << "  " << shard.tensors.size() << " tensors  "
         << format_bytes(shard.file_size) << "\n";
+}
+
+void print_parameters(std::ostream& out, const PreparedMethod& method, const MergePlan& plan) {
+  constexpr size_t kGroups = 16, kNames = 3;
+  std::vector<std::pair<std::string, std::vector<size_t>>> groups;  // in order of first use
+  for (size_t t = 0; t < plan.tensors.size(); ++t) {
+    const std::string d = method.describe(t);
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == d; });
+    if (it == groups.end()) it = groups.insert(groups.end(), {d, {}});
+    it->second.push_back(t);
+  }
+  out << "  parameters (" << groups.size() << " distinct):\n";
+  for (size_t g = 0; g < std::min(groups.size(), kGroups); ++g) {
+    const auto& [text, tensors] = groups[g];
+    out << "    " << text << "\n      ";
+    for (size_t i = 0; i < std::min(tensors.size(), kNames); ++i)
+      out << (i ? ", " : "") << plan.tensors[tensors[i]].name;
+    if (tensors.size() > kNames) out << " and " << tensors.size() - kNames << " more";
+    out << "\n";
+  }
+  if (groups.size() > kGroups) out << "    ... and " << groups.size() - kGroups << " more settings\n";
 }
 
 std::vector<std::string> data_warnings(const Job& job, const MergeRecipe& recipe,
@@ -144,7 +170,7 @@ void print_summary(std::ostream& out, const Job& job, const MergeRecipe& recipe,
   out << "cocktail: merged " << plan.tensors.size() << " tensors of " << recipe.models.size()
       << " models into " << job.output.string() << " (" << plan.layout.shards.size()
       << " shard" << (plan.layout.shards.size() == 1 ? "" : "s") << ")\n";
-  out << "  method   " << method_name(job.method) << ": " << weights_text(job, recipe) << "\n";
+  out << "  method   " << job.method_name << ": " << weights_text(job, recipe) << "\n";
   out << "  read     " << format_bytes(totals.bytes_read) << "   written "
       << format_bytes(totals.bytes_written) << "\n";
   out << "  time     " << format_seconds(totals.total_seconds) << " total, "
@@ -202,19 +228,23 @@ std::string merge_report_json(const Job& job, const MergeRecipe& recipe, const M
   nlohmann::ordered_json report;
   report["tool"] = "cocktail";
   report["version"] = COCKTAIL_VERSION;
-  report["merge_method"] = method_name(job.method);
+  report["merge_method"] = job.method_name;
   nlohmann::ordered_json models = nlohmann::ordered_json::array();
   for (size_t i = 0; i < job.models.size(); ++i) {
     nlohmann::ordered_json m{{"path", job.models[i].path.string()},
                              {"role", role_name(job.models[i].role)}};
     const auto it = std::find(recipe.models.begin(), recipe.models.end(), i);
     m["name"] = labels[i];
-    if (it != recipe.models.end()) m["weight"] = float32_json(recipe.weights[it - recipe.models.begin()]);
+    if (it != recipe.models.end() && !recipe.weights.empty()) m["weight"] = float32_json(recipe.weights[it - recipe.models.begin()]);
     models.push_back(m);
   }
   report["models"] = models;
   if (job.method == MergeMethod::Linear) report["normalize"] = job.normalize;
   if (job.method == MergeMethod::LmCocktail && job.has_target()) report["alpha"] = job.alpha;
+  if (job.method == MergeMethod::Registered) {
+    report["parameters"] = recipe.description;
+    report["random_seed"] = job.random_seed;
+  }
   if (fewshot) {
     const FewShot& cfg = *job.fewshot;
     nlohmann::ordered_json f;

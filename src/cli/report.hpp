@@ -8,6 +8,7 @@
 #include "config/job.hpp"
 #include "fewshot/fewshot_weights.hpp"
 #include "io/side_files.hpp"
+#include "merge/methods/method.hpp"
 #include "merge/recipe.hpp"
 #include "plan/merge_plan.hpp"
 
@@ -25,6 +26,10 @@ struct JobTotals {
   std::vector<double> nonfinite;            // as StreamStats::nonfinite
   std::vector<double> differs;              // per tensor, > 0 when an integer tensor differs
 };
+
+// A method's resolved parameters: each distinct setting with a few of the
+// tensors that get it.
+void print_parameters(std::ostream& out, const PreparedMethod& method, const MergePlan& plan);
 
 void print_plan(std::ostream& out, const Job& job, const MergeRecipe& recipe,
                 const MergePlan& plan, int ranks);

@@ -55,6 +55,9 @@ class Reporter {
   [[noreturn]] void fail(int line, std::string_view problem) const {
     throw Error(file_ + ":" + std::to_string(line) + ": " + std::string(problem));
   }
+  std::string where(int line, std::string_view key) const {
+    return file_ + ":" + std::to_string(line) + ": key '" + one_line(key) + "'";
+  }
   [[noreturn]] void fail(int line, std::string_view key, std::string_view problem) const {
     fail(line, "key '" + one_line(key) + "': " + std::string(problem));
   }
@@ -245,6 +248,7 @@ class Mapping {
   }
 
   int line() const { return line_; }
+  const std::vector<std::pair<std::string, Field>>& entries() const { return entries_; }
   std::optional<Field> get(std::string_view name) const {
     const Field* f = find(name);
     return f ? std::optional<Field>(*f) : std::nullopt;
@@ -281,14 +285,76 @@ class Mapping {
 
 // ---- the job --------------------------------------------------------------
 
-MergeMethod read_method(const Reporter& r, const Mapping& root) {
+MergeMethod read_method(const Reporter& r, const Mapping& root, Job& job) {
   const std::optional<Field> f = root.get("merge_method");
-  if (!f) r.fail(root.line(), "merge_method", "missing (supported: linear, lm_cocktail)");
-  const std::string name = scalar(r, *f, "a method name (linear or lm_cocktail)");
-  if (name == "linear") return MergeMethod::Linear;
-  if (name == "lm_cocktail") return MergeMethod::LmCocktail;
-  r.fail(f->line(), f->key,
-         "unknown method '" + one_line(name) + "' (supported: linear, lm_cocktail)");
+  if (!f) r.fail(root.line(), "merge_method", "missing (for example linear, lm_cocktail, ties)");
+  job.method_name = scalar(r, *f, "a method name such as linear, lm_cocktail or ties");
+  job.method_where = r.where(f->line(), f->key);
+  if (job.method_name == "linear") return MergeMethod::Linear;
+  if (job.method_name == "lm_cocktail") return MergeMethod::LmCocktail;
+  // Checked against src/merge/methods/ once the job is read.
+  return MergeMethod::Registered;
+}
+
+// ---- method parameters, kept as written ------------------------------------
+
+SettingValue setting_value(const Reporter& r, const Field& f) {
+  SettingValue v;
+  v.where = r.where(f.line(), f.key);
+  if (f.value.IsScalar()) {
+    v.items.push_back(f.value.Scalar());
+    return v;
+  }
+  if (!f.value.IsSequence() || f.value.size() == 0)
+    fail_expected(r, f, "a value or a non-empty list of values (a gradient over the layers)");
+  v.gradient = true;
+  for (size_t i = 0; i < f.value.size(); ++i) {
+    const Field item{f.key + "[" + std::to_string(i) + "]", f.value[i], f.line()};
+    v.items.push_back(scalar(r, item, "a value"));
+  }
+  return v;
+}
+
+SettingCondition setting_condition(const Reporter& r, const Field& f) {
+  const Mapping m(r, f);
+  m.check_known({"filter", "value"}, " in a conditional parameter");
+  SettingCondition c;
+  if (auto filter = m.get("filter")) c.filter = scalar(r, *filter, "a substring of tensor names");
+  const std::optional<Field> value = m.get("value");
+  if (!value) r.fail(m.line(), Mapping::join(f.key, "value"), "missing");
+  c.value = setting_value(r, *value);
+  return c;
+}
+
+// mergekit's three forms: a value, a gradient list, or filter conditions.
+Setting read_setting(const Reporter& r, const std::string& name, const Field& f) {
+  Setting s;
+  s.name = name;
+  s.where = r.where(f.line(), f.key);
+  const bool conditions = (f.value.IsMap()) ||
+                          (f.value.IsSequence() && f.value.size() > 0 && f.value[0].IsMap());
+  if (!conditions) {
+    s.conditions.push_back({std::nullopt, setting_value(r, f)});
+    return s;
+  }
+  s.conditional = true;
+  if (f.value.IsMap()) {
+    s.conditions.push_back(setting_condition(r, f));
+    return s;
+  }
+  for (size_t i = 0; i < f.value.size(); ++i) {
+    const Field item{f.key + "[" + std::to_string(i) + "]", f.value[i], f.line()};
+    if (!item.value.IsMap()) fail_expected(r, item, "a {filter, value} mapping like the other entries");
+    s.conditions.push_back(setting_condition(r, item));
+  }
+  return s;
+}
+
+Settings read_settings(const Reporter& r, const Field& f) {
+  Settings out;
+  const Mapping m(r, f);
+  for (const auto& [name, field] : m.entries()) out.push_back(read_setting(r, name, field));
+  return out;
 }
 
 // Collects models in Job order and keeps each checkpoint once: the same
@@ -345,7 +411,7 @@ void read_linear(const Reporter& r, const Mapping& root, const fs::path& dir, Jo
   ModelList list(r, job.models);
   bool base_weighted = false;
   if (auto f = root.get("base_model")) {
-    list.add(*f, {existing_path(r, *f, dir), ModelRole::Base, std::nullopt, f->line()});
+    list.add(*f, {existing_path(r, *f, dir), ModelRole::Base, std::nullopt, f->line(), {}});
     weight_fields.emplace_back();
   }
 
@@ -389,7 +455,7 @@ void read_linear(const Reporter& r, const Mapping& root, const fs::path& dir, Jo
       list.seen_again(0, *model);
       continue;
     }
-    list.add(*model, {path, ModelRole::Peer, weight, model->line()});
+    list.add(*model, {path, ModelRole::Peer, weight, model->line(), {}});
     weight_fields.push_back(weight_field);
   }
 
@@ -418,7 +484,7 @@ void read_peers(const Reporter& r, const Field& models, const fs::path& dir, Mod
     entry.check_known({"model"}, " for an lm_cocktail peer (its weight comes from the examples)");
     const std::optional<Field> model = entry.get("model");
     if (!model) r.fail(entry.line(), Mapping::join(item.key, "model"), "missing");
-    list.add(*model, {existing_path(r, *model, dir), ModelRole::Peer, std::nullopt, model->line()});
+    list.add(*model, {existing_path(r, *model, dir), ModelRole::Peer, std::nullopt, model->line(), {}});
   }
 }
 
@@ -445,9 +511,9 @@ void read_lm_cocktail(const Reporter& r, const Mapping& root, const fs::path& di
   const bool examples = root.get("examples").has_value();
 
   ModelList list(r, job.models);
-  if (base) list.add(*base, {existing_path(r, *base, dir), ModelRole::Base, std::nullopt, base->line()});
+  if (base) list.add(*base, {existing_path(r, *base, dir), ModelRole::Base, std::nullopt, base->line(), {}});
   if (target)
-    list.add(*target, {existing_path(r, *target, dir), ModelRole::Target, std::nullopt, target->line()});
+    list.add(*target, {existing_path(r, *target, dir), ModelRole::Target, std::nullopt, target->line(), {}});
 
   if (!examples) {
     if (models)
@@ -462,6 +528,44 @@ void read_lm_cocktail(const Reporter& r, const Mapping& root, const fs::path& di
     r.fail(root.line(), "models", "missing: examples weigh candidates, list them under base_model and models");
   if (!target && alpha_field)
     r.fail(alpha_field->line(), alpha_field->key, "alpha mixes in a target model: add 'target' or drop alpha");
+}
+
+// A method of src/merge/methods/ (ties, dare_linear, ...): models and
+// parameters as mergekit writes them; the method checks the values.
+void read_registered(const Reporter& r, const Mapping& root, const fs::path& dir, Job& job) {
+  if (auto p = root.get("parameters")) job.parameters = read_settings(r, *p);
+  if (auto f = root.get("target"))
+    r.fail(f->key_line, f->key, "not used by " + job.method_name + "; list every model under 'models'");
+  ModelList list(r, job.models);
+  if (auto f = root.get("base_model"))
+    list.add(*f, {existing_path(r, *f, dir), ModelRole::Base, std::nullopt, f->line(), {}});
+  const std::optional<Field> models = root.get("models");
+  if (!models) r.fail(root.line(), "models", "missing: " + job.method_name + " needs at least one model");
+  if (!models->value.IsSequence() || models->value.size() == 0)
+    fail_expected(r, *models, "a non-empty list of {model: PATH, parameters: {...}}");
+  bool base_listed = false;
+  for (size_t i = 0; i < models->value.size(); ++i) {
+    const Field item{models->key + "[" + std::to_string(i) + "]", models->value[i], models->line()};
+    if (!item.value.IsMap()) fail_expected(r, item, "a mapping with a 'model' key");
+    const Mapping entry(r, item);
+    entry.check_known({"model", "parameters"}, "");
+    const std::optional<Field> model = entry.get("model");
+    if (!model) r.fail(entry.line(), Mapping::join(item.key, "model"), "missing");
+    Settings params;
+    if (auto p = entry.get("parameters")) params = read_settings(r, *p);
+    const fs::path path = existing_path(r, *model, dir);
+    // mergekit configs often list the base under `models` too; it stays the
+    // base, and like mergekit its per-model parameters do not apply to it.
+    const std::optional<size_t> same = list.find(path);
+    if (same && *same == 0 && job.models[0].role == ModelRole::Base && !base_listed) {
+      base_listed = true;
+      list.seen_again(0, *model);
+      continue;
+    }
+    list.add(*model, {path, ModelRole::Peer, std::nullopt, model->line(), std::move(params)});
+  }
+  if (auto f = root.get("random_seed"))
+    job.random_seed = static_cast<uint64_t>(whole_number(r, *f, 0, std::numeric_limits<long long>::max()));
 }
 
 void read_fewshot(const Reporter& r, const Mapping& root, const fs::path& dir, Job& job) {
@@ -560,13 +664,17 @@ Job load_job(const fs::path& config_file) {
   root.check_known({"merge_method", "base_model", "target", "models", "parameters", "dtype",
                     "out_dtype", "output", "max_shard_size", "chunk_size", "threads",
                     "io_threads", "prefetch", "device", "progress_interval", "examples", "temperature",
-                    "batch_size", "max_input_length", "neg_number", "seed", "loss_reduction"},
+                    "batch_size", "max_input_length", "neg_number", "seed", "loss_reduction", "random_seed"},
                    "");
-  job.method = read_method(r, root);
+  job.method = read_method(r, root, job);
+  if (auto f = root.get("random_seed"); f && job.method != MergeMethod::Registered)
+    r.fail(f->key_line, f->key, "seeds the random masks of dare and della; " + job.method_name + " draws none");
   if (job.method == MergeMethod::Linear) {
     read_linear(r, root, dir, job);
-  } else {
+  } else if (job.method == MergeMethod::LmCocktail) {
     read_lm_cocktail(r, root, dir, job);
+  } else {
+    read_registered(r, root, dir, job);
   }
   read_fewshot(r, root, dir, job);
   read_common(r, root, dir, job);

@@ -9,12 +9,15 @@
 #include <string>
 #include <vector>
 
+#include "config/setting.hpp"
 #include "core/dtype.hpp"
 #include "fewshot/loss_reduction.hpp"
 
 namespace cocktail {
 
-enum class MergeMethod { Linear, LmCocktail };
+// Linear and LmCocktail are read here; every other name is a method of
+// src/merge/methods/, whose parameters the parser keeps as written.
+enum class MergeMethod { Linear, LmCocktail, Registered };
 enum class ModelRole { Base, Target, Peer };
 // auto: the rank's GPU when one is usable, else the CPU with a warning.
 enum class DeviceChoice { Auto, Cpu, Cuda };
@@ -24,6 +27,7 @@ struct ModelSpec {
   ModelRole role = ModelRole::Peer;
   std::optional<double> weight;   // linear: per-model weight (or the global default)
   int line = 0;                   // 1-based line in the config, for messages
+  Settings parameters;            // Registered: models[].parameters as written
 };
 
 // LM-Cocktail's weights from few-shot examples (paper section 2).
@@ -40,6 +44,10 @@ struct FewShot {
 struct Job {
   std::filesystem::path config_path;
   MergeMethod method = MergeMethod::Linear;
+  std::string method_name = "linear";  // as written
+  std::string method_where;            // "FILE:LINE: key 'merge_method'", for messages
+  Settings parameters;                 // Registered: the top-level parameters as written
+  uint64_t random_seed = 0;            // Registered: seeds the random masks (dare, della)
   // Order: base first (when given), then target (when given), then the
   // `models` list in file order. Paths are unique.
   std::vector<ModelSpec> models;

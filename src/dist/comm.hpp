@@ -2,6 +2,7 @@
 // The communicator every distributed step receives. Small on purpose: the
 // merge only needs identity, reductions and a broadcast. An NCCL
 // implementation for device-resident data plugs in behind the same calls.
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -31,6 +32,8 @@ class Comm {
   // Element-wise reductions in place; every rank gets the result.
   virtual void allreduce_sum(std::span<double> values) = 0;
   virtual void allreduce_max(std::span<double> values) = 0;
+  // Integers (histograms, exact sums): the same result in any reduction order.
+  virtual void allreduce_sum(std::span<uint64_t> values) = 0;
   virtual void broadcast(std::string& bytes, int root) = 0;
 
   // Collective.

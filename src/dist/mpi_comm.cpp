@@ -25,6 +25,10 @@ void MpiComm::allreduce_max(std::span<double> values) {
                 comm_);
 }
 
+void MpiComm::allreduce_sum(std::span<uint64_t> values) {
+  MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_UINT64_T, MPI_SUM, comm_);
+}
+
 void MpiComm::broadcast(std::string& bytes, int root) {
   uint64_t n = bytes.size();
   MPI_Bcast(&n, 1, MPI_UINT64_T, root, comm_);

@@ -19,6 +19,7 @@ class MpiComm : public Comm {
 
   void allreduce_sum(std::span<double> values) override;
   void allreduce_max(std::span<double> values) override;
+  void allreduce_sum(std::span<uint64_t> values) override;
   void broadcast(std::string& bytes, int root) override;
   std::unique_ptr<FailureFlag> make_failure_flag() override;
 

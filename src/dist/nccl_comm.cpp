@@ -38,23 +38,30 @@ NcclComm::~NcclComm() {
   if (nccl_) ncclCommDestroy(nccl_);
 }
 
-void NcclComm::allreduce_sum(std::span<double> values) { allreduce(values, ncclSum); }
-void NcclComm::allreduce_max(std::span<double> values) { allreduce(values, ncclMax); }
+void NcclComm::allreduce_sum(std::span<double> values) {
+  allreduce(values.data(), values.size(), sizeof(double), ncclDouble, ncclSum);
+}
+void NcclComm::allreduce_max(std::span<double> values) {
+  allreduce(values.data(), values.size(), sizeof(double), ncclDouble, ncclMax);
+}
+void NcclComm::allreduce_sum(std::span<uint64_t> values) {
+  allreduce(values.data(), values.size(), sizeof(uint64_t), ncclUint64, ncclSum);
+}
 
-void NcclComm::allreduce(std::span<double> values, ncclRedOp_t op) {
-  if (values.empty()) return;
+void NcclComm::allreduce(void* values, size_t count, size_t element_bytes, ncclDataType_t type, ncclRedOp_t op) {
+  if (count == 0) return;
   cuda_check(cudaSetDevice(device_), "cudaSetDevice");
-  const size_t bytes = values.size_bytes();
-  double* data = values.data();
+  const size_t bytes = count * element_bytes;
+  void* data = values;
   void* staged = nullptr;
   if (!on_device(data)) {
     cuda_check(cudaMallocAsync(&staged, bytes, stream_), "cudaMallocAsync");
-    cuda_check(cudaMemcpyAsync(staged, values.data(), bytes, cudaMemcpyHostToDevice, stream_), "copy to device");
-    data = static_cast<double*>(staged);
+    cuda_check(cudaMemcpyAsync(staged, values, bytes, cudaMemcpyHostToDevice, stream_), "copy to device");
+    data = staged;
   }
-  nccl_check(ncclAllReduce(data, data, values.size(), ncclDouble, op, nccl_, stream_), "ncclAllReduce");
+  nccl_check(ncclAllReduce(data, data, count, type, op, nccl_, stream_), "ncclAllReduce");
   if (staged) {
-    cuda_check(cudaMemcpyAsync(values.data(), staged, bytes, cudaMemcpyDeviceToHost, stream_), "copy to host");
+    cuda_check(cudaMemcpyAsync(values, staged, bytes, cudaMemcpyDeviceToHost, stream_), "copy to host");
     cuda_check(cudaFreeAsync(staged, stream_), "cudaFreeAsync");
   }
   cuda_check(cudaStreamSynchronize(stream_), "NCCL all-reduce");

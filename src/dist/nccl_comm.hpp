@@ -34,11 +34,12 @@ class NcclComm : public Comm {
   // values are staged through a device buffer.
   void allreduce_sum(std::span<double> values) override;
   void allreduce_max(std::span<double> values) override;
+  void allreduce_sum(std::span<uint64_t> values) override;
   void broadcast(std::string& bytes, int root) override { host_.broadcast(bytes, root); }
   std::unique_ptr<FailureFlag> make_failure_flag() override { return host_.make_failure_flag(); }
 
  private:
-  void allreduce(std::span<double> values, ncclRedOp_t op);
+  void allreduce(void* values, size_t count, size_t element_bytes, ncclDataType_t type, ncclRedOp_t op);
 
   Comm& host_;
   int device_;

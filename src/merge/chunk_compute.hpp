@@ -11,6 +11,7 @@
 #include <memory>
 #include <span>
 
+#include "merge/tensor_method.hpp"
 #include "weighted_sum.hpp"
 
 namespace cocktail {
@@ -34,6 +35,12 @@ class ChunkCompute {
   // added to by the time finish(slot) returns.
   virtual void start(size_t slot, std::span<const WeightedInput> in, std::byte* out, DType out_dtype,
                      size_t n, uint64_t* nonfinite) = 0;
+
+  // Begins out = method.apply(unit, in): a method of src/merge/methods/.
+  // The CPU runs it before returning; a GPU build without that method's
+  // kernel throws cocktail::Error.
+  virtual void start_method(size_t slot, const TensorMethod& method, const WorkUnit& unit, UnitInputs in,
+                            std::byte* out, uint64_t* nonfinite) = 0;
 
   // Blocks until the slot's output is in host memory. Any thread; repeatable.
   virtual void wait(size_t slot) = 0;

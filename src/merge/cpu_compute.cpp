@@ -38,6 +38,11 @@ class CpuCompute : public ChunkCompute {
     });
   }
 
+  void start_method(size_t, const TensorMethod& method, const WorkUnit& unit, UnitInputs in, std::byte* out,
+                    uint64_t* nonfinite) override {
+    method.apply(unit, in, out, pool_, nonfinite);
+  }
+
   void wait(size_t) override {}
   void finish(size_t) override {}
   const char* name() const override { return name_.c_str(); }

@@ -117,6 +117,10 @@ class CudaCompute : public ChunkCompute {
     s.nonfinite = nonfinite;
   }
 
+  void start_method(size_t, const TensorMethod&, const WorkUnit&, UnitInputs, std::byte*, uint64_t*) override {
+    throw Error("device cuda: this merge method runs on the CPU in this version (device: cpu)");
+  }
+
   void wait(size_t slot) override {
     cuda_check(cudaSetDevice(device_), "cudaSetDevice");  // the calling thread's current device
     cuda_check(cudaEventSynchronize(slots_[slot].done), "kernel or copy");

@@ -66,12 +66,10 @@ MergeRecipe make_recipe(const Job& job, const std::vector<double>& candidate_wei
   switch (job.method) {
     case MergeMethod::Linear: return linear_recipe(job);
     case MergeMethod::LmCocktail: return lm_cocktail_recipe(job, candidate_weights);
+    case MergeMethod::Registered: break;  // the method's own sources and parameters
   }
   throw Error("unknown merge method");
 }
 
-std::string method_name(MergeMethod method) {
-  return method == MergeMethod::Linear ? "linear" : "lm_cocktail";
-}
 
 }  // namespace cocktail

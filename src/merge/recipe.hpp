@@ -12,7 +12,8 @@ namespace cocktail {
 
 struct MergeRecipe {
   std::vector<size_t> models;  // indices into Job::models, summed in this order
-  std::vector<float> weights;  // aligned with `models`
+  std::vector<float> weights;  // aligned with `models`; empty for a method of src/merge/methods/
+  std::string description;     // such a method's parameters, printed instead of weights
   std::vector<std::string> warnings;
 };
 
@@ -21,6 +22,5 @@ struct MergeRecipe {
 // few-shot losses, aligned with job.candidates(); otherwise leave it empty.
 MergeRecipe make_recipe(const Job& job, const std::vector<double>& candidate_weights = {});
 
-std::string method_name(MergeMethod method);
 
 }  // namespace cocktail

@@ -16,6 +16,7 @@
 #include "io/checkpoint.hpp"
 #include "io/journal.hpp"
 #include "merge/recipe.hpp"
+#include "merge/tensor_method.hpp"
 #include "plan/merge_plan.hpp"
 
 namespace cocktail {
@@ -25,6 +26,9 @@ struct StreamOptions {
   int io_threads = 2;
   int prefetch = 2;
   int gpu = -1;  // CUDA device that computes the sums; -1 = the CPU
+  // A method of src/merge/methods/ (after its statistics); null: the
+  // recipe's weighted sum.
+  const TensorMethod* method = nullptr;
   // Test hook (fault injection): called with "read" once a unit's inputs are
   // in memory and with "written" once its output is written, before its
   // journal record; it may kill the process. Null in normal runs.

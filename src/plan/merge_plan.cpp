@@ -1,5 +1,7 @@
 #include "plan/merge_plan.hpp"
 
+#include <algorithm>
+
 namespace cocktail {
 
 uint64_t MergePlan::output_offset(const WorkUnit& unit) const {
@@ -73,6 +75,8 @@ uint64_t plan_fingerprint(const MergePlan& plan) {
 MergePlan make_merge_plan(const std::vector<Checkpoint>& models, const PlanOptions& options) {
   MergePlan plan;
   plan.tensors = plan_tensors(models, options.reference, options.summed, options.out_dtype);
+  if (options.unit_alignment)
+    for (auto& t : plan.tensors) t.unit_alignment = std::max<uint64_t>(1, options.unit_alignment(t));
   plan.layout = make_output_layout(plan.tensors, options.max_shard_size, options.metadata);
   plan.units = make_work_units(plan.tensors, options.chunk_size);
   plan.rank_bounds = assign_units(plan.units, plan.tensors, options.ranks);

@@ -1,6 +1,7 @@
 #pragma once
 // Everything decided before data moves: tensors, output layout, work units
 // and their ranks. Every rank builds the identical plan from the same headers.
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -36,6 +37,8 @@ struct PlanOptions {
   uint64_t chunk_size = 1ull << 20;
   int ranks = 1;
   std::map<std::string, std::string> metadata;  // written into every shard header
+  // The merge method's PlannedTensor::unit_alignment; null = 1 everywhere.
+  std::function<uint64_t(const PlannedTensor&)> unit_alignment;
 };
 
 // A hash of everything that decides where bytes are read and written (not

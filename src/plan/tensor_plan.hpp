@@ -28,6 +28,9 @@ struct PlannedTensor {
   // What is read: for Merge the summed models in recipe order; for
   // CopyReference every model, the reference first (the others are compared).
   std::vector<TensorSource> sources;
+  // Units of this tensor hold a multiple of this many elements (a method
+  // that needs whole rows in a unit sets it); 1 = any split.
+  uint64_t unit_alignment = 1;
 
   uint64_t out_bytes() const { return numel * dtype_size(out_dtype); }
 };

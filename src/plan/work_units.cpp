@@ -17,7 +17,9 @@ uint64_t unit_cost(const WorkUnit& u, const PlannedTensor& t) {
 uint64_t unit_elements(const PlannedTensor& t, uint64_t chunk_size) {
   uint64_t widest = dtype_size(t.out_dtype);
   for (const auto& s : t.sources) widest = std::max<uint64_t>(widest, dtype_size(s.tensor->info.dtype));
-  return std::max<uint64_t>(1, chunk_size / widest);
+  const uint64_t step = std::max<uint64_t>(1, chunk_size / widest);
+  // A unit may exceed the chunk only to hold one aligned block (a row).
+  return std::max(t.unit_alignment, step / t.unit_alignment * t.unit_alignment);
 }
 
 std::vector<WorkUnit> make_work_units(const std::vector<PlannedTensor>& tensors,

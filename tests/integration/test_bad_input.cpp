@@ -44,6 +44,13 @@ std::string with_header(const std::string& json, size_t data_bytes) {
 
 const fs::path kFt = "ft/model.safetensors";
 
+// A job of a src/merge/methods/ method over base and ft.
+void method_job(const fs::path& d, const std::string& method, const std::string& ft_params,
+                const std::string& extra = "") {
+  write_file(d / "job.yaml", "merge_method: " + method + "\nbase_model: base\nmodels:\n  - model: ft\n"
+                             "    parameters: {" + ft_params + "}\noutput: out\n" + extra);
+}
+
 // Every path below `dir`, hidden ones included.
 std::set<std::string> tree(const fs::path& dir) {
   std::set<std::string> paths;
@@ -204,6 +211,41 @@ std::vector<Case> cases() {
                                     "output: blocker/out\n");
        },
        "blocker"},
+      // Methods of src/merge/methods/: the key named, nothing written.
+      {"MethodUnknown", [](const fs::path& d) { method_job(d, "tiez", "weight: 1"); }, "unknown method 'tiez'"},
+      {"MethodWithoutBase",
+       [](const fs::path& d) {
+         write_file(d / "job.yaml", "merge_method: ties\nmodels:\n  - model: ft\n    parameters: {weight: 1}\n"
+                                    "output: out\n");
+       },
+       "key 'base_model': missing: ties"},
+      {"MethodDensityZero", [](const fs::path& d) { method_job(d, "ties", "weight: 1, density: 0"); },
+       "density must be in (0, 1], got 0"},
+      {"MethodDensityGradientAboveOne", [](const fs::path& d) { method_job(d, "dare_ties", "weight: 1, density: [0.5, 1.5]"); },
+       "density must be in (0, 1]"},
+      {"MethodDellaEpsilon", [](const fs::path& d) { method_job(d, "della", "weight: 1, density: 0.9, epsilon: 0.2"); },
+       "della needs density - epsilon and density + epsilon inside (0, 1)"},
+      {"MethodGammaPlusDensity", [](const fs::path& d) { method_job(d, "breadcrumbs", "weight: 1, density: 0.95, gamma: 0.1"); },
+       "gamma + density <= 1"},
+      {"MethodMissingWeight", [](const fs::path& d) { method_job(d, "task_arithmetic", "density: 0.5"); },
+       "key 'parameters.weight': missing"},
+      {"MethodUnknownParameter", [](const fs::path& d) { method_job(d, "ties", "weight: 1, densty: 0.5"); },
+       "key 'models[0].parameters.densty': unknown parameter for ties"},
+      {"MethodParameterOfAnotherMethod", [](const fs::path& d) { method_job(d, "ties", "weight: 1, epsilon: 0.1"); },
+       "unknown parameter for ties"},
+      {"MethodJobLevelParameterPerModel", [](const fs::path& d) { method_job(d, "ties", "weight: 1, normalize: false"); },
+       "normalize applies to the whole merge"},
+      {"MethodGradientOfABoolean",
+       [](const fs::path& d) { method_job(d, "ties", "weight: 1", "parameters:\n  normalize: [true, false]\n"); },
+       "normalize cannot vary over the layers"},
+      {"MethodBadNumber", [](const fs::path& d) { method_job(d, "ties", "weight: heavy"); },
+       "must be a finite number, got 'heavy'"},
+      {"MethodRandomSeedOnLinear",
+       [](const fs::path& d) {
+         write_file(d / "job.yaml", "merge_method: linear\nrandom_seed: 3\nmodels:\n  - model: ft\n"
+                                    "    parameters: {weight: 1}\noutput: out\n");
+       },
+       "key 'random_seed': seeds the random masks"},
   };
 }
 

@@ -163,11 +163,6 @@ TEST(RecipeLmCocktail, AlphaEndpoints) {
   EXPECT_EQ(make_recipe(keep_target).weights, (std::vector<float>{0.0f, 1.0f}));
 }
 
-TEST(RecipeMethodName, Names) {
-  EXPECT_EQ(method_name(MergeMethod::Linear), "linear");
-  EXPECT_EQ(method_name(MergeMethod::LmCocktail), "lm_cocktail");
-}
-
 TEST(RecipeLmCocktail, Eq1MixesTargetWithWeightedCandidates) {
   Job job = cocktail_job({spec("base", ModelRole::Base, std::nullopt),
                           spec("ft", ModelRole::Target, std::nullopt),

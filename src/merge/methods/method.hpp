@@ -1,0 +1,50 @@
+#pragma once
+// A merge method of this folder: its name, its parameters, its statistics
+// and its per-element math, all declared by the method. The config parser
+// keeps a method's settings as written, the engine runs whatever passes the
+// method asks for, and the CLI prints what it describes; adding a method is
+// a file here and a line in registry.cpp.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/job.hpp"
+#include "merge/methods/parameters.hpp"
+#include "merge/tensor_method.hpp"
+#include "plan/merge_plan.hpp"
+
+namespace cocktail {
+
+// A method with its parameters resolved for every tensor of a plan.
+class PreparedMethod : public TensorMethod {
+ public:
+  // The resolved parameters of `tensor`, one line ("density b=0.5 c=0.7, ...").
+  virtual std::string describe(size_t tensor) const = 0;
+  // The parameters over the whole job, for the summary and merge_report.json.
+  virtual std::string summary() const = 0;
+};
+
+class Method {
+ public:
+  virtual ~Method() = default;
+  virtual std::string_view name() const = 0;
+  virtual std::vector<ParamSpec> parameters() const = 0;
+  // The models every merged tensor reads, in order (the base first where the
+  // method has one), as indices into job.models. Throws naming the key when
+  // the job cannot run this method (no base model, ...).
+  virtual std::vector<size_t> sources(const Job& job) const = 0;
+  // Units of `t` hold a multiple of this many elements (1: any split).
+  virtual uint64_t unit_alignment(const PlannedTensor&) const { return 1; }
+  // Resolves and checks every parameter for every merged tensor of `plan`
+  // (built with sources() and unit_alignment()); throws naming the key.
+  virtual std::unique_ptr<PreparedMethod> prepare(const Job& job, const MergePlan& plan) const = 0;
+};
+
+// The method called `name`, or null.
+const Method* find_method(std::string_view name);
+// Every method name of this folder, for messages.
+std::string method_list();
+
+}  // namespace cocktail

@@ -1,0 +1,30 @@
+#include "merge/methods/registry.hpp"
+
+#include <vector>
+
+namespace cocktail {
+namespace {
+
+const std::vector<const Method*>& all_methods() {
+  static const std::vector<const Method*> methods = {
+      &task_arithmetic_method(), &ties_method(),        &dare_linear_method(),      &dare_ties_method(),
+      &breadcrumbs_method(),     &breadcrumbs_ties_method(), &della_method(),       &della_linear_method(),
+  };
+  return methods;
+}
+
+}  // namespace
+
+const Method* find_method(std::string_view name) {
+  for (const Method* m : all_methods())
+    if (m->name() == name) return m;
+  return nullptr;
+}
+
+std::string method_list() {
+  std::string list = "linear, lm_cocktail";
+  for (const Method* m : all_methods()) list += ", " + std::string(m->name());
+  return list;
+}
+
+}  // namespace cocktail

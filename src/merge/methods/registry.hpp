@@ -1,0 +1,16 @@
+#pragma once
+// The methods of this folder; registry.cpp lists them by name.
+#include "merge/methods/method.hpp"
+
+namespace cocktail {
+
+const Method& task_arithmetic_method();
+const Method& ties_method();
+const Method& dare_linear_method();
+const Method& dare_ties_method();
+const Method& breadcrumbs_method();
+const Method& breadcrumbs_ties_method();
+const Method& della_method();
+const Method& della_linear_method();
+
+}  // namespace cocktail

@@ -1,0 +1,291 @@
+// mergekit's task-vector methods under the real mpirun: the values against
+// mergekit 0.1.5's own outputs (tests/fixtures/mergekit, made by
+// make_mergekit_fixtures.py), the same bytes at any rank count, chunk size
+// and thread count, and DARE's and DELLA's masks against their definition.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <regex>
+
+#include "../../kernels/element_math.hpp"
+#include "fixture_models.hpp"
+#include "io/checkpoint.hpp"
+#include "mpi_harness.hpp"
+
+using namespace cocktail::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kMergekit = fs::path(COCKTAIL_FIXTURES_DIR) / "mergekit";
+
+struct Layout {
+  int ranks;
+  uint64_t chunk;
+  int threads;
+};
+
+// Jobs of the random methods over the fixture inputs, like the fixture jobs.
+std::string random_method_job(const std::string& name) {
+  const std::string dtype = name.substr(name.rfind('-') + 1);
+  const std::string head = "base_model: ../inputs/" + dtype + "/base\ndtype: float32\nout_dtype: " + dtype +
+                           "\nrandom_seed: 7\n";
+  if (name.rfind("dare_ties-", 0) == 0)
+    return "merge_method: dare_ties\n" + head +
+           "parameters:\n  lambda: 0.9\nmodels:\n"
+           "  - model: ../inputs/" + dtype + "/a\n    parameters: {weight: 0.5, density: 0.4}\n"
+           "  - model: ../inputs/" + dtype + "/b\n    parameters: {weight: 0.3, density: [0.2, 0.8]}\n";
+  return "merge_method: della\n" + head +
+         "models:\n"
+         "  - model: ../inputs/" + dtype + "/a\n    parameters: {weight: 0.5, density: 0.5}\n"
+         "  - model: ../inputs/" + dtype + "/c\n    parameters: {weight: 0.4, density: 0.6, epsilon: 0.1}\n";
+}
+
+// The fixture job with absolute model paths, our output and a layout.
+fs::path write_job(const fs::path& dir, const std::string& job, const Layout& layout, const std::string& extra = "") {
+  std::string text = job.find("-random-") != std::string::npos ? random_method_job(job)
+                                                                : read_file(kMergekit / "jobs" / (job + ".yaml"));
+  text = std::regex_replace(text, std::regex("\\.\\./inputs/"), (kMergekit / "inputs").string() + "/");
+  text += "output: " + (dir / ("out-" + job)).string() + "\n";
+  text += "chunk_size: " + std::to_string(layout.chunk) + "\nthreads: " + std::to_string(layout.threads) +
+          "\nprogress_interval: 0\n" + extra;
+  const fs::path cfg = dir / (job + ".yaml");
+  write_file(cfg, text);
+  return cfg;
+}
+
+std::string merge(const fs::path& dir, const std::string& job, const Layout& layout, const std::string& extra = "") {
+  const fs::path cfg = write_job(dir, job, layout, extra);
+  const RunResult r = run_mpi(layout.ranks, {cfg.string(), "--overwrite"});
+  EXPECT_EQ(r.status, 0) << r.output;
+  return read_file(dir / ("out-" + job) / "model.safetensors");
+}
+
+float element(const cocktail::CheckpointTensor& t, const std::string& file, uint64_t i) {
+  const char* p = file.data() + t.file_offset();
+  switch (t.info.dtype) {
+    case cocktail::DType::F32: return cocktail::load_as_f32(p, cocktail::DType::F32, i);
+    case cocktail::DType::BF16: return cocktail::load_as_f32(p, cocktail::DType::BF16, i);
+    case cocktail::DType::F16: return cocktail::load_as_f32(p, cocktail::DType::F16, i);
+    default: ADD_FAILURE() << "unexpected dtype"; return 0;
+  }
+}
+
+// Values of every tensor of a checkpoint, widened to float.
+std::map<std::string, std::vector<float>> values(const fs::path& path) {
+  const auto c = cocktail::Checkpoint::open(path);
+  std::map<std::string, std::vector<float>> out;
+  std::map<uint32_t, std::string> files;
+  for (const auto& t : c.tensors()) {
+    if (!files.count(t.file)) files[t.file] = read_file(c.files()[t.file].path);
+    auto& v = out[t.info.name];
+    for (uint64_t i = 0; i < t.info.numel(); ++i) v.push_back(element(t, files[t.file], i));
+  }
+  return out;
+}
+
+class Tmp {
+ public:
+  Tmp() {
+    char tmpl[] = "/tmp/cocktail-methods-XXXXXX";
+    dir = mkdtemp(tmpl);
+  }
+  ~Tmp() { fs::remove_all(dir); }
+  fs::path dir;
+};
+
+class MergekitValues : public ::testing::TestWithParam<std::string> {};
+
+// Bit for bit: our float32 steps are mergekit's (dtype float32), the output
+// rounded once. Ties at a magnitude cut follow our rule, which the fixtures
+// were made with (make_mergekit_fixtures.py).
+TEST_P(MergekitValues, EqualsMergekitBitForBit) {
+  Tmp tmp;
+  const std::string job = GetParam();
+  const std::string ours = merge(tmp.dir, job, {2, 1024, 1});
+  const auto c = cocktail::Checkpoint::open(tmp.dir / ("out-" + job));
+  const auto expected = cocktail::Checkpoint::open(kMergekit / "expected" / (job + ".safetensors"));
+  const std::string want = read_file(expected.files()[0].path);
+  ASSERT_EQ(c.tensors().size(), expected.tensors().size());
+  for (const auto& t : expected.tensors()) {
+    const auto* got = c.find(t.info.name);
+    ASSERT_NE(got, nullptr) << t.info.name;
+    EXPECT_EQ(got->info.dtype, t.info.dtype) << t.info.name;
+    EXPECT_EQ(ours.substr(got->file_offset(), got->info.nbytes()), want.substr(t.file_offset(), t.info.nbytes()))
+        << job << ": tensor " << t.info.name << " differs from mergekit's";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Fixtures, MergekitValues,
+    ::testing::Values("task_arithmetic-float32", "task_arithmetic-bfloat16", "task_arithmetic-float16",
+                      "ties-float32", "ties-bfloat16", "ties-float16", "breadcrumbs-float32", "breadcrumbs-bfloat16",
+                      "breadcrumbs-float16", "breadcrumbs_ties-float32", "breadcrumbs_ties-bfloat16",
+                      "breadcrumbs_ties-float16"),
+    [](const auto& info) {
+      std::string n = info.param;
+      for (char& ch : n) ch = std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+      return n;
+    });
+
+// The rescale's L1 norms are exact sums here and float32 sums in torch, so
+// the scale can differ in its last bit: the output then differs by at most
+// one step of a 16-bit dtype, or a few float32 ulps.
+int16_t ordered(uint16_t bits) { return (bits & 0x8000) ? -int16_t(bits & 0x7FFF) : int16_t(bits); }
+
+class MergekitValuesRescaled : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(MergekitValuesRescaled, WithinOneStepOfTheOutputDtype) {
+  Tmp tmp;
+  const std::string job = "ties_rescaled-" + GetParam();
+  const std::string ours = merge(tmp.dir, job, {3, 1024, 2});
+  const auto c = cocktail::Checkpoint::open(tmp.dir / ("out-" + job));
+  const auto expected = cocktail::Checkpoint::open(kMergekit / "expected" / (job + ".safetensors"));
+  const std::string want = read_file(expected.files()[0].path);
+  const auto want_values = values(kMergekit / "expected" / (job + ".safetensors"));
+  const auto our_values = values(tmp.dir / ("out-" + job));
+  for (const auto& t : expected.tensors()) {
+    const auto* got = c.find(t.info.name);
+    ASSERT_NE(got, nullptr);
+    const auto& w = want_values.at(t.info.name);
+    float top = 0;
+    for (float x : w) top = std::max(top, std::fabs(x));
+    for (uint64_t i = 0; i < t.info.numel(); ++i) {
+      if (t.info.dtype == cocktail::DType::F32) {
+        ASSERT_LE(std::fabs(our_values.at(t.info.name)[i] - w[i]), top * 0x1p-20f) << t.info.name << "[" << i << "]";
+        continue;
+      }
+      uint16_t a, b;
+      std::memcpy(&a, ours.data() + got->file_offset() + 2 * i, 2);
+      std::memcpy(&b, want.data() + t.file_offset() + 2 * i, 2);
+      ASSERT_LE(std::abs(ordered(a) - ordered(b)), 1) << t.info.name << "[" << i << "]";
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, MergekitValuesRescaled, ::testing::Values("float32", "bfloat16", "float16"));
+
+class SameBytes : public ::testing::TestWithParam<std::string> {};
+
+// Invariant 1 for every method: ranks, chunks and threads change no byte.
+TEST_P(SameBytes, AtAnyRankCountChunkSizeAndThreadCount) {
+  Tmp tmp;
+  const std::string job = GetParam();
+  const std::string one = merge(tmp.dir, job, {1, 1 << 20, 1});
+  EXPECT_EQ(merge(tmp.dir, job, {3, 1024, 2}), one) << "3 ranks, 1 KiB chunks, 2 threads";
+  EXPECT_EQ(merge(tmp.dir, job, {2, 3000, 1}), one) << "2 ranks, 3000-byte chunks";
+  EXPECT_EQ(merge(tmp.dir, job, {4, 8192, 1}), one) << "4 ranks, 8 KiB chunks";
+}
+
+INSTANTIATE_TEST_SUITE_P(Methods, SameBytes,
+                         ::testing::Values("task_arithmetic-bfloat16", "ties-bfloat16", "ties_rescaled-float32",
+                                           "breadcrumbs-float16", "breadcrumbs_ties-bfloat16"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (char& ch : n) ch = std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+                           return n;
+                         });
+
+// A random job over the fixture inputs: one model, weight 1, so the output
+// minus the base is exactly the kept (and rescaled) task vector.
+fs::path random_job(const fs::path& dir, const std::string& method, const std::string& params, int ranks,
+                    uint64_t chunk, const std::string& out, const std::string& job_params = "rescale: true") {
+  const fs::path in = kMergekit / "inputs" / "float32";
+  write_file(dir / "job.yaml", "merge_method: " + method + "\nbase_model: " + (in / "base").string() +
+                                   "\nmodels:\n  - model: " + (in / "c").string() + "\n    parameters: {weight: 1, " +
+                                   params + "}\nparameters: {" + job_params + "}\nrandom_seed: 11\noutput: " + (dir / out).string() +
+                                   "\nchunk_size: " + std::to_string(chunk) + "\nprogress_interval: 0\n");
+  const RunResult r = run_mpi(ranks, {(dir / "job.yaml").string(), "--overwrite"});
+  EXPECT_EQ(r.status, 0) << r.output;
+  return dir / out;
+}
+
+TEST(Dare, KeepsAboutDensityAndRescalesToTheL1Norm) {
+  Tmp tmp;
+  const auto base = values(kMergekit / "inputs" / "float32" / "base");
+  const auto ft = values(kMergekit / "inputs" / "float32" / "c");
+  // Without rescale the kept entries are the task vector itself.
+  const auto plain = values(random_job(tmp.dir, "dare_linear", "density: 0.3", 2, 2048, "plain", "rescale: false"));
+  uint64_t kept = 0, total = 0;
+  for (const auto& [name, b] : base)
+    for (size_t i = 0; i < b.size(); ++i) {
+      const float d = ft.at(name)[i] - b[i];
+      ++total;
+      if (plain.at(name)[i] != b[i]) {
+        ++kept;
+        EXPECT_EQ(plain.at(name)[i], b[i] + d) << name;
+      }
+    }
+  // Binomial(total, 0.3): 5 standard deviations.
+  const double sd = std::sqrt(total * 0.3 * 0.7);
+  EXPECT_NEAR(double(kept), 0.3 * total, 5 * sd) << kept << " of " << total;
+
+  // mergekit's rescale: the kept task vector has the whole one's L1 norm.
+  const auto l1 = values(random_job(tmp.dir, "dare_linear", "density: 0.3", 3, 1024, "l1"));
+  for (const auto& [name, b] : base) {
+    double want = 0, got = 0;
+    for (size_t i = 0; i < b.size(); ++i) {
+      want += std::fabs(double(ft.at(name)[i]) - b[i]);
+      got += std::fabs(double(l1.at(name)[i]) - b[i]);
+    }
+    EXPECT_NEAR(got, want, want * 1e-4) << name;
+  }
+}
+
+TEST(Dare, PaperRescaleDividesByTheDensity) {
+  Tmp tmp;
+  const fs::path in = kMergekit / "inputs" / "float32";
+  write_file(tmp.dir / "job.yaml", "merge_method: dare_linear\nbase_model: " + (in / "base").string() +
+                                       "\nmodels:\n  - model: " + (in / "c").string() +
+                                       "\n    parameters: {weight: 1, density: 0.25}\nparameters:\n"
+                                       "  rescale_norm: density\nrandom_seed: 11\noutput: " +
+                                       (tmp.dir / "out").string() + "\nprogress_interval: 0\n");
+  ASSERT_EQ(run_mpi(2, {(tmp.dir / "job.yaml").string()}).status, 0);
+  const auto base = values(in / "base"), ft = values(in / "c"), got = values(tmp.dir / "out");
+  const float scale = static_cast<float>(1.0 / 0.25);
+  uint64_t kept = 0, total = 0;
+  for (const auto& [name, b] : base)
+    for (size_t i = 0; i < b.size(); ++i) {
+      ++total;
+      if (got.at(name)[i] == b[i]) continue;
+      ++kept;
+      const float d = ft.at(name)[i] - b[i];
+      EXPECT_EQ(got.at(name)[i], b[i] + (d * scale)) << name << "[" << i << "]";
+    }
+  EXPECT_NEAR(double(kept), 0.25 * total, 5 * std::sqrt(total * 0.25 * 0.75));
+}
+
+TEST(Della, KeepsLargeMagnitudesMoreOftenAndAboutDensityOverall) {
+  Tmp tmp;
+  const auto base = values(kMergekit / "inputs" / "float32" / "base");
+  const auto ft = values(kMergekit / "inputs" / "float32" / "c");
+  const auto out = values(random_job(tmp.dir, "della_linear", "density: 0.5, epsilon: 0.4", 3, 1024, "out",
+                                     "rescale: false"));
+  uint64_t kept = 0, total = 0, kept_large = 0, large = 0;
+  for (const auto& [name, b] : base) {
+    std::vector<float> mags;
+    for (size_t i = 0; i < b.size(); ++i) mags.push_back(std::fabs(ft.at(name)[i] - b[i]));
+    std::vector<float> sorted = mags;
+    std::sort(sorted.begin(), sorted.end());
+    const float median = sorted[sorted.size() / 2];
+    for (size_t i = 0; i < b.size(); ++i) {
+      const bool k = out.at(name)[i] != b[i];
+      kept += k;
+      ++total;
+      if (mags[i] > median) kept_large += k, ++large;
+    }
+  }
+  // Keep probability 0.1 .. 0.9 by rank: 0.5 overall, about 0.7 in the top half.
+  EXPECT_NEAR(double(kept) / total, 0.5, 0.03);
+  EXPECT_GT(double(kept_large) / large, 0.65);
+}
+
+INSTANTIATE_TEST_SUITE_P(Random, SameBytes, ::testing::Values("dare_ties-random-bfloat16", "della-random-float32"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (char& ch : n) ch = std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+                           return n;
+                         });
+
+}  // namespace
