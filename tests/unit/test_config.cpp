@@ -441,8 +441,10 @@ std::vector<Reject> rejects() {
        lines({"merge_method: lm_cocktail", "base_model: ../models/base",
               "target: ../models/base/"}),
        3, "target", "each model may appear once"},
-      {"bad merge_method", lines({"merge_method: ties", "models:", kModelA}), 1, "merge_method",
-       "supported: linear, lm_cocktail"},
+      // Names other than linear and lm_cocktail are checked against
+      // src/merge/methods/ once the job is read (BadInput.MethodUnknown).
+      {"bad merge_method", lines({"merge_method: [ties]", "models:", kModelA}), 1, "merge_method",
+       "a method name such as linear, lm_cocktail or ties"},
       {"missing merge_method", lines({"models:", kModelA}), 1, "merge_method"},
       {"bad dtype", lines({"merge_method: linear", "models:", kModelA, "dtype: int8"}), 4, "dtype",
        "got 'int8'"},

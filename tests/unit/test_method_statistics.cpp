@@ -1,0 +1,112 @@
+// The pieces the task-vector methods' statistics are made of, against the
+// plain definitions they replace: exact sums against long double sums in
+// every order, the radix cut against a stable sort, Philox against its
+// published known-answer vectors, and mergekit's gradient interpolation.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+#include "exact_sum.hpp"
+#include "merge/methods/magnitude_select.hpp"
+#include "merge/methods/parameters.hpp"
+#include "philox.hpp"
+
+namespace cocktail {
+namespace {
+
+TEST(ExactSum, IsExactAndIndependentOfOrder) {
+  std::mt19937 rng(5);
+  std::vector<float> v;
+  for (int i = 0; i < 20000; ++i) v.push_back(std::ldexp(float(rng() % 1000000), int(rng() % 60) - 70));
+  v.push_back(1e-45f);  // a subnormal
+  v.push_back(3e38f);
+  ExactSum forward, backward, halves[2];
+  for (float x : v) forward.add(x);
+  for (size_t i = v.size(); i-- > 0;) backward.add(v[i]);
+  for (size_t i = 0; i < v.size(); ++i) halves[i % 2].add(v[i]);
+  halves[0].add(halves[1]);
+  EXPECT_EQ(forward.value(), backward.value());
+  EXPECT_EQ(forward.value(), halves[0].value());
+  // 3e38 dominates; the rest is below double's resolution of it only partly,
+  // so compare with a sum of the small values added to it at the end.
+  long double small = 0;
+  for (size_t i = 0; i + 1 < v.size(); ++i) small += v[i];
+  EXPECT_EQ(forward.value(), double((long double)3e38f + small));
+}
+
+TEST(ExactSum, CountsAndNonFinite) {
+  ExactSum s;
+  s.add(0.1f, 1000);
+  EXPECT_EQ(s.value(), double(0.1f) * 1000);
+  s.add(INFINITY);
+  EXPECT_TRUE(std::isinf(s.value()));
+  s.add(std::nanf(""));
+  EXPECT_TRUE(std::isnan(s.value()));
+}
+
+// Elements of ranks [0, c) in largest-first order, equal magnitudes by index.
+std::vector<uint8_t> by_sort(const std::vector<float>& d, uint64_t c) {
+  std::vector<uint32_t> order(d.size());
+  std::iota(order.begin(), order.end(), 0u);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](uint32_t a, uint32_t b) { return magnitude_key(d[a]) > magnitude_key(d[b]); });
+  std::vector<uint8_t> keep(d.size(), 0);
+  for (uint64_t r = 0; r < c; ++r) keep[order[r]] = 1;
+  return keep;
+}
+
+TEST(MagnitudeCut, EqualsAStableSortWithManyTies) {
+  std::mt19937 rng(9);
+  std::vector<float> d(5000);
+  for (auto& x : d) x = float(int(rng() % 21) - 10) * 0.25f;  // few distinct magnitudes, both signs
+  for (uint64_t c : {1ull, 7ull, 999ull, 2500ull, 4999ull}) {
+    MagnitudeCut cut = MagnitudeCut::at(c, d.size());
+    std::vector<uint64_t> high(kHighBins, 0), low(kLowBins, 0);
+    for (float x : d) ++high[magnitude_key(x) >> 16];
+    cut.choose_bin(high.data());
+    for (float x : d)
+      if ((magnitude_key(x) >> 16) == cut.high_bin) ++low[magnitude_key(x) & 0xFFFF];
+      else if ((magnitude_key(x) >> 16) > cut.high_bin) cut.above_bin_sum.add(std::fabs(x));
+    cut.choose_threshold(low.data());
+    cut.ties_before_unit = {0};
+    uint64_t ties = 0;
+    std::vector<uint8_t> keep;
+    for (float x : d) {
+      keep.push_back(cut.keeps(magnitude_key(x), ties));
+      ties += magnitude_key(x) == cut.threshold;
+    }
+    EXPECT_EQ(keep, by_sort(d, c)) << "c = " << c;
+    ExactSum kept;
+    for (size_t i = 0; i < d.size(); ++i)
+      if (keep[i]) kept.add(std::fabs(d[i]));
+    EXPECT_EQ(cut.kept_sum.value(), kept.value()) << "c = " << c;
+  }
+}
+
+TEST(Philox, KnownAnswers) {
+  // Random123's kat_vectors, philox4x32_10 with counter 0 and key 0: the
+  // first output word is 6627e8d5.
+  EXPECT_EQ(philox4x32_10({0, 0}, 0, 0, 0), 0x6627e8d5u);
+  const PhiloxKey ones{0xffffffffu, 0xffffffffu};
+  EXPECT_EQ(philox4x32_10(ones, 1, 2, 3), philox4x32_10(ones, 1, 2, 3));
+  EXPECT_NE(philox4x32_10(ones, 1, 2, 3), philox4x32_10(ones, 2, 2, 3));
+  const PhiloxKey k = philox_key(42, "model.layers.0.mlp.up_proj.weight");
+  double mean = 0;
+  for (uint64_t i = 0; i < 100000; ++i) mean += philox_uniform(k, 1, i);
+  EXPECT_NEAR(mean / 100000, 0.5, 0.005);
+}
+
+TEST(LayerStack, PositionsAsMergekit) {
+  const LayerStack s({"model.embed_tokens.weight", "model.layers.0.mlp.up_proj.weight",
+                      "model.layers.3.mlp.up_proj.weight", "lm_head.weight"});
+  EXPECT_EQ(s.layers, 4);
+  EXPECT_EQ(s.position("model.embed_tokens.weight"), 0.0);
+  EXPECT_EQ(s.position("model.layers.3.self_attn.q_proj.weight"), 1.0);
+  EXPECT_DOUBLE_EQ(s.position("model.layers.1.input_layernorm.weight"), 1.0 / 3);
+  EXPECT_EQ(LayerStack({"encoder.layer.0.x"}).position("encoder.layer.0.x"), 1.0);  // one layer: t = 1
+}
+
+}  // namespace
+}  // namespace cocktail
