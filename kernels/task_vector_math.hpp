@@ -16,6 +16,9 @@
 //   out  = b + mixed
 // Sums run in model order from the first term. The mask decisions (which
 // entries a sparsification keeps) are made by the caller.
+#include <cstddef>
+#include <cstdint>
+
 #include "element_math.hpp"
 
 namespace cocktail {
@@ -70,3 +73,74 @@ COCKTAIL_HD float task_vector_element(const TaskVectorArgs& a, float base, const
 }
 
 }  // namespace cocktail
+
+#ifndef __CUDACC__
+namespace cocktail {
+
+constexpr size_t kBlockMax = 1024;  // task_vector_block's n at most
+
+// The same steps as task_vector_element for n consecutive elements, as loops
+// over the block that the compiler vectorises: each step is the same IEEE
+// operation on each element in the same order, so the bytes are those of
+// task_vector_element (test_task_vector_math checks it). x[i] and keep[i]
+// are model i's values and mask bytes; v is scratch of models * n floats.
+[[gnu::always_inline]] inline void task_vector_block(const TaskVectorArgs& a, const float* __restrict base,
+                                                     const float* const* x, const uint8_t* const* keep,
+                                                     float* __restrict v, float* __restrict out, size_t n) {
+  // Branch-free forms of the same values (keep bytes are 0 or 1), so every
+  // loop vectorises.
+  for (int i = 0; i < a.models; ++i) {
+    float* __restrict vi = v + size_t(i) * n;
+    const float* __restrict xi = x[i];
+    const uint8_t* __restrict ki = keep[i];
+    const float w = a.weight[i], scale = a.scale[i];
+    if (a.rescaled[i]) {
+      for (size_t j = 0; j < n; ++j) vi[j] = ((xi[j] - base[j]) * float(ki[j])) * scale * w;
+    } else {
+      for (size_t j = 0; j < n; ++j) vi[j] = ((xi[j] - base[j]) * float(ki[j])) * w;
+    }
+  }
+  float* __restrict mixed = out;
+  if (a.consensus) {
+    float divisor[kBlockMax], majority[kBlockMax];
+    for (size_t j = 0; j < n; ++j) majority[j] = v[j];
+    for (int i = 1; i < a.models; ++i) {
+      const float* __restrict vi = v + size_t(i) * n;
+      for (size_t j = 0; j < n; ++j) majority[j] = majority[j] + vi[j];
+    }
+    for (size_t j = 0; j < n; ++j) majority[j] = float(2 * int(majority[j] >= 0.0f) - 1);
+    for (int i = 0; i < a.models; ++i) {
+      const float* __restrict vi = v + size_t(i) * n;
+      const float w = a.weight[i];
+      if (i == 0) {
+        for (size_t j = 0; j < n; ++j) {
+          const float agree = float(float(int(vi[j] > 0.0f) - int(vi[j] < 0.0f)) == majority[j]);
+          mixed[j] = vi[j] * agree;
+          divisor[j] = w * agree;
+        }
+      } else {
+        for (size_t j = 0; j < n; ++j) {
+          const float agree = float(float(int(vi[j] > 0.0f) - int(vi[j] < 0.0f)) == majority[j]);
+          mixed[j] = mixed[j] + vi[j] * agree;
+          divisor[j] = divisor[j] + w * agree;
+        }
+      }
+    }
+    if (a.normalize)
+      for (size_t j = 0; j < n; ++j) mixed[j] = mixed[j] / (divisor[j] + float(divisor[j] == 0.0f));
+  } else {
+    for (size_t j = 0; j < n; ++j) mixed[j] = v[j];
+    for (int i = 1; i < a.models; ++i) {
+      const float* __restrict vi = v + size_t(i) * n;
+      for (size_t j = 0; j < n; ++j) mixed[j] = mixed[j] + vi[j];
+    }
+    if (a.normalize)
+      for (size_t j = 0; j < n; ++j) mixed[j] = mixed[j] / a.linear_divisor;
+  }
+  if (a.scale_by_lambda)
+    for (size_t j = 0; j < n; ++j) mixed[j] = mixed[j] * a.lambda;
+  for (size_t j = 0; j < n; ++j) out[j] = base[j] + mixed[j];
+}
+
+}  // namespace cocktail
+#endif

@@ -100,6 +100,26 @@ std::string settings_text(const Job& job) {
   return out + "| random_seed " + std::to_string(job.random_seed);
 }
 
+// LM-Cocktail's weights for a method of src/merge/methods/: each candidate's
+// `weight` becomes its softmax(-loss / T) weight, times 1 - alpha when a
+// target takes alpha; the method then resolves them like written weights.
+void set_fewshot_weights(Job& job, const FewShotResult& fewshot) {
+  auto set = [&](size_t model, double weight, const std::string& why) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.17g", weight);
+    Setting s;
+    s.name = "weight";
+    s.where = job.config_path.string() + ": " + why + " of " + job.models[model].path.string();
+    s.conditions.push_back({std::nullopt, {{text}, false, s.where}});
+    job.models[model].parameters.push_back(std::move(s));
+  };
+  const double rest = job.has_target() ? 1.0 - job.alpha : 1.0;
+  for (size_t c = 0; c < fewshot.candidates.size(); ++c)
+    set(fewshot.candidates[c], rest * fewshot.weights[c], "few-shot weight");
+  for (size_t i = 0; i < job.models.size(); ++i)
+    if (job.models[i].role == ModelRole::Target) set(i, job.alpha, "alpha");
+}
+
 // A method of src/merge/methods/: known, its settings well-formed, its
 // inputs present. Cheap, so it runs before any checkpoint is opened.
 const Method* check_method(const Job& job) {
@@ -137,6 +157,7 @@ void load_inputs(const CliArgs& args, bool root, PreparedJob& p) {
 void plan_merge(int ranks, PreparedJob& p) {
   PlanOptions options;
   if (p.method) {
+    if (p.fewshot) set_fewshot_weights(p.job, *p.fewshot);
     p.recipe.models = p.method->sources(p.job);
     options.unit_alignment = [m = p.method](const PlannedTensor& t) { return m->unit_alignment(t); };
   } else {

@@ -7,6 +7,7 @@
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -145,6 +146,13 @@ double finite_number(const Reporter& r, const Field& f) {
     fail_expected(r, f, kExpected);
   }
   return value;
+}
+
+bool parse_number_text(const std::string& text) {
+  const std::string_view s = unsigned_text(text);
+  double value = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  return !s.empty() && ec == std::errc() && end == s.data() + s.size() && std::isfinite(value);
 }
 
 // The merge multiplies in float32: a weight (as the merge uses it, after
@@ -533,12 +541,34 @@ void read_lm_cocktail(const Reporter& r, const Mapping& root, const fs::path& di
 // A method of src/merge/methods/ (ties, dare_linear, ...): models and
 // parameters as mergekit writes them; the method checks the values.
 void read_registered(const Reporter& r, const Mapping& root, const fs::path& dir, Job& job) {
+  const bool examples = root.get("examples").has_value();
   if (auto p = root.get("parameters")) job.parameters = read_settings(r, *p);
-  if (auto f = root.get("target"))
-    r.fail(f->key_line, f->key, "not used by " + job.method_name + "; list every model under 'models'");
+  // With examples, LM-Cocktail's weights: softmax(-loss / T) over the models
+  // under `models`, and an optional target mixed in with alpha.
+  const auto alpha = std::find_if(job.parameters.begin(), job.parameters.end(),
+                                  [](const Setting& s) { return s.name == "alpha"; });
+  if (alpha != job.parameters.end()) {
+    if (!examples || !root.get("target"))
+      throw Error(alpha->where + ": alpha mixes in a target with few-shot weights: add 'target' and 'examples'");
+    const SettingValue& v = alpha->conditions[0].value;
+    if (alpha->conditional || v.gradient || v.items.size() != 1)
+      throw Error(alpha->where + ": must be one number in [0, 1]");
+    job.alpha = std::strtod(v.items[0].c_str(), nullptr);
+    if (!parse_number_text(v.items[0]) || job.alpha < 0 || job.alpha > 1)
+      throw Error(alpha->where + ": must be a number in [0, 1], got '" + one_line(v.items[0]) + "'");
+    job.parameters.erase(alpha);
+  }
+  if (examples)
+    if (const Setting* w = find_setting(job.parameters, "weight"))
+      throw Error(w->where + ": the weights come from the examples (softmax(-loss / temperature)); remove it");
   ModelList list(r, job.models);
   if (auto f = root.get("base_model"))
     list.add(*f, {existing_path(r, *f, dir), ModelRole::Base, std::nullopt, f->line(), {}});
+  if (auto f = root.get("target")) {
+    if (!examples)
+      r.fail(f->key_line, f->key, "not used by " + job.method_name + " without examples; list every model under 'models'");
+    list.add(*f, {existing_path(r, *f, dir), ModelRole::Target, std::nullopt, f->line(), {}});
+  }
   const std::optional<Field> models = root.get("models");
   if (!models) r.fail(root.line(), "models", "missing: " + job.method_name + " needs at least one model");
   if (!models->value.IsSequence() || models->value.size() == 0)
@@ -553,6 +583,8 @@ void read_registered(const Reporter& r, const Mapping& root, const fs::path& dir
     if (!model) r.fail(entry.line(), Mapping::join(item.key, "model"), "missing");
     Settings params;
     if (auto p = entry.get("parameters")) params = read_settings(r, *p);
+    if (const Setting* w = find_setting(params, "weight"); w && examples)
+      throw Error(w->where + ": the weights come from the examples (softmax(-loss / temperature)); remove it");
     const fs::path path = existing_path(r, *model, dir);
     // mergekit configs often list the base under `models` too; it stays the
     // base, and like mergekit its per-model parameters do not apply to it.
@@ -566,6 +598,9 @@ void read_registered(const Reporter& r, const Mapping& root, const fs::path& dir
   }
   if (auto f = root.get("random_seed"))
     job.random_seed = static_cast<uint64_t>(whole_number(r, *f, 0, std::numeric_limits<long long>::max()));
+  if (examples && std::none_of(job.models.begin(), job.models.end(),
+                               [](const ModelSpec& m) { return m.role == ModelRole::Peer; }))
+    r.fail(models->key_line, models->key, "the examples weigh the models listed here; list at least one besides the base");
 }
 
 void read_fewshot(const Reporter& r, const Mapping& root, const fs::path& dir, Job& job) {
@@ -577,8 +612,9 @@ void read_fewshot(const Reporter& r, const Mapping& root, const fs::path& dir, J
       if (auto f = root.get(key)) r.fail(f->key_line, f->key, "only used with 'examples'");
     return;
   }
-  if (job.method != MergeMethod::LmCocktail)
-    r.fail(files->key_line, files->key, "few-shot examples weigh models for lm_cocktail only");
+  if (job.method == MergeMethod::Linear)
+    r.fail(files->key_line, files->key,
+           "few-shot examples weigh models for lm_cocktail and the methods of docs/methods.md, not linear");
   FewShot fs;
   if (files->value.IsSequence()) {
     if (files->value.size() == 0) fail_expected(r, *files, "a path or a non-empty list of paths");
@@ -690,8 +726,10 @@ bool Job::has_target() const {
 std::vector<size_t> Job::candidates() const {
   std::vector<size_t> out;
   if (!fewshot) return out;
+  // A task-vector method weighs the models' task vectors: the base has none.
+  const bool base_too = method != MergeMethod::Registered;
   for (size_t i = 0; i < models.size(); ++i)
-    if (models[i].role != ModelRole::Target) out.push_back(i);
+    if (models[i].role == ModelRole::Peer || (base_too && models[i].role == ModelRole::Base)) out.push_back(i);
   return out;
 }
 

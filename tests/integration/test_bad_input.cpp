@@ -240,6 +240,14 @@ std::vector<Case> cases() {
        "normalize cannot vary over the layers"},
       {"MethodBadNumber", [](const fs::path& d) { method_job(d, "ties", "weight: heavy"); },
        "must be a finite number, got 'heavy'"},
+      {"MethodWeightWithExamples",
+       [](const fs::path& d) { method_job(d, "ties", "weight: 1", "examples: examples.jsonl\n"); },
+       "the weights come from the examples"},
+      {"MethodAlphaWithoutTarget",
+       [](const fs::path& d) {
+         method_job(d, "ties", "density: 0.5", "examples: examples.jsonl\nparameters:\n  alpha: 0.4\n");
+       },
+       "alpha mixes in a target"},
       {"MethodRandomSeedOnLinear",
        [](const fs::path& d) {
          write_file(d / "job.yaml", "merge_method: linear\nrandom_seed: 3\nmodels:\n  - model: ft\n"

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <regex>
 
 #include "../../kernels/element_math.hpp"
@@ -279,6 +280,44 @@ TEST(Della, KeepsLargeMagnitudesMoreOftenAndAboutDensityOverall) {
   // Keep probability 0.1 .. 0.9 by rank: 0.5 overall, about 0.7 in the top half.
   EXPECT_NEAR(double(kept) / total, 0.5, 0.03);
   EXPECT_GT(double(kept_large) / large, 0.65);
+}
+
+// Item: LM-Cocktail's weights for any method. ties with examples and a
+// target gives the tensors of the same ties job with the weights written
+// out: target alpha, each model (1 - alpha) * softmax(-loss / T).
+TEST(FewShotWeights, TiesWithExamplesEqualsTiesWithThoseWeights) {
+  Tmp tmp;
+  const fs::path m = fs::path(COCKTAIL_FIXTURES_DIR) / "models";
+  auto job = [&](const std::string& out, const std::string& w1, const std::string& w2, const std::string& wt) {
+    const bool fewshot = w1.empty();
+    std::string text = "merge_method: ties\nbase_model: " + (m / "llama-fp32").string() + "\n";
+    text += fewshot ? "target: " + (m / "llama-peer1-fp32").string() + "\n" : "";
+    text += "models:\n";
+    if (!fewshot) text += "  - model: " + (m / "llama-peer1-fp32").string() + "\n    parameters: {weight: " + wt + "}\n";
+    text += "  - model: " + (m / "llama-peer2-fp32").string() + "\n    parameters: {density: 0.6" +
+            (fewshot ? "" : ", weight: " + w1) + "}\n";
+    text += "  - model: " + (m / "llama-peer3-fp32").string() + "\n    parameters: {density: 0.6" +
+            (fewshot ? "" : ", weight: " + w2) + "}\n";
+    text += "parameters:\n  density: 0.5\n" + std::string(fewshot ? "  alpha: 0.3\n" : "");
+    if (fewshot) text += "examples: " + (fs::path(COCKTAIL_FIXTURES_DIR) / "examples" / "decoder.jsonl").string() + "\n";
+    text += "output: " + (tmp.dir / out).string() + "\nchunk_size: 4096\nprogress_interval: 0\n";
+    write_file(tmp.dir / (out + ".yaml"), text);
+    const RunResult r = run_mpi(2, {(tmp.dir / (out + ".yaml")).string()});
+    EXPECT_EQ(r.status, 0) << r.output;
+  };
+  job("fewshot", "", "", "");
+  const auto report = nlohmann::json::parse(read_file(tmp.dir / "fewshot" / "merge_report.json"));
+  const auto& c = report["fewshot"]["candidates"];
+  ASSERT_EQ(c.size(), 2u);
+  auto text = [](double v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.17g", v);
+    return std::string(b);
+  };
+  job("explicit", text((1 - 0.3) * c[0]["weight"].get<double>()), text((1 - 0.3) * c[1]["weight"].get<double>()),
+      "0.3");
+  const auto a = values(tmp.dir / "fewshot"), b = values(tmp.dir / "explicit");
+  EXPECT_EQ(a, b);
 }
 
 INSTANTIATE_TEST_SUITE_P(Random, SameBytes, ::testing::Values("dare_ties-random-bfloat16", "della-random-float32"),

@@ -8,6 +8,7 @@
 #include "merge/methods/task_vector.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <cmath>
 #include <map>
 #include <mutex>
@@ -99,6 +100,81 @@ void set_l1_scale(ModelTensor& m, const ExactSum& after) {
   m.scale = m.rescaled ? div_rn(before_f, after_f) : 1.0f;
 }
 
+// A thread's reusable buffer number Slot, of at least n elements: a fresh
+// allocation per unit would page-fault its way through every chunk.
+template <typename T, int Slot>
+std::vector<T>& scratch(size_t n) {
+  thread_local std::vector<T> buffer;
+  if (buffer.size() < n) buffer.resize(n);
+  return buffer;
+}
+
+// Elements [first, first + n) of a tensor's bytes as float32.
+void widen(const std::byte* p, DType t, size_t first, size_t n, float* out) {
+  switch (t) {
+    case DType::F32: std::memcpy(out, p + first * 4, n * 4); return;
+    case DType::BF16:
+      for (size_t j = 0; j < n; ++j) out[j] = bf16_to_f32(load_raw<uint16_t>(p, first + j));
+      return;
+    case DType::F16:
+      for (size_t j = 0; j < n; ++j) out[j] = f16_to_f32(load_raw<uint16_t>(p, first + j));
+      return;
+    default:
+      for (size_t j = 0; j < n; ++j) out[j] = load_as_f32(p, t, first + j);
+  }
+}
+
+uint64_t count_nonfinite(const float* x, size_t n) {
+  uint64_t bad = 0;
+  for (size_t j = 0; j < n; ++j) bad += is_nonfinite(x[j]);
+  return bad;
+}
+
+// Stores v as elements [first, first + n) of `t`; returns how many stored values are NaN or Inf.
+uint64_t narrow(const float* v, std::byte* out, DType t, size_t first, size_t n) {
+  uint64_t bad = 0;
+  switch (t) {
+    case DType::F32:
+      for (size_t j = 0; j < n; ++j) {
+        const float c = canonicalize_nan(v[j]);
+        store_raw<float>(out, first + j, c);
+        bad += is_nonfinite(c);
+      }
+      return bad;
+    case DType::BF16:
+      for (size_t j = 0; j < n; ++j) {
+        const uint16_t h = f32_to_bf16(canonicalize_nan(v[j]));
+        store_raw<uint16_t>(out, first + j, h);
+        bad += is_nonfinite(bf16_to_f32(h));
+      }
+      return bad;
+    default:
+      for (size_t j = 0; j < n; ++j) {
+        store_from_f32(out, t, first + j, canonicalize_nan(v[j]));
+        bad += is_nonfinite(load_as_f32(out, t, first + j));
+      }
+      return bad;
+  }
+}
+
+// DARE's mask: element j kept when its draw is below p.
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+void bernoulli_mask(PhiloxKey key, uint32_t model, uint64_t first, size_t n, float p, uint8_t* keep) {
+  for (size_t j = 0; j < n; ++j) keep[j] = philox_uniform(key, model, first + j) < p;
+}
+
+// The combine, compiled for AVX2 and for any x86-64, picked at load time;
+// both give the same bytes (the same IEEE operations, no FMA).
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+void combine_block(const TaskVectorArgs& a, const float* base, const float* const* x, const uint8_t* const* keep,
+                   float* v, float* out, size_t n) {
+  task_vector_block(a, base, x, keep, v, out, n);
+}
+
 class PreparedTaskVector : public PreparedMethod {
  public:
   PreparedTaskVector(const TaskVectorSpec& spec, const Job& job, const MergePlan& plan, const ParamResolver& params)
@@ -165,8 +241,8 @@ class PreparedTaskVector : public PreparedMethod {
     const size_t n = t.models.size();
     const size_t unit_index = (unit.first / t.unit_step);
     pool.parallel_for(n, [&](size_t begin, size_t end) {
-      std::vector<float> d(unit.count);
-      std::vector<uint8_t> keep;
+      std::vector<float>& d = scratch<float, 0>(unit.count);
+      std::vector<uint8_t>& keep = scratch<uint8_t, 1>(unit.count);
       for (size_t i = begin; i < end; ++i) {
         const ModelTensor& m = t.models[i];
         if (!m.sparsified) continue;
@@ -174,11 +250,10 @@ class PreparedTaskVector : public PreparedMethod {
         switch (spec_.sparsifier) {
           case Sparsifier::Magnitude:
           case Sparsifier::Outliers:
-            accumulate_magnitude(pass, t, m, i, unit_index, d, s);
+            accumulate_magnitude(pass, t, m, i, unit_index, std::span<const float>(d.data(), unit.count), s);
             break;
           case Sparsifier::Random:
           case Sparsifier::Della: {
-            keep.assign(unit.count, 0);
             random_mask(unit, t, i, d.data(), keep.data());
             ExactSum before, after;
             for (size_t j = 0; j < unit.count; ++j) {
@@ -244,10 +319,11 @@ class PreparedTaskVector : public PreparedMethod {
     const size_t n = t.models.size();
     // The sparsification masks first (they may need a whole row, or ties
     // counted in element order), then the combine, element by element.
-    std::vector<uint8_t> keep(n * unit.count, 1);
+    std::vector<uint8_t>& keep = scratch<uint8_t, 2>(n * unit.count);
+    std::fill(keep.begin(), keep.begin() + n * unit.count, 1);
     const size_t unit_index = unit.first / t.unit_step;
     pool.parallel_for(n, [&](size_t begin, size_t end) {
-      std::vector<float> d(unit.count);
+      std::vector<float>& d = scratch<float, 0>(unit.count);
       for (size_t i = begin; i < end; ++i) {
         if (!t.models[i].sparsified) continue;
         deltas(unit, in, i, d.data());
@@ -273,19 +349,25 @@ class PreparedTaskVector : public PreparedMethod {
     std::mutex mu;
     pool.parallel_for(unit.count, [&](size_t begin, size_t end) {
       std::vector<uint64_t> bad(n + 2, 0);
-      float x[kMaxTaskVectorModels];
-      bool k[kMaxTaskVectorModels];
-      for (size_t j = begin; j < end; ++j) {
-        const float b = load_as_f32(in[0], pt.sources[0].tensor->info.dtype, j);
-        bad[0] += is_nonfinite(b);
+      constexpr size_t kBlock = kBlockMax;
+      std::vector<float>& b = scratch<float, 4>(kBlock);
+      std::vector<float>& x = scratch<float, 5>(n * kBlock);
+      std::vector<float>& v = scratch<float, 6>(n * kBlock);
+      std::vector<float>& merged = scratch<float, 7>(kBlock);
+      std::vector<const float*> xs(n);
+      std::vector<const uint8_t*> ks(n);
+      for (size_t first = begin; first < end; first += kBlock) {
+        const size_t len = std::min(kBlock, end - first);
+        widen(in[0], pt.sources[0].tensor->info.dtype, first, len, b.data());
+        bad[0] += count_nonfinite(b.data(), len);
         for (size_t i = 0; i < n; ++i) {
-          x[i] = load_as_f32(in[i + 1], pt.sources[i + 1].tensor->info.dtype, j);
-          bad[i + 1] += is_nonfinite(x[i]);
-          k[i] = keep[i * unit.count + j] != 0;
+          widen(in[i + 1], pt.sources[i + 1].tensor->info.dtype, first, len, x.data() + i * kBlock);
+          bad[i + 1] += count_nonfinite(x.data() + i * kBlock, len);
+          xs[i] = x.data() + i * kBlock;
+          ks[i] = keep.data() + i * unit.count + first;
         }
-        const float v = task_vector_element(args, b, x, k);
-        store_from_f32(out, pt.out_dtype, j, canonicalize_nan(v));
-        bad[n + 1] += is_nonfinite(load_as_f32(out, pt.out_dtype, j));
+        combine_block(args, b.data(), xs.data(), ks.data(), v.data(), merged.data(), len);
+        bad[n + 1] += narrow(merged.data(), out, pt.out_dtype, first, len);
       }
       std::lock_guard lock(mu);
       for (size_t s = 0; s < bad.size(); ++s) nonfinite[s] += bad[s];
@@ -428,12 +510,14 @@ class PreparedTaskVector : public PreparedMethod {
   // d = x_i - base over the unit, in float32.
   void deltas(const WorkUnit& unit, UnitInputs in, size_t i, float* d) const {
     const PlannedTensor& pt = plan_.tensors[unit.tensor];
-    const DType bt = pt.sources[0].tensor->info.dtype, xt = pt.sources[i + 1].tensor->info.dtype;
-    for (size_t j = 0; j < unit.count; ++j) d[j] = sub_rn(load_as_f32(in[i + 1], xt, j), load_as_f32(in[0], bt, j));
+    std::vector<float>& b = scratch<float, 3>(unit.count);
+    widen(in[0], pt.sources[0].tensor->info.dtype, 0, unit.count, b.data());
+    widen(in[i + 1], pt.sources[i + 1].tensor->info.dtype, 0, unit.count, d);
+    for (size_t j = 0; j < unit.count; ++j) d[j] = d[j] - b[j];
   }
 
   void accumulate_magnitude(int pass, const TensorState& t, const ModelTensor& m, size_t i, size_t unit_index,
-                            const std::vector<float>& d, uint64_t* s) const {
+                            std::span<const float> d, uint64_t* s) const {
     if (pass == kHighPass) {
       uint64_t* hist = s + i * (kHighBins + ExactSum::kSize);
       ExactSum before;
@@ -488,7 +572,7 @@ class PreparedTaskVector : public PreparedMethod {
     const uint32_t model = static_cast<uint32_t>(plan_.tensors[unit.tensor].sources[i + 1].model);
     if (spec_.sparsifier == Sparsifier::Random) {
       const float p = static_cast<float>(m.density);
-      for (size_t j = 0; j < unit.count; ++j) keep[j] = philox_uniform(t.key, model, unit.first + j) < p;
+      bernoulli_mask(t.key, model, unit.first, unit.count, p, keep);
       return;
     }
     const float low = static_cast<float>(m.density - m.epsilon), eps = static_cast<float>(m.epsilon);
