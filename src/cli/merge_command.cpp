@@ -433,7 +433,7 @@ void run_merge(Comm& comm, const CliArgs& args, std::ostream& log) {
               << " passes over the inputs)" << std::endl;
         ProgressReporter progress(log, root ? p.job.progress_interval : 0,
                                   statistics_read_bytes(*p.prepared, p.plan, 0) * comm.size(),
-                                  statistics_read_bytes(*p.prepared, p.plan, comm.rank()));
+                                  statistics_read_bytes(*p.prepared, p.plan, comm.rank()), "statistics ");
         run_statistics(comm, *p.prepared, p.plan, p.models, so, [&](uint64_t done) {
           if (const char* signal = stop.requested()) throw Interrupted("stopped by " + std::string(signal));
           if (failed->raised()) throw StoppedByOtherRank();

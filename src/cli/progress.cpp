@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <utility>
 
 namespace cocktail {
 
@@ -29,9 +30,9 @@ std::string format_seconds(double seconds) {
 }
 
 ProgressReporter::ProgressReporter(std::ostream& out, double interval_seconds, uint64_t job_bytes,
-                                   uint64_t own_bytes)
+                                   uint64_t own_bytes, std::string phase)
     : out_(out), interval_(interval_seconds), job_bytes_(job_bytes), own_bytes_(own_bytes),
-      start_(Clock::now()), last_(start_) {}
+      phase_(std::move(phase)), start_(Clock::now()), last_(start_) {}
 
 void ProgressReporter::update(uint64_t own_done) {
   if (interval_ <= 0 || own_bytes_ == 0) return;
@@ -43,7 +44,7 @@ void ProgressReporter::update(uint64_t own_done) {
   const double done = fraction * job_bytes_;
   const double rate = elapsed > 0 ? done / elapsed : 0;
   const double eta = rate > 0 ? (job_bytes_ - done) / rate : 0;
-  out_ << "cocktail: " << static_cast<int>(fraction * 100) << "% (read " << format_bytes(done)
+  out_ << "cocktail: " << phase_ << static_cast<int>(fraction * 100) << "% (read " << format_bytes(done)
        << " of " << format_bytes(job_bytes_) << "), " << format_bytes(rate) << "/s, ETA "
        << format_seconds(eta) << std::endl;
 }

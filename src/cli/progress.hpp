@@ -4,13 +4,15 @@
 #include <chrono>
 #include <cstdint>
 #include <ostream>
+#include <string>
 
 namespace cocktail {
 
 class ProgressReporter {
  public:
+  // `phase` prefixes each line ("statistics: "); empty for the merge.
   ProgressReporter(std::ostream& out, double interval_seconds, uint64_t job_bytes,
-                   uint64_t own_bytes);
+                   uint64_t own_bytes, std::string phase = "");
   // Prints when `interval_seconds` have passed since the last line.
   void update(uint64_t own_done);
 
@@ -19,6 +21,7 @@ class ProgressReporter {
   std::ostream& out_;
   double interval_;
   uint64_t job_bytes_, own_bytes_;
+  std::string phase_;
   Clock::time_point start_, last_;
 };
 

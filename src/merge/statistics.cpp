@@ -115,9 +115,13 @@ std::vector<size_t> split_tensors(const MergePlan& plan) {
 
 uint64_t statistics_read_bytes(const TensorMethod& method, const MergePlan& plan, int rank) {
   uint64_t bytes = 0;
-  for (size_t u = plan.rank_bounds[rank]; u < plan.rank_bounds[rank + 1]; ++u)
-    for (int p = 0; p < method.passes(); ++p)
-      if (method.reads(p, plan.units[u].tensor)) bytes += unit_read_bytes(plan.units[u], plan.tensors[plan.units[u].tensor]);
+  for (size_t u = plan.rank_bounds[rank]; u < plan.rank_bounds[rank + 1]; ++u) {
+    const size_t t = plan.units[u].tensor;
+    bool read = false;
+    for (int p = 0; p < method.passes(); ++p) read = read || method.reads(p, t);
+    // A later pass may turn out to be needed (ties at a cut): count every pass.
+    if (read) bytes += method.passes() * unit_read_bytes(plan.units[u], plan.tensors[t]);
+  }
   return bytes;
 }
 

@@ -32,8 +32,8 @@ using StatisticsProgress = std::function<void(uint64_t bytes_read)>;
 // Tensors with units on more than one rank, in plan order.
 std::vector<size_t> split_tensors(const MergePlan& plan);
 
-// Bytes this rank reads in all passes, for progress (an upper bound: later
-// passes read only the tensors that still need them).
+// Bytes this rank reads in all passes at most, for progress: every pass
+// over every tensor some pass reads (later passes may skip some).
 uint64_t statistics_read_bytes(const TensorMethod& method, const MergePlan& plan, int rank);
 
 // Collective: every rank calls it with the same plan and method. Throws

@@ -282,6 +282,31 @@ TEST(Della, KeepsLargeMagnitudesMoreOftenAndAboutDensityOverall) {
   EXPECT_GT(double(kept_large) / large, 0.65);
 }
 
+// A job killed mid-merge resumes at another rank count to the same bytes:
+// the statistics are computed again, the written units skipped.
+TEST(MethodResume, KilledTiesJobResumesToTheSameBytes) {
+  Tmp tmp;
+  for (const std::string job : {"ties_rescaled-bfloat16", "dare_ties-random-bfloat16"}) {
+    SCOPED_TRACE(job);
+    const std::string whole = merge(tmp.dir, job, {1, 1 << 20, 1});
+    fs::remove_all(tmp.dir / ("out-" + job));
+    const fs::path cfg = write_job(tmp.dir, job, {3, 1024, 1});
+    const RunResult plan = run_mpi(3, {cfg.string(), "--dry-run"});
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(plan.output, m, std::regex(R"(in (\d+) work units)"))) << plan.output;
+    const size_t units = std::stoul(m[1]);
+    {
+      const ScopedEnv env("COCKTAIL_FAULT", "kill@written:1:" + std::to_string(units / 2));
+      EXPECT_NE(run_mpi(3, {cfg.string()}).status, 0);
+    }
+    ASSERT_FALSE(fs::exists(tmp.dir / ("out-" + job)));
+    const RunResult resumed = run_mpi(2, {cfg.string()});
+    ASSERT_EQ(resumed.status, 0) << resumed.output;
+    EXPECT_EQ(resumed.lines_containing("cocktail: resuming from"), 1) << resumed.output;
+    EXPECT_EQ(read_file(tmp.dir / ("out-" + job) / "model.safetensors"), whole);
+  }
+}
+
 // Item: LM-Cocktail's weights for any method. ties with examples and a
 // target gives the tensors of the same ties job with the weights written
 // out: target alpha, each model (1 - alpha) * softmax(-loss / T).

@@ -110,6 +110,9 @@ std::vector<T>& scratch(size_t n) {
 }
 
 // Elements [first, first + n) of a tensor's bytes as float32.
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+__attribute__((target_clones("avx2", "default")))
+#endif
 void widen(const std::byte* p, DType t, size_t first, size_t n, float* out) {
   switch (t) {
     case DType::F32: std::memcpy(out, p + first * 4, n * 4); return;
@@ -154,6 +157,18 @@ uint64_t narrow(const float* v, std::byte* out, DType t, size_t first, size_t n)
         bad += is_nonfinite(load_as_f32(out, t, first + j));
       }
       return bad;
+  }
+}
+
+// A magnitude cut's mask without ties to count: kept when hi_min <= |d| < lo_min
+// (as float32 bit patterns).
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+void threshold_mask(uint64_t hi_min, uint64_t lo_min, const float* d, size_t n, uint8_t* keep) {
+  for (size_t j = 0; j < n; ++j) {
+    const uint64_t key = magnitude_key(d[j]);
+    keep[j] = uint8_t(key >= hi_min) & uint8_t(key < lo_min);
   }
 }
 
@@ -535,7 +550,12 @@ class PreparedTaskVector : public PreparedMethod {
       const MagnitudeCut& cut = *cuts[c];
       if (pass == kLowPass && cut.kind == MagnitudeCut::Kind::Threshold) {
         uint64_t* hist = s + (i * 2 + c) * (kLowBins + ExactSum::kSize);
-        ExactSum above;
+        if (!(t.rescale && t.norm == RescaleNorm::L1)) {
+          for (float v : d)
+            if ((magnitude_key(v) >> 16) == cut.high_bin) ++hist[magnitude_key(v) & 0xFFFFu];
+          continue;
+        }
+        ExactSum above;  // the kept entries' L1 norm, for the rescale
         for (float v : d) {
           const uint32_t key = magnitude_key(v);
           if ((key >> 16) == cut.high_bin) ++hist[key & 0xFFFFu];
@@ -552,14 +572,48 @@ class PreparedTaskVector : public PreparedMethod {
 
   // Elements of ranks [lo, hi) in the tensor's largest-first order.
   static void magnitude_mask(const ModelTensor& m, size_t unit_index, const float* d, size_t count, uint8_t* keep) {
-    uint64_t lo_ties = m.lo.counts_ties() ? m.lo.ties_before_unit[unit_index] : 0;
-    uint64_t hi_ties = m.hi.counts_ties() ? m.hi.ties_before_unit[unit_index] : 0;
+    if (!m.lo.counts_ties() && !m.hi.counts_ties()) {
+      // Every element equal to a threshold is on the kept side of its cut,
+      // so each cut is one comparison: key >= its smallest kept key.
+      threshold_mask(smallest_kept(m.hi), smallest_kept(m.lo), d, count, keep);
+      return;
+    }
+    above_cut(m.hi, unit_index, d, count, keep, false);
+    above_cut(m.lo, unit_index, d, count, keep, true);
+  }
+
+  // keep[j] = element j is among the cut's kept ones (`drop`: keep[j] &=
+  // it is not). Ties at the threshold are kept in element order, the
+  // count carried from the unit's first element.
+  static void above_cut(const MagnitudeCut& c, size_t unit_index, const float* d, size_t count, uint8_t* keep,
+                        bool drop) {
+    if (drop && c.kind == MagnitudeCut::Kind::Nothing) return;
+    if (!c.counts_ties()) {
+      const uint64_t min = smallest_kept(c);
+      for (size_t j = 0; j < count; ++j) {
+        const uint8_t above = magnitude_key(d[j]) >= min;
+        keep[j] = drop ? keep[j] & (above ^ 1) : above;
+      }
+      return;
+    }
+    uint64_t ties = c.ties_before_unit[unit_index];
     for (size_t j = 0; j < count; ++j) {
       const uint32_t key = magnitude_key(d[j]);
-      keep[j] = m.hi.keeps(key, hi_ties) && !m.lo.keeps(key, lo_ties);
-      hi_ties += key == m.hi.threshold;
-      lo_ties += key == m.lo.threshold;
+      const uint8_t equal = key == c.threshold;
+      const uint8_t above = uint8_t(key > c.threshold) | (equal & uint8_t(ties < c.need));
+      ties += equal;
+      keep[j] = drop ? keep[j] & (above ^ 1) : above;
     }
+  }
+
+  // The cut keeps exactly the keys >= this (2^32: none).
+  static uint64_t smallest_kept(const MagnitudeCut& c) {
+    switch (c.kind) {
+      case MagnitudeCut::Kind::Nothing: return uint64_t(1) << 32;
+      case MagnitudeCut::Kind::Everything: return 0;
+      case MagnitudeCut::Kind::Threshold: return c.threshold;
+    }
+    return 0;
   }
 
   // DARE: keep with probability density. DELLA: with probability
