@@ -61,11 +61,16 @@ void check_accepted(const cocktail::Job& job) {
     if (!m.path.is_absolute() || !fs::exists(m.path)) fail("model path not absolute and existing");
     for (size_t k = 0; k < i; ++k)
       if (job.models[k].path == m.path) fail("the same model listed twice");
-    if (job.method == MergeMethod::Linear && !m.weight) fail("linear model without a weight");
+    // A linear base may go unweighted: it then supplies config and tokenizer only.
+    if (job.method == MergeMethod::Linear && m.role != cocktail::ModelRole::Base && !m.weight)
+      fail("linear model without a weight");
+    for (const cocktail::Setting& st : m.parameters)
+      if (st.conditions.empty()) fail("a method parameter with no value");
     sum += m.weight.value_or(0.0);
   }
   if (job.method == MergeMethod::Linear && job.normalize && sum == 0) fail("weights sum to 0");
   if (job.alpha < 0 || job.alpha > 1) fail("alpha outside [0, 1]");
+  if (job.method_name.empty()) fail("no method name");
   if (job.chunk_size < 1024 || job.max_shard_size == 0) fail("byte sizes out of range");
   if (job.prefetch < 1 || job.io_threads < 1 || job.threads < 0) fail("thread counts out of range");
   if (job.fewshot && (job.fewshot->files.empty() || job.fewshot->temperature <= 0))
