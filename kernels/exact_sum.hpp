@@ -6,6 +6,7 @@
 // and summed across ranks as integers. The value is rounded once, at the end.
 #include <cmath>
 #include <cstdint>
+#include <cstddef>
 #include <span>
 
 #include "element_math.hpp"
@@ -27,6 +28,28 @@ struct ExactSum {
       return;
     }
     bins[e] += uint64_t(e ? (m | 0x800000u) : m) * count;
+  }
+
+  // Adds |x[j]| for every j, and into `kept` those with keep[j] (0 or 1)
+  // when it is given. Four interleaved copies of the bins keep consecutive
+  // elements of one exponent from waiting on each other, and the mask is
+  // applied by arithmetic, not a branch.
+  void add_magnitudes(const float* x, size_t n, const uint8_t* keep = nullptr, ExactSum* kept = nullptr) {
+    uint64_t all[4][kSize] = {}, sel[4][kSize] = {};
+    for (size_t j = 0; j < n; ++j) {
+      const uint32_t u = f32_bits(x[j]) & 0x7FFFFFFFu;
+      const uint32_t e = u >> 23, m = u & 0x7FFFFFu;
+      const bool special = e == 255;
+      const uint32_t bin = special ? (m ? 256u : 255u) : e;
+      const uint64_t value = special ? 1u : (e ? (m | 0x800000u) : m);
+      all[j & 3][bin] += value;
+      if (kept) sel[j & 3][bin] += value & (uint64_t(0) - keep[j]);
+    }
+    for (int c = 0; c < 4; ++c)
+      for (int i = 0; i < kSize; ++i) {
+        bins[i] += all[c][i];
+        if (kept) kept->bins[i] += sel[c][i];
+      }
   }
 
   void add(const ExactSum& o) {

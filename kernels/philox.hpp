@@ -21,8 +21,12 @@ COCKTAIL_HD uint32_t mulhilo32(uint32_t a, uint32_t b, uint32_t* hi) {
   return uint32_t(p);
 }
 
-// The first of the four 32-bit outputs for counter (c0, c1, c2, 0).
-COCKTAIL_HD uint32_t philox4x32_10(PhiloxKey key, uint32_t c0, uint32_t c1, uint32_t c2) {
+struct PhiloxBlock {
+  uint32_t v[4];
+};
+
+// The four 32-bit outputs for counter (c0, c1, c2, 0).
+COCKTAIL_HD PhiloxBlock philox4x32_10(PhiloxKey key, uint32_t c0, uint32_t c1, uint32_t c2) {
   uint32_t x0 = c0, x1 = c1, x2 = c2, x3 = 0;
   uint32_t k0 = key.k0, k1 = key.k1;
   for (int round = 0; round < 10; ++round) {
@@ -36,14 +40,18 @@ COCKTAIL_HD uint32_t philox4x32_10(PhiloxKey key, uint32_t c0, uint32_t c1, uint
     k0 += 0x9E3779B9u;
     k1 += 0xBB67AE85u;
   }
-  return x0;
+  return {{x0, x1, x2, x3}};
 }
 
-// Uniform in [0, 1) with 24 random bits: every value is exact in float32, so
-// the comparison with a keep probability rounds nothing.
+// A draw's top 24 bits as a float in [0, 1): every value is exact in
+// float32, so the comparison with a keep probability rounds nothing.
+COCKTAIL_HD float uniform_from_bits(uint32_t r) { return float(r >> 8) * 5.9604644775390625e-8f; }  // 2^-24
+
+// Element e's draw: word e % 4 of the block for counter (e / 4, model), so
+// one generator call serves four consecutive elements.
 COCKTAIL_HD float philox_uniform(PhiloxKey key, uint32_t model, uint64_t element) {
-  const uint32_t r = philox4x32_10(key, uint32_t(element), uint32_t(element >> 32), model);
-  return float(r >> 8) * 5.9604644775390625e-8f;  // 2^-24
+  const uint64_t block = element >> 2;
+  return uniform_from_bits(philox4x32_10(key, uint32_t(block), uint32_t(block >> 32), model).v[element & 3]);
 }
 
 // The key of a tensor: the seed and the tensor's name (FNV-1a), mixed by

@@ -2,7 +2,7 @@
 # ties and dare_ties against mergekit 0.1.5 on the same YAML, side by side in
 # one run, and against our own linear merge of the same models.
 #
-#   tests/bench/methods_bench.sh [--size 1.5G] [--ranks 2] [--repeat 2]
+#   tests/bench/methods_bench.sh [--size 1500M] [--ranks 2] [--repeat 2]
 #                                [--dir /tmp/cocktail-methods-bench] [--venv DIR] [--keep]
 #
 # Generates a base and two fine-tune-shaped synthetic Llama checkpoints (bf16,
@@ -15,7 +15,7 @@
 # process; our largest rank, as its summary reports it).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-size=1.5G ranks=2 repeat=2 dir=/tmp/cocktail-methods-bench venv="" keep=0
+size=1500M ranks=2 repeat=2 dir=/tmp/cocktail-methods-bench venv="" keep=0
 while (($#)); do
   case "$1" in
     --size) size=$2; shift 2 ;;

@@ -8,6 +8,7 @@
 #include <numeric>
 #include <random>
 
+#include "bernoulli_mask.hpp"
 #include "exact_sum.hpp"
 #include "merge/methods/magnitude_select.hpp"
 #include "merge/methods/parameters.hpp"
@@ -35,6 +36,24 @@ TEST(ExactSum, IsExactAndIndependentOfOrder) {
   long double small = 0;
   for (size_t i = 0; i + 1 < v.size(); ++i) small += v[i];
   EXPECT_EQ(forward.value(), double((long double)3e38f + small));
+}
+
+TEST(ExactSum, AddMagnitudesEqualsAddingOneByOne) {
+  std::mt19937 rng(2);
+  std::vector<float> x(3001);
+  std::vector<uint8_t> keep(x.size());
+  for (size_t j = 0; j < x.size(); ++j) {
+    x[j] = (j % 97 == 0) ? -INFINITY : (j % 101 == 0) ? std::nanf("") : std::ldexp(float(int(rng() % 20001) - 10000), int(rng() % 200) - 150);
+    keep[j] = rng() % 2;
+  }
+  ExactSum all, kept, one_all, one_kept;
+  all.add_magnitudes(x.data(), x.size(), keep.data(), &kept);
+  for (size_t j = 0; j < x.size(); ++j) {
+    one_all.add(std::fabs(x[j]));
+    if (keep[j]) one_kept.add(std::fabs(x[j]));
+  }
+  EXPECT_TRUE(std::equal(all.bins, all.bins + ExactSum::kSize, one_all.bins));
+  EXPECT_TRUE(std::equal(kept.bins, kept.bins + ExactSum::kSize, one_kept.bins));
 }
 
 TEST(ExactSum, CountsAndNonFinite) {
@@ -87,12 +106,15 @@ TEST(MagnitudeCut, EqualsAStableSortWithManyTies) {
 }
 
 TEST(Philox, KnownAnswers) {
-  // Random123's kat_vectors, philox4x32_10 with counter 0 and key 0: the
-  // first output word is 6627e8d5.
-  EXPECT_EQ(philox4x32_10({0, 0}, 0, 0, 0), 0x6627e8d5u);
+  // Random123's kat_vectors, philox4x32_10 with counter 0 and key 0.
+  const PhiloxBlock zero = philox4x32_10({0, 0}, 0, 0, 0);
+  EXPECT_EQ(zero.v[0], 0x6627e8d5u);
+  EXPECT_EQ(zero.v[1], 0xe169c58du);
+  EXPECT_EQ(zero.v[2], 0xbc57ac4cu);
+  EXPECT_EQ(zero.v[3], 0x9b00dbd8u);
   const PhiloxKey ones{0xffffffffu, 0xffffffffu};
-  EXPECT_EQ(philox4x32_10(ones, 1, 2, 3), philox4x32_10(ones, 1, 2, 3));
-  EXPECT_NE(philox4x32_10(ones, 1, 2, 3), philox4x32_10(ones, 2, 2, 3));
+  EXPECT_EQ(philox4x32_10(ones, 1, 2, 3).v[2], philox4x32_10(ones, 1, 2, 3).v[2]);
+  EXPECT_NE(philox4x32_10(ones, 1, 2, 3).v[0], philox4x32_10(ones, 2, 2, 3).v[0]);
   const PhiloxKey k = philox_key(42, "model.layers.0.mlp.up_proj.weight");
   double mean = 0;
   for (uint64_t i = 0; i < 100000; ++i) mean += philox_uniform(k, 1, i);
@@ -140,6 +162,25 @@ TEST(TaskVectorBlock, EqualsTheElementFunction) {
       const float want = task_vector_element(a, base[j], xj, kj);
       ASSERT_EQ(f32_bits(canonicalize_nan(out[j])), f32_bits(canonicalize_nan(want)))
           << "variant " << variant << " element " << j;
+    }
+  }
+}
+
+// DARE's mask: the vector path, the portable path and philox_uniform
+// element by element agree, from any first element (units start anywhere),
+// including where a counter's low word wraps.
+TEST(BernoulliMask, EveryPathIsPhiloxUniformElementByElement) {
+  const PhiloxKey key = philox_key(7, "w");
+  for (uint64_t first : std::vector<uint64_t>{0, 1, 3, 37, 1000003, (uint64_t(1) << 34) - 21}) {
+    for (size_t n : std::vector<size_t>{0, 1, 5, 31, 32, 33, 1000}) {
+      std::vector<uint8_t> fast(n), portable(n);
+      bernoulli_mask(key, 2, first, n, 0.37f, fast.data());
+      bernoulli_mask_portable(key, 2, first, n, 0.37f, portable.data());
+      for (size_t j = 0; j < n; ++j) {
+        const uint8_t want = philox_uniform(key, 2, first + j) < 0.37f;
+        ASSERT_EQ(fast[j], want) << first << " + " << j;
+        ASSERT_EQ(portable[j], want) << first << " + " << j;
+      }
     }
   }
 }

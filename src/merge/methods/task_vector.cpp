@@ -17,6 +17,7 @@
 
 #include "core/error.hpp"
 #include "merge/methods/magnitude_select.hpp"
+#include "bernoulli_mask.hpp"
 #include "philox.hpp"
 #include "task_vector_math.hpp"
 
@@ -172,14 +173,6 @@ void threshold_mask(uint64_t hi_min, uint64_t lo_min, const float* d, size_t n, 
   }
 }
 
-// DARE's mask: element j kept when its draw is below p.
-#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-void bernoulli_mask(PhiloxKey key, uint32_t model, uint64_t first, size_t n, float p, uint8_t* keep) {
-  for (size_t j = 0; j < n; ++j) keep[j] = philox_uniform(key, model, first + j) < p;
-}
-
 // The combine, compiled for AVX2 and for any x86-64, picked at load time;
 // both give the same bytes (the same IEEE operations, no FMA).
 #if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
@@ -271,11 +264,7 @@ class PreparedTaskVector : public PreparedMethod {
           case Sparsifier::Della: {
             random_mask(unit, t, i, d.data(), keep.data());
             ExactSum before, after;
-            for (size_t j = 0; j < unit.count; ++j) {
-              const float a = std::fabs(d[j]);
-              before.add(a);
-              if (keep[j]) after.add(a);
-            }
+            before.add_magnitudes(d.data(), unit.count, keep.data(), &after);
             add_to(s + i * 2 * ExactSum::kSize, before);
             add_to(s + (i * 2 + 1) * ExactSum::kSize, after);
             break;
@@ -535,14 +524,12 @@ class PreparedTaskVector : public PreparedMethod {
                             std::span<const float> d, uint64_t* s) const {
     if (pass == kHighPass) {
       uint64_t* hist = s + i * (kHighBins + ExactSum::kSize);
-      ExactSum before;
-      const bool norms = t.rescale && t.norm == RescaleNorm::L1;
-      for (float v : d) {
-        const uint32_t key = magnitude_key(v);
-        ++hist[key >> 16];
-        if (norms) before.add(f32_from_bits(key));
+      for (float v : d) ++hist[magnitude_key(v) >> 16];
+      if (t.rescale && t.norm == RescaleNorm::L1) {
+        ExactSum before;
+        before.add_magnitudes(d.data(), d.size());
+        add_to(hist + kHighBins, before);
       }
-      add_to(hist + kHighBins, before);
       return;
     }
     const MagnitudeCut* cuts[2] = {&m.lo, &m.hi};
