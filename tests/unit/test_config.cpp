@@ -468,7 +468,7 @@ std::vector<Reject> rejects() {
        "output"},
       {"examples with linear", lines({"merge_method: linear", "models:", kModelA,
                                       "examples: ../models/ex.jsonl"}),
-       4, "examples", "lm_cocktail only"},
+       4, "examples", "not linear"},
       {"missing example file", kCocktail + lines({"examples: ../models/none.jsonl"}), 4,
        "examples", "no such file"},
       {"temperature without examples", kCocktail + lines({"temperature: 2"}), 4, "temperature",
