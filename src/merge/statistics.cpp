@@ -7,18 +7,16 @@
 #include "core/error.hpp"
 #include "core/thread_pool.hpp"
 #include "dist/collective_step.hpp"
-#include "io/file.hpp"
+#include "merge/input_files.hpp"
 
 namespace cocktail {
 namespace {
-
-constexpr uint64_t kIoPiece = 8ull << 20;
 
 // Reads units' inputs, the next one while the current one is accumulated.
 class UnitReader {
  public:
   UnitReader(const MergePlan& plan, const std::vector<Checkpoint>& models, int io_threads)
-      : plan_(plan), models_(models), io_(io_threads) {}
+      : plan_(plan), files_(models), io_(io_threads) {}
 
   // Calls visit(unit, inputs) for each unit index in order.
   void each(const std::vector<size_t>& units, const std::function<void(const WorkUnit&, UnitInputs)>& visit,
@@ -40,33 +38,13 @@ class UnitReader {
     }
   }
 
-  void check_unchanged() const {
-    for (const auto& [key, in] : files_)
-      if (!(in.file.stamp() == in.opened))
-        throw Error(in.file.path() + ": changed while it was being read (size or mtime); the merge is abandoned");
-  }
+  void check_unchanged() const { files_.check_unchanged(); }
 
  private:
   struct Slot {
     std::vector<std::vector<std::byte>> buffers;
     std::vector<std::future<void>> reads;
   };
-  struct Input {
-    File file;
-    FileStamp opened;
-  };
-
-  const File& file(const TensorSource& s) {
-    const auto key = std::make_pair(s.model, s.tensor->file);
-    auto it = files_.find(key);
-    if (it == files_.end()) {
-      File f(models_[s.model].files()[s.tensor->file].path.string(), File::Mode::Read);
-      const FileStamp stamp = f.stamp();
-      it = files_.emplace(key, Input{std::move(f), stamp}).first;
-    }
-    return it->second.file;
-  }
-
   void start(size_t u, Slot& slot) {
     const WorkUnit& unit = plan_.units[u];
     const PlannedTensor& t = plan_.tensors[unit.tensor];
@@ -75,19 +53,17 @@ class UnitReader {
       const CheckpointTensor& src = *t.sources[s].tensor;
       const uint64_t size = dtype_size(src.info.dtype), bytes = unit.count * size;
       slot.buffers[s].resize(bytes);
-      const File* f = &file(t.sources[s]);
+      const File* f = &files_.file(t.sources[s]);
       const uint64_t offset = src.file_offset() + unit.first * size;
       std::byte* dst = slot.buffers[s].data();
-      for (uint64_t at = 0; at < bytes; at += kIoPiece) {
-        const uint64_t n = std::min(kIoPiece, bytes - at);
-        slot.reads.push_back(io_.submit([f, dst, offset, at, n] { f->pread_full(dst + at, n, offset + at); }));
-      }
+      submit_pieces(io_, slot.reads, bytes, [f, dst, offset](uint64_t at, uint64_t n) {
+        f->pread_full(dst + at, n, offset + at);
+      });
     }
   }
 
   const MergePlan& plan_;
-  const std::vector<Checkpoint>& models_;
-  std::map<std::pair<size_t, uint32_t>, Input> files_;
+  InputFiles files_;
   ThreadPool io_;  // last: its destructor finishes reads into the slots
 };
 

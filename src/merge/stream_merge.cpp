@@ -10,13 +10,11 @@
 #include "io/file.hpp"
 #include "io/journal.hpp"
 #include "merge/chunk_compute.hpp"
+#include "merge/input_files.hpp"
 
 namespace cocktail {
 namespace {
 
-// Large transfers are split so several I/O threads work on one range: one
-// outstanding pread per thread leaves fast storage idle.
-constexpr uint64_t kIoPiece = 8ull << 20;
 
 struct Slot {
   std::vector<HostBuffer> inputs;  // one per source
@@ -47,26 +45,10 @@ class FileCache {
  public:
   FileCache(const std::vector<Checkpoint>& models, const std::filesystem::path& out_dir,
             const OutputLayout& layout)
-      : models_(models), out_dir_(out_dir), layout_(layout) {}
+      : inputs_(models), out_dir_(out_dir), layout_(layout) {}
 
-  const File& input(const TensorSource& s) {
-    auto key = std::make_pair(s.model, s.tensor->file);
-    auto it = inputs_.find(key);
-    if (it == inputs_.end()) {
-      File file(models_[s.model].files()[s.tensor->file].path.string(), File::Mode::Read);
-      const FileStamp stamp = file.stamp();
-      it = inputs_.emplace(key, Input{std::move(file), stamp}).first;
-    }
-    return it->second.file;
-  }
-
-  // A checkpoint rewritten during the merge would leave an output mixing
-  // two versions of it.
-  void check_inputs_unchanged() const {
-    for (const auto& [key, in] : inputs_)
-      if (!(in.file.stamp() == in.opened))
-        throw Error(in.file.path() + ": changed while it was being read (size or mtime); the merge is abandoned");
-  }
+  const File& input(const TensorSource& s) { return inputs_.file(s); }
+  void check_inputs_unchanged() const { inputs_.check_unchanged(); }
 
   const File& output(size_t shard) {
     auto it = outputs_.find(shard);
@@ -81,14 +63,9 @@ class FileCache {
   }
 
  private:
-  struct Input {
-    File file;
-    FileStamp opened;
-  };
-  const std::vector<Checkpoint>& models_;
+  InputFiles inputs_;
   std::filesystem::path out_dir_;
   const OutputLayout& layout_;
-  std::map<std::pair<size_t, uint32_t>, Input> inputs_;
   std::map<size_t, File> outputs_;
 };
 
@@ -103,14 +80,6 @@ uint64_t unit_checksum(const std::byte* data, uint64_t bytes) {
   std::vector<uint64_t> sums;
   for (uint64_t at = 0; at < bytes; at += kIoPiece) sums.push_back(bytes_checksum(data + at, std::min(kIoPiece, bytes - at)));
   return unit_checksum(sums);
-}
-
-void submit_pieces(ThreadPool& io, std::vector<std::future<void>>& into, uint64_t bytes,
-                   const std::function<void(uint64_t, uint64_t)>& transfer) {
-  for (uint64_t done = 0; done < bytes; done += kIoPiece) {
-    const uint64_t n = std::min(kIoPiece, bytes - done);
-    into.push_back(io.submit([transfer, done, n] { transfer(done, n); }));
-  }
 }
 
 // This rank's units still to do. Recorded units count as done only if the

@@ -1,0 +1,46 @@
+#pragma once
+// What the merge and the statistics passes share for reading inputs: each
+// checkpoint file opened once per rank, with the size and mtime it had
+// then, and transfers split into pieces so several I/O threads serve one
+// range (one outstanding pread per thread leaves fast storage idle).
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <map>
+#include <utility>
+#include <vector>
+
+#include "core/thread_pool.hpp"
+#include "io/checkpoint.hpp"
+#include "io/file.hpp"
+#include "plan/tensor_plan.hpp"
+
+namespace cocktail {
+
+constexpr uint64_t kIoPiece = 8ull << 20;
+
+// Queues transfer(at, n) for each kIoPiece of [0, bytes) on `io`.
+void submit_pieces(ThreadPool& io, std::vector<std::future<void>>& into, uint64_t bytes,
+                   const std::function<void(uint64_t, uint64_t)>& transfer);
+
+class InputFiles {
+ public:
+  explicit InputFiles(const std::vector<Checkpoint>& models) : models_(models) {}
+
+  // The file holding a source's tensor, opened on first use.
+  const File& file(const TensorSource& s);
+
+  // A checkpoint rewritten during the merge would leave an output mixing
+  // two versions of it: throws naming the file.
+  void check_unchanged() const;
+
+ private:
+  struct Input {
+    File file;
+    FileStamp opened;
+  };
+  const std::vector<Checkpoint>& models_;
+  std::map<std::pair<size_t, uint32_t>, Input> files_;
+};
+
+}  // namespace cocktail
