@@ -248,13 +248,14 @@ class PreparedTaskVector : public PreparedMethod {
     uint64_t* s = state(pass, unit.tensor).data();
     const size_t n = t.models.size();
     const size_t unit_index = (unit.first / t.unit_step);
+    const std::vector<float>& base = base_values(unit, in);
     pool.parallel_for(n, [&](size_t begin, size_t end) {
       std::vector<float>& d = scratch<float, 0>(unit.count);
       std::vector<uint8_t>& keep = scratch<uint8_t, 1>(unit.count);
       for (size_t i = begin; i < end; ++i) {
         const ModelTensor& m = t.models[i];
         if (!m.sparsified) continue;
-        deltas(unit, in, i, d.data());
+        deltas(unit, in, base.data(), i, d.data());
         switch (spec_.sparsifier) {
           case Sparsifier::Magnitude:
           case Sparsifier::Outliers:
@@ -326,11 +327,12 @@ class PreparedTaskVector : public PreparedMethod {
     std::vector<uint8_t>& keep = scratch<uint8_t, 2>(n * unit.count);
     std::fill(keep.begin(), keep.begin() + n * unit.count, 1);
     const size_t unit_index = unit.first / t.unit_step;
+    const std::vector<float>& base = base_values(unit, in);
     pool.parallel_for(n, [&](size_t begin, size_t end) {
       std::vector<float>& d = scratch<float, 0>(unit.count);
       for (size_t i = begin; i < end; ++i) {
         if (!t.models[i].sparsified) continue;
-        deltas(unit, in, i, d.data());
+        deltas(unit, in, base.data(), i, d.data());
         uint8_t* k = keep.data() + i * unit.count;
         if (spec_.sparsifier == Sparsifier::Magnitude || spec_.sparsifier == Sparsifier::Outliers)
           magnitude_mask(t.models[i], unit_index, d.data(), unit.count, k);
@@ -511,13 +513,18 @@ class PreparedTaskVector : public PreparedMethod {
     t.linear_divisor = std::fabs(sum) < 1e-8f ? 1.0f : sum;
   }
 
-  // d = x_i - base over the unit, in float32.
-  void deltas(const WorkUnit& unit, UnitInputs in, size_t i, float* d) const {
-    const PlannedTensor& pt = plan_.tensors[unit.tensor];
+  // The unit's base values in float32, widened once for every model's
+  // deltas (the calling thread's buffer; the pool's threads only read it).
+  const std::vector<float>& base_values(const WorkUnit& unit, UnitInputs in) const {
     std::vector<float>& b = scratch<float, 3>(unit.count);
-    widen(in[0], pt.sources[0].tensor->info.dtype, 0, unit.count, b.data());
-    widen(in[i + 1], pt.sources[i + 1].tensor->info.dtype, 0, unit.count, d);
-    for (size_t j = 0; j < unit.count; ++j) d[j] = d[j] - b[j];
+    widen(in[0], plan_.tensors[unit.tensor].sources[0].tensor->info.dtype, 0, unit.count, b.data());
+    return b;
+  }
+
+  // d = x_i - base over the unit, in float32.
+  void deltas(const WorkUnit& unit, UnitInputs in, const float* base, size_t i, float* d) const {
+    widen(in[i + 1], plan_.tensors[unit.tensor].sources[i + 1].tensor->info.dtype, 0, unit.count, d);
+    for (size_t j = 0; j < unit.count; ++j) d[j] = d[j] - base[j];
   }
 
   void accumulate_magnitude(int pass, const TensorState& t, const ModelTensor& m, size_t i, size_t unit_index,
