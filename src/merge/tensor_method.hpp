@@ -15,8 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "core/error.hpp"
 #include "core/thread_pool.hpp"
 #include "plan/work_units.hpp"
+#include "task_vector_unit.hpp"
 
 namespace cocktail {
 
@@ -45,6 +47,14 @@ class TensorMethod {
   // (sources + 1 counters) gets NaN/Inf read per source and written.
   virtual void apply(const WorkUnit& unit, UnitInputs in, std::byte* out, ThreadPool& pool,
                      uint64_t* nonfinite) const = 0;
+
+  // The GPU path (kernels/task_vector_unit.hpp): a unit's apply, and its
+  // share of a pass, as the data the device kernels read; the same bytes
+  // and the same state as apply() and accumulate(). A method without
+  // device kernels keeps these defaults, and device: auto runs it on the CPU.
+  virtual bool has_device_kernels() const { return false; }
+  virtual TaskVectorUnit device_unit(const WorkUnit&) const { throw Error("internal: no device kernel"); }
+  virtual TaskVectorStats device_statistics(int, const WorkUnit&) const { throw Error("internal: no device kernel"); }
 };
 
 }  // namespace cocktail

@@ -15,13 +15,12 @@
 #include <vector>
 
 #include "exact_sum.hpp"
+#include "task_vector_unit.hpp"  // magnitude_key
 
 namespace cocktail {
 
 constexpr uint32_t kHighBins = 1u << 15;  // magnitude bits 30..16
 constexpr uint32_t kLowBins = 1u << 16;   // bits 15..0
-
-inline uint32_t magnitude_key(float x) { return f32_bits(x) & 0x7FFFFFFFu; }
 
 struct MagnitudeCut {
   enum class Kind { Nothing, Everything, Threshold };

@@ -340,18 +340,7 @@ class PreparedTaskVector : public PreparedMethod {
           random_mask(unit, t, i, d.data(), k);
       }
     });
-    TaskVectorArgs args;
-    args.models = static_cast<int>(n);
-    for (size_t i = 0; i < n; ++i) {
-      args.weight[i] = t.models[i].weight;
-      args.scale[i] = t.models[i].scale;
-      args.rescaled[i] = t.models[i].rescaled;
-    }
-    args.consensus = spec_.consensus;
-    args.normalize = t.normalize;
-    args.scale_by_lambda = t.lambda != 1;
-    args.lambda = static_cast<float>(t.lambda);
-    args.linear_divisor = t.linear_divisor;
+    const TaskVectorArgs args = combine_args(t);
     std::mutex mu;
     pool.parallel_for(unit.count, [&](size_t begin, size_t end) {
       std::vector<uint64_t> bad(n + 2, 0);
@@ -378,6 +367,92 @@ class PreparedTaskVector : public PreparedMethod {
       std::lock_guard lock(mu);
       for (size_t s = 0; s < bad.size(); ++s) nonfinite[s] += bad[s];
     });
+  }
+
+  bool has_device_kernels() const override { return true; }
+
+  TaskVectorUnit device_unit(const WorkUnit& unit) const override {
+    const TensorState& t = tensors_[unit.tensor];
+    const PlannedTensor& pt = plan_.tensors[unit.tensor];
+    TaskVectorUnit u;
+    u.models = static_cast<int>(t.models.size());
+    for (size_t s = 0; s < pt.sources.size(); ++s) u.dtype[s] = pt.sources[s].tensor->info.dtype;
+    u.out_dtype = pt.out_dtype;
+    u.combine = combine_args(t);
+    u.key = t.key;
+    u.first = unit.first;
+    u.count = unit.count;
+    u.cols = t.cols;
+    const size_t unit_index = unit.first / t.unit_step;
+    for (size_t i = 0; i < t.models.size(); ++i) {
+      const ModelTensor& m = t.models[i];
+      ModelMask& k = u.mask[i];
+      k.model = static_cast<uint32_t>(pt.sources[i + 1].model);
+      if (!m.sparsified) continue;
+      switch (spec_.sparsifier) {
+        case Sparsifier::Magnitude:
+        case Sparsifier::Outliers:
+          k.kind = MaskKind::Magnitude;
+          k.hi = cut_rule(m.hi, unit_index);
+          k.lo = cut_rule(m.lo, unit_index);
+          break;
+        case Sparsifier::Random:
+          k.kind = MaskKind::Random;
+          k.p = static_cast<float>(m.density);
+          break;
+        case Sparsifier::Della:
+          k.kind = MaskKind::Della;
+          k.low = static_cast<float>(m.density - m.epsilon);
+          k.eps = static_cast<float>(m.epsilon);
+          break;
+        case Sparsifier::None: break;
+      }
+    }
+    return u;
+  }
+
+  // The offsets of accumulate()'s state layout (state_size).
+  TaskVectorStats device_statistics(int pass, const WorkUnit& unit) const override {
+    const TensorState& t = tensors_[unit.tensor];
+    const bool l1 = t.rescale && t.norm == RescaleNorm::L1;
+    const size_t unit_index = unit.first / t.unit_step;
+    TaskVectorStats s;
+    const bool random = spec_.sparsifier == Sparsifier::Random || spec_.sparsifier == Sparsifier::Della;
+    s.kind = random ? StatsKind::Norms
+                    : pass == kHighPass ? StatsKind::HighBits : pass == kLowPass ? StatsKind::LowBits : StatsKind::Ties;
+    for (size_t i = 0; i < t.models.size(); ++i) {
+      const ModelTensor& m = t.models[i];
+      ModelStats& o = s.model[i];
+      o.active = m.sparsified;
+      if (!m.sparsified) continue;
+      const MagnitudeCut* cuts[2] = {&m.lo, &m.hi};
+      switch (s.kind) {
+        case StatsKind::HighBits:
+          o.histogram[0] = i * (kHighBins + ExactSum::kSize);
+          if (l1) o.sum[0] = o.histogram[0] + kHighBins;
+          break;
+        case StatsKind::LowBits:
+          for (int c = 0; c < 2; ++c) {
+            if (cuts[c]->kind != MagnitudeCut::Kind::Threshold) continue;
+            o.histogram[c] = (i * 2 + c) * (kLowBins + ExactSum::kSize);
+            o.high_bin[c] = cuts[c]->high_bin;
+            if (l1) o.sum[c] = o.histogram[c] + kLowBins;
+          }
+          break;
+        case StatsKind::Ties:
+          for (int c = 0; c < 2; ++c) {
+            if (!cuts[c]->counts_ties()) continue;
+            o.tie_count[c] = (i * 2 + c) * t.units + unit_index;
+            o.threshold[c] = cuts[c]->threshold;
+          }
+          break;
+        case StatsKind::Norms:
+          o.sum[0] = i * 2 * ExactSum::kSize;
+          o.sum[1] = (i * 2 + 1) * ExactSum::kSize;
+          break;
+      }
+    }
+    return s;
   }
 
   std::string describe(size_t tensor) const override {
@@ -511,6 +586,34 @@ class PreparedTaskVector : public PreparedMethod {
     float sum = t.models[0].weight;
     for (size_t i = 1; i < t.models.size(); ++i) sum = add_rn(sum, t.models[i].weight);
     t.linear_divisor = std::fabs(sum) < 1e-8f ? 1.0f : sum;
+  }
+
+  TaskVectorArgs combine_args(const TensorState& t) const {
+    TaskVectorArgs args;
+    args.models = static_cast<int>(t.models.size());
+    for (size_t i = 0; i < t.models.size(); ++i) {
+      args.weight[i] = t.models[i].weight;
+      args.scale[i] = t.models[i].scale;
+      args.rescaled[i] = t.models[i].rescaled;
+    }
+    args.consensus = spec_.consensus;
+    args.normalize = t.normalize;
+    args.scale_by_lambda = t.lambda != 1;
+    args.lambda = static_cast<float>(t.lambda);
+    args.linear_divisor = t.linear_divisor;
+    return args;
+  }
+
+  // A cut as the device kernels apply it to unit `unit_index`. Before the
+  // tie pass has finished, no cut counts ties yet.
+  static CutRule cut_rule(const MagnitudeCut& c, size_t unit_index) {
+    CutRule r;
+    r.min_key = smallest_kept(c);
+    r.ties = c.counts_ties() && !c.ties_before_unit.empty();
+    r.threshold = c.threshold;
+    r.need = c.need;
+    r.before = r.ties ? c.ties_before_unit[unit_index] : 0;
+    return r;
   }
 
   // The unit's base values in float32, widened once for every model's
