@@ -7,7 +7,7 @@
 namespace cocktail {
 
 const char* usage() {
-  return "usage: cocktail_dist CONFIG [--output PATH] [--overwrite] [--dry-run]\n"
+  return "usage: cocktail_dist CONFIG [--output PATH] [--overwrite] [--dry-run] [--emulate-gpu]\n"
          "       cocktail_dist eval CONFIG\n"
          "       cocktail_dist inspect PATH\n"
          "\n"
@@ -15,6 +15,8 @@ const char* usage() {
          "  --output PATH write here instead of the config's 'output'\n"
          "  --overwrite   replace an existing output folder\n"
          "  --dry-run     validate inputs and print the plan; write nothing\n"
+         "  --emulate-gpu run the GPU path's kernel code on the CPU, one element at a\n"
+         "                time (slow): the bytes a GPU would write, without one\n"
          "  eval CONFIG   only compute the few-shot losses and weights of an lm_cocktail job\n"
          "  inspect PATH  list the tensors of a checkpoint folder or .safetensors file\n";
 }
@@ -46,6 +48,8 @@ CliArgs parse_args(int argc, char** argv) {
       args.overwrite = true;
     } else if (a == "--dry-run") {
       args.dry_run = true;
+    } else if (a == "--emulate-gpu") {
+      args.emulate_gpu = true;
     } else if (a == "--output" || a == "-o") {
       if (i + 1 >= argc) throw Error("--output needs a PATH");
       args.output = argv[++i];

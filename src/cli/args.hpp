@@ -14,6 +14,7 @@ struct CliArgs {
   std::optional<std::string> output;  // overrides the config's output
   bool overwrite = false;
   bool dry_run = false;
+  bool emulate_gpu = false;  // merge with the GPU path's code on the CPU (kEmulatedGpu)
 };
 
 // Throws cocktail::Error with a usage hint on bad arguments.

@@ -187,7 +187,7 @@ void plan_merge(int ranks, PreparedJob& p) {
   p.side_files =
       read_side_files(p.models[p.job.reference_index()].folder(), config_dtype(p.job, p.plan));
   p.staging = staging_path(p.job.output);
-  if (p.placement.gpu >= 0 && p.method) {
+  if (p.placement.gpu != kCpu && p.method && !p.prepared->has_device_kernels()) {
     const std::string why = p.job.method_name + " has no GPU kernel yet";
     if (p.job.device == DeviceChoice::Cuda)
       throw Error(p.job.config_path.string() + ": key 'device': cuda, but " + why + " (use device: cpu or auto)");
@@ -228,7 +228,12 @@ StreamOptions stream_options(const Job& job, const Comm& comm, const Placement& 
 }
 
 // Each rank's device. `device: cuda` without a usable GPU fails on every rank.
-void place(Comm& comm, PreparedJob& p, std::ostream& log) {
+// --emulate-gpu takes the GPU path's code on the CPU instead (kEmulatedGpu).
+void place(Comm& comm, PreparedJob& p, bool emulate_gpu, std::ostream& log) {
+  if (emulate_gpu) {
+    p.placement = Placement{kEmulatedGpu, false, ""};
+    return;
+  }
   std::vector<double> keys(comm.size(), 0.0);
   collective_step(comm, [&] {
     p.placement = place_rank(p.job.device, probe_gpus(), comm.local_rank(), p.job.config_path.string());
@@ -273,7 +278,7 @@ std::unique_ptr<Comm> device_comm(Comm& comm, const Placement& placement) {
 void load_and_weigh(Comm& comm, const CliArgs& args, PreparedJob& p, std::ostream& log) {
   collective_step(comm, [&] { load_inputs(args, comm.rank() == 0, p); });
   if (!p.lock.warning().empty()) log << "cocktail: warning: " << p.lock.warning() << std::endl;
-  place(comm, p, log);
+  place(comm, p, args.emulate_gpu, log);
   if (!p.job.fewshot) return;
   // Scoring streams every candidate's weights once: minutes on large models.
   if (comm.rank() == 0)
@@ -425,6 +430,7 @@ void run_merge(Comm& comm, const CliArgs& args, std::ostream& log) {
       const StopSignals stop;
       if (p.prepared && p.prepared->passes() > 0) {
         StatisticsOptions so;
+        so.gpu = p.placement.gpu;
         so.compute_threads = compute_threads(p.job, comm);
         so.io_threads = p.job.io_threads;
         so.failed = failed.get();

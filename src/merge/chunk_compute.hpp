@@ -42,6 +42,10 @@ class ChunkCompute {
   virtual void start_method(size_t slot, const TensorMethod& method, const WorkUnit& unit, UnitInputs in,
                             std::byte* out, uint64_t* nonfinite) = 0;
 
+  // Adds a unit to method.state(pass, unit.tensor), as method.accumulate
+  // does (the statistics passes); done when it returns.
+  virtual void accumulate(int pass, TensorMethod& method, const WorkUnit& unit, UnitInputs in) = 0;
+
   // Blocks until the slot's output is in host memory. Any thread; repeatable.
   virtual void wait(size_t slot) = 0;
 
@@ -58,6 +62,13 @@ struct ComputeSizes {
   uint64_t max_out_bytes = 0;  // its output
 };
 
+// Where a rank computes: CUDA device `gpu` (>= 0), the CPU kernels
+// (kCpu), or the GPU path's code run on the CPU (kEmulatedGpu, see
+// make_emulated_compute).
+constexpr int kCpu = -1;
+constexpr int kEmulatedGpu = -2;
+std::unique_ptr<ChunkCompute> make_compute(int gpu, int threads, const ComputeSizes& sizes);
+
 // The CPU kernels on `threads` threads; start() computes before returning.
 std::unique_ptr<ChunkCompute> make_cpu_compute(int threads);
 
@@ -65,5 +76,9 @@ std::unique_ptr<ChunkCompute> make_cpu_compute(int threads);
 // is slots x (max_models x max_in_bytes + max_out_bytes). Throws
 // cocktail::Error when this build has no CUDA or the device fails.
 std::unique_ptr<ChunkCompute> make_cuda_compute(int device, const ComputeSizes& sizes);
+
+// The GPU path's code (device descriptions, kernels' per-element functions)
+// on the CPU, one element at a time: the bytes a GPU gives, without one.
+std::unique_ptr<ChunkCompute> make_emulated_compute();
 
 }  // namespace cocktail

@@ -43,6 +43,10 @@ class CpuCompute : public ChunkCompute {
     method.apply(unit, in, out, pool_, nonfinite);
   }
 
+  void accumulate(int pass, TensorMethod& method, const WorkUnit& unit, UnitInputs in) override {
+    method.accumulate(pass, unit, in, pool_);
+  }
+
   void wait(size_t) override {}
   void finish(size_t) override {}
   const char* name() const override { return name_.c_str(); }
@@ -55,6 +59,12 @@ class CpuCompute : public ChunkCompute {
 }  // namespace
 
 std::unique_ptr<ChunkCompute> make_cpu_compute(int threads) { return std::make_unique<CpuCompute>(threads); }
+
+std::unique_ptr<ChunkCompute> make_compute(int gpu, int threads, const ComputeSizes& sizes) {
+  if (gpu >= 0) return make_cuda_compute(gpu, sizes);
+  if (gpu == kEmulatedGpu) return make_emulated_compute();
+  return make_cpu_compute(threads);
+}
 
 #ifndef COCKTAIL_HAVE_CUDA
 // Placement never picks a GPU in such a build; this is the error if it did.

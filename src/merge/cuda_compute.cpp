@@ -11,6 +11,7 @@
 
 #include "gpu/cuda_check.hpp"
 #include "merge/chunk_compute.hpp"
+#include "task_vector_cuda.hpp"
 #include "weighted_sum_cuda.hpp"
 
 namespace cocktail {
@@ -45,6 +46,7 @@ struct DeviceSlot {
   DeviceBuffer<std::byte> output;
   DeviceBuffer<unsigned long long> counters;
   HostBuffer host_counters;  // page-locked copy of `counters`
+  std::unique_ptr<TaskVectorDevice> methods;  // a method's scratch, on first use
   size_t models = 0;
   uint64_t* nonfinite = nullptr;  // where finish() adds the counters; null when settled
 };
@@ -107,18 +109,41 @@ class CudaCompute : public ChunkCompute {
     args.n = n;
     args.nonfinite = s.counters.get();
     launch_weighted_sum(args, blocks_, s.stream);
-    cuda_check(cudaMemcpyAsync(out, s.output.get(), n * dtype_size(out_dtype), cudaMemcpyDeviceToHost, s.stream),
-               "copy to host");
-    cuda_check(cudaMemcpyAsync(s.host_counters.get(), s.counters.get(), counter_bytes, cudaMemcpyDeviceToHost,
-                               s.stream),
-               "copy to host");
-    cuda_check(cudaEventRecord(s.done, s.stream), "cudaEventRecord");
-    s.models = in.size();
-    s.nonfinite = nonfinite;
+    download(s, out, n * dtype_size(out_dtype), in.size(), nonfinite);
   }
 
-  void start_method(size_t, const TensorMethod&, const WorkUnit&, UnitInputs, std::byte*, uint64_t*) override {
-    throw Error("device cuda: this merge method runs on the CPU in this version (device: cpu)");
+  void start_method(size_t slot, const TensorMethod& method, const WorkUnit& unit, UnitInputs in, std::byte* out,
+                    uint64_t* nonfinite) override {
+    DeviceSlot& s = slots_[slot];
+    const TaskVectorUnit u = method.device_unit(unit);
+    const void* device_in[kMaxTaskVectorModels + 1];
+    upload(s, u, in, device_in);
+    const size_t counter_bytes = (in.size() + 1) * sizeof(unsigned long long);
+    cuda_check(cudaMemsetAsync(s.counters.get(), 0, counter_bytes, s.stream), "cudaMemsetAsync");
+    s.methods->apply(u, device_in, s.output.get(), s.counters.get(), s.stream);
+    download(s, out, unit.count * dtype_size(u.out_dtype), in.size(), nonfinite);
+  }
+
+  // On slot 0's stream, synchronously: the statistics engine reads the
+  // next unit meanwhile, and passes are bound by that read.
+  void accumulate(int pass, TensorMethod& method, const WorkUnit& unit, UnitInputs in) override {
+    DeviceSlot& s = slots_[0];
+    const TaskVectorUnit u = method.device_unit(unit);
+    const TaskVectorStats stats = method.device_statistics(pass, unit);
+    const void* device_in[kMaxTaskVectorModels + 1];
+    upload(s, u, in, device_in);
+    const std::span<uint64_t> state = method.state(pass, unit.tensor);
+    const size_t bytes = state.size() * sizeof(uint64_t);
+    if (state_bytes_ < bytes) {
+      state_ = device_alloc<uint64_t>(bytes);
+      state_bytes_ = bytes;
+    }
+    cuda_check(cudaMemsetAsync(state_.get(), 0, bytes, s.stream), "cudaMemsetAsync");
+    s.methods->statistics(u, stats, device_in, state_.get(), s.stream);
+    part_.resize(state.size());
+    cuda_check(cudaMemcpyAsync(part_.data(), state_.get(), bytes, cudaMemcpyDeviceToHost, s.stream), "copy to host");
+    cuda_check(cudaStreamSynchronize(s.stream), "statistics kernel");
+    for (size_t k = 0; k < state.size(); ++k) state[k] += part_[k];
   }
 
   void wait(size_t slot) override {
@@ -142,6 +167,7 @@ class CudaCompute : public ChunkCompute {
   void release_streams() {
     for (DeviceSlot& s : slots_) {
       if (s.stream) cudaStreamSynchronize(s.stream);
+      s.methods.reset();
       if (s.done) cudaEventDestroy(s.done);
       if (s.stream) cudaStreamDestroy(s.stream);
       s.stream = nullptr;
@@ -149,8 +175,38 @@ class CudaCompute : public ChunkCompute {
     }
   }
 
+  // Enqueues the copies of the slot's output and counters (of `sources`
+  // inputs) to the host, then the slot's event; finish() adds the counters
+  // to `nonfinite`.
+  void download(DeviceSlot& s, std::byte* out, size_t out_bytes, size_t sources, uint64_t* nonfinite) {
+    cuda_check(cudaMemcpyAsync(out, s.output.get(), out_bytes, cudaMemcpyDeviceToHost, s.stream), "copy to host");
+    cuda_check(cudaMemcpyAsync(s.host_counters.get(), s.counters.get(), (sources + 1) * sizeof(unsigned long long),
+                               cudaMemcpyDeviceToHost, s.stream),
+               "copy to host");
+    cuda_check(cudaEventRecord(s.done, s.stream), "cudaEventRecord");
+    s.models = sources;
+    s.nonfinite = nonfinite;
+  }
+
+  // The unit's inputs into the slot's device buffers (`device_in`).
+  void upload(DeviceSlot& s, const TaskVectorUnit& u, UnitInputs in, const void** device_in) {
+    if (in.size() > s.inputs.size() || in.size() != static_cast<size_t>(u.models) + 1)
+      throw Error("internal: " + std::to_string(in.size()) + " inputs for " + std::to_string(s.inputs.size()) +
+                  " device buffers");
+    for (size_t i = 0; i < in.size(); ++i) {
+      cuda_check(cudaMemcpyAsync(s.inputs[i].get(), in[i], u.count * dtype_size(u.dtype[i]), cudaMemcpyHostToDevice,
+                                 s.stream),
+                 "copy to device");
+      device_in[i] = s.inputs[i].get();
+    }
+    if (!s.methods) s.methods = std::make_unique<TaskVectorDevice>();
+  }
+
   int device_;
   int blocks_ = 0;
+  DeviceBuffer<uint64_t> state_;  // a statistics pass's state of one unit
+  size_t state_bytes_ = 0;
+  std::vector<uint64_t> part_;    // its copy in host memory
   std::string name_;
   std::vector<DeviceSlot> slots_;
 };

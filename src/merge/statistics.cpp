@@ -8,6 +8,7 @@
 #include "core/thread_pool.hpp"
 #include "dist/collective_step.hpp"
 #include "merge/input_files.hpp"
+#include "merge/stream_merge.hpp"  // unit_sizes
 
 namespace cocktail {
 namespace {
@@ -106,7 +107,7 @@ void run_statistics(Comm& comm, TensorMethod& method, const MergePlan& plan, con
   if (method.passes() == 0) return;
   const std::map<size_t, std::vector<size_t>> mine = rank_units(plan, comm.rank());
   const std::vector<size_t> split = split_tensors(plan);
-  ThreadPool compute(options.compute_threads);
+  std::unique_ptr<ChunkCompute> compute;
   std::unique_ptr<UnitReader> reader;
   uint64_t read = 0;
   auto count = [&](uint64_t bytes) {
@@ -116,10 +117,15 @@ void run_statistics(Comm& comm, TensorMethod& method, const MergePlan& plan, con
   auto accumulate = [&](int pass, size_t tensor) {
     const auto it = mine.find(tensor);
     if (it == mine.end()) return;
-    reader->each(it->second, [&](const WorkUnit& unit, UnitInputs in) { method.accumulate(pass, unit, in, compute); },
+    reader->each(it->second, [&](const WorkUnit& unit, UnitInputs in) { compute->accumulate(pass, method, unit, in); },
                  count);
   };
-  collective_step(comm, [&] { reader = std::make_unique<UnitReader>(plan, models, options.io_threads); });
+  collective_step(comm, [&] {
+    ComputeSizes sizes = unit_sizes(plan, plan.rank_bounds[comm.rank()], plan.rank_bounds[comm.rank() + 1]);
+    sizes.slots = 1;
+    compute = make_compute(options.gpu, options.compute_threads, sizes);
+    reader = std::make_unique<UnitReader>(plan, models, options.io_threads);
+  });
 
   // Split tensors first, pass by pass, their states summed over the ranks.
   for (int pass = 0; pass < method.passes(); ++pass) {

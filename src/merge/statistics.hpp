@@ -14,12 +14,14 @@
 
 #include "dist/comm.hpp"
 #include "io/checkpoint.hpp"
+#include "merge/chunk_compute.hpp"
 #include "merge/tensor_method.hpp"
 #include "plan/merge_plan.hpp"
 
 namespace cocktail {
 
 struct StatisticsOptions {
+  int gpu = kCpu;  // as StreamOptions::gpu
   int compute_threads = 1;
   int io_threads = 2;
   FailureFlag* failed = nullptr;  // raised by a rank that fails in its local passes

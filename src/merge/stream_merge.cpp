@@ -119,6 +119,18 @@ std::vector<size_t> units_to_do(const MergePlan& plan, size_t begin, size_t end,
 
 }  // namespace
 
+ComputeSizes unit_sizes(const MergePlan& plan, size_t begin, size_t end) {
+  ComputeSizes sizes;
+  for (size_t u = begin; u < end; ++u) {
+    const PlannedTensor& t = plan.tensors[plan.units[u].tensor];
+    sizes.max_models = std::max(sizes.max_models, t.sources.size());
+    sizes.max_out_bytes = std::max(sizes.max_out_bytes, plan.units[u].count * dtype_size(t.out_dtype));
+    for (const auto& s : t.sources)
+      sizes.max_in_bytes = std::max(sizes.max_in_bytes, plan.units[u].count * dtype_size(s.tensor->info.dtype));
+  }
+  return sizes;
+}
+
 StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& models,
                          const MergeRecipe& recipe, const std::filesystem::path& out_dir,
                          int rank, const StreamOptions& options, const Resume& resume,
@@ -129,29 +141,21 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
   stats.nonfinite.assign(plan.tensors.size() * (summed + 1), 0);
   stats.differs.assign(plan.tensors.size(), 0);
 
-  // Size the ring for the largest unit this rank will see.
-  size_t max_sources = 0;
-  uint64_t max_in = 0, max_out = 0;
-  for (size_t u = begin; u < end; ++u) {
-    const PlannedTensor& t = plan.tensors[plan.units[u].tensor];
-    max_sources = std::max(max_sources, t.sources.size());
-    max_out = std::max(max_out, plan.units[u].count * dtype_size(t.out_dtype));
-    for (const auto& s : t.sources)
-      max_in = std::max(max_in, plan.units[u].count * dtype_size(s.tensor->info.dtype));
-  }
-  // The GPU computes asynchronously: one more slot lets unit u's sum run
-  // while unit u-1's write drains and units u+1.. are read.
+  // Size the ring for the largest unit this rank will see. The GPU computes
+  // asynchronously: one more slot lets unit u's sum run while unit u-1's
+  // write drains and units u+1.. are read.
+  ComputeSizes sizes = unit_sizes(plan, begin, end);
+  const size_t max_sources = sizes.max_models;
   const size_t lookahead = static_cast<size_t>(std::max(1, options.prefetch));
-  const size_t slot_count = lookahead + 1 + (options.gpu >= 0 ? 1 : 0);
+  sizes.slots = lookahead + 1 + (options.gpu != kCpu ? 1 : 0);
+  sizes.max_models = std::max(sizes.max_models, summed);
   // Before the compute: its destructor waits for the GPU to stop using them.
-  std::vector<Slot> slots(slot_count);
-  const std::unique_ptr<ChunkCompute> compute =
-      options.gpu >= 0 ? make_cuda_compute(options.gpu, {slot_count, summed, max_in, max_out})
-                       : make_cpu_compute(options.compute_threads);
+  std::vector<Slot> slots(sizes.slots);
+  const std::unique_ptr<ChunkCompute> compute = make_compute(options.gpu, options.compute_threads, sizes);
   stats.compute = compute->name();
   for (auto& slot : slots) {
-    for (size_t s = 0; s < max_sources; ++s) slot.inputs.push_back(compute->host_buffer(max_in));
-    slot.output = compute->host_buffer(max_out);
+    for (size_t s = 0; s < max_sources; ++s) slot.inputs.push_back(compute->host_buffer(sizes.max_in_bytes));
+    slot.output = compute->host_buffer(sizes.max_out_bytes);
     slot.stats.assign(resume_stats(recipe), 0);
   }
   FileCache files(models, out_dir, plan.layout);

@@ -17,15 +17,20 @@
 #include "io/journal.hpp"
 #include "merge/recipe.hpp"
 #include "merge/tensor_method.hpp"
+#include "merge/chunk_compute.hpp"
 #include "plan/merge_plan.hpp"
 
 namespace cocktail {
+
+// The buffers the units [begin, end) of `plan` need: sources, and the
+// bytes of the largest input and output (slots left 0).
+ComputeSizes unit_sizes(const MergePlan& plan, size_t begin, size_t end);
 
 struct StreamOptions {
   int compute_threads = 1;
   int io_threads = 2;
   int prefetch = 2;
-  int gpu = -1;  // CUDA device that computes the sums; -1 = the CPU
+  int gpu = kCpu;  // CUDA device that computes, kCpu or kEmulatedGpu (merge/chunk_compute.hpp)
   // A method of src/merge/methods/ (after its statistics); null: the
   // recipe's weighted sum.
   const TensorMethod* method = nullptr;
