@@ -1,9 +1,11 @@
 // The GPU pipeline end to end under mpirun: device: cuda gives the bytes of
-// device: cpu with many small chunks (every ring slot reused many times, so a
+// device: cpu, for the weighted sum and for every merge method, with many
+// small chunks (every ring slot reused many times, so a
 // missing wait between copy, kernel and write shows as wrong bytes), deeper
 // prefetch, and two ranks.
 #include "gpu_skip.hpp"
 #include "merge_fixture.hpp"
+#include "method_jobs.hpp"
 #include "mpi_harness.hpp"
 
 using namespace cocktail::test;
@@ -28,5 +30,53 @@ TEST(GpuMerge, CudaGivesTheCpuBytes) {
     EXPECT_EQ(r.lines_containing("  compute  cuda:"), 1) << r.output;
     EXPECT_EQ(r.lines_containing("342 NaN/Inf values read from ft_a"), 1) << r.output;
     EXPECT_EQ(folder_bytes(out), reference) << label;
+  }
+}
+
+class GpuMethods : public ::testing::TestWithParam<std::string> {};
+
+// The method kernels and their statistics on the GPU against the CPU path:
+// masks with ties counted across units (1 KiB chunks), DELLA's row sorts,
+// DARE's draws, tensors split across two ranks.
+TEST_P(GpuMethods, CudaGivesTheCpuBytes) {
+  COCKTAIL_REQUIRE_GPUS(1);
+  Fixture f;
+  const std::string job = GetParam();
+  auto merge = [&](const Layout& layout, const std::string& device) {
+    const fs::path cfg = write_job(f.dir, job, layout, "device: " + device + "\n");
+    const RunResult r = run_mpi(layout.ranks, {cfg.string(), "--overwrite"});
+    EXPECT_EQ(r.status, 0) << r.output;
+    if (device == "cuda") {
+      EXPECT_EQ(r.lines_containing("  compute  cuda:"), 1) << r.output;
+    }
+    return read_file(f.dir / ("out-" + job) / "model.safetensors");
+  };
+  const std::string cpu = merge({1, 1 << 20, 1}, "cpu");
+  EXPECT_EQ(merge({1, 1 << 20, 1}, "cuda"), cpu) << "1 rank, one unit per tensor";
+  EXPECT_EQ(merge({1, 1024, 1}, "cuda"), cpu) << "1 rank, 1 KiB chunks";
+  EXPECT_EQ(merge({2, 1024, 1}, "cuda"), cpu) << "2 ranks, 1 KiB chunks";
+}
+
+INSTANTIATE_TEST_SUITE_P(Methods, GpuMethods,
+                         ::testing::Values("task_arithmetic-float16", "ties-bfloat16", "ties_rescaled-float32",
+                                           "breadcrumbs-bfloat16", "breadcrumbs_ties-float16",
+                                           "dare_ties-random-bfloat16", "della-random-float32"),
+                         param_name);
+
+TEST(GpuMethodsNonFinite, CudaGivesTheCpuBytesAndCounts) {
+  COCKTAIL_REQUIRE_GPUS(1);
+  Fixture f;
+  for (const std::string method : {"ties", "breadcrumbs_ties", "dare_ties", "della"}) {
+    RunResult r = run_mpi(1, {f.method_config(method, 1 << 20, "device: cpu\n").string(), "--output",
+                              (f.dir / "cpu").string()});
+    ASSERT_EQ(r.status, 0) << r.output;
+    const auto cpu = folder_bytes(f.dir / "cpu");
+    const std::vector<std::string> counts = r.matching_lines("NaN/Inf");
+    fs::remove_all(f.dir / "cpu");
+    r = run_mpi(2, {f.method_config(method, 1024, "device: cuda\n").string(), "--output", (f.dir / "gpu").string()});
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(folder_bytes(f.dir / "gpu"), cpu) << method;
+    EXPECT_EQ(r.matching_lines("NaN/Inf"), counts) << method;
+    fs::remove_all(f.dir / "gpu");
   }
 }

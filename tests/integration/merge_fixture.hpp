@@ -68,6 +68,22 @@ struct Fixture {
     return dir / name;
   }
 
+  // A task-vector method over base, ft_a (NaN/Inf, f16) and ft_b (f32), on
+  // a base of bf16 and f32 tensors; the scalar and the empty tensor merged too.
+  fs::path method_config(const std::string& method, uint64_t chunk, const std::string& extra = "") const {
+    return config(method + "-" + std::to_string(chunk) + "-" + std::to_string(std::hash<std::string>{}(extra)) +
+                      ".yaml",
+                  "merge_method: " + method + "\n"
+                  "base_model: base\n"
+                  "models:\n"
+                  "  - model: ft_a\n    parameters: {weight: 0.6, density: 0.5}\n"
+                  "  - model: ft_b.safetensors\n    parameters: {weight: 0.4, density: 0.7}\n"
+                  "random_seed: 3\n"
+                  "max_shard_size: 60K\n"
+                  "chunk_size: " + std::to_string(chunk) + "\n"
+                  "progress_interval: 0\n" + extra);
+  }
+
   // `extra` is appended to the config (more keys, e.g. "device: cuda\n").
   fs::path linear_config(uint64_t chunk, int threads = 0, double progress_interval = 0,
                          const std::string& extra = "") const {

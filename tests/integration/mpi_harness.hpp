@@ -22,6 +22,13 @@ struct RunResult {
     for (std::string line; std::getline(in, line);) n += line.find(needle) != std::string::npos;
     return n;
   }
+  std::vector<std::string> matching_lines(const std::string& needle) const {
+    std::istringstream in(output);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);)
+      if (line.find(needle) != std::string::npos) lines.push_back(line);
+    return lines;
+  }
 };
 
 inline std::string shell_quote(const std::string& s) {

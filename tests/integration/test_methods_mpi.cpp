@@ -12,6 +12,8 @@
 #include "../../kernels/element_math.hpp"
 #include "fixture_models.hpp"
 #include "io/checkpoint.hpp"
+#include "merge_fixture.hpp"
+#include "method_jobs.hpp"
 #include "mpi_harness.hpp"
 
 using namespace cocktail::test;
@@ -19,46 +21,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kMergekit = fs::path(COCKTAIL_FIXTURES_DIR) / "mergekit";
-
-struct Layout {
-  int ranks;
-  uint64_t chunk;
-  int threads;
-};
-
-// Jobs of the random methods over the fixture inputs, like the fixture jobs.
-std::string random_method_job(const std::string& name) {
-  const std::string dtype = name.substr(name.rfind('-') + 1);
-  const std::string head = "base_model: ../inputs/" + dtype + "/base\ndtype: float32\nout_dtype: " + dtype +
-                           "\nrandom_seed: 7\n";
-  if (name.rfind("dare_ties-", 0) == 0)
-    return "merge_method: dare_ties\n" + head +
-           "parameters:\n  lambda: 0.9\nmodels:\n"
-           "  - model: ../inputs/" + dtype + "/a\n    parameters: {weight: 0.5, density: 0.4}\n"
-           "  - model: ../inputs/" + dtype + "/b\n    parameters: {weight: 0.3, density: [0.2, 0.8]}\n";
-  return "merge_method: della\n" + head +
-         "models:\n"
-         "  - model: ../inputs/" + dtype + "/a\n    parameters: {weight: 0.5, density: 0.5}\n"
-         "  - model: ../inputs/" + dtype + "/c\n    parameters: {weight: 0.4, density: 0.6, epsilon: 0.1}\n";
-}
-
-// The fixture job with absolute model paths, our output and a layout.
-fs::path write_job(const fs::path& dir, const std::string& job, const Layout& layout, const std::string& extra = "") {
-  std::string text = job.find("-random-") != std::string::npos ? random_method_job(job)
-                                                                : read_file(kMergekit / "jobs" / (job + ".yaml"));
-  text = std::regex_replace(text, std::regex("\\.\\./inputs/"), (kMergekit / "inputs").string() + "/");
-  text += "output: " + (dir / ("out-" + job)).string() + "\n";
-  text += "chunk_size: " + std::to_string(layout.chunk) + "\nthreads: " + std::to_string(layout.threads) +
-          "\nprogress_interval: 0\n" + extra;
-  const fs::path cfg = dir / (job + ".yaml");
-  write_file(cfg, text);
-  return cfg;
-}
-
-std::string merge(const fs::path& dir, const std::string& job, const Layout& layout, const std::string& extra = "") {
+std::string merge(const fs::path& dir, const std::string& job, const Layout& layout, const std::string& extra = "",
+                  const std::string& option = "--overwrite") {
   const fs::path cfg = write_job(dir, job, layout, extra);
-  const RunResult r = run_mpi(layout.ranks, {cfg.string(), "--overwrite"});
+  const RunResult r = run_mpi(layout.ranks, {cfg.string(), "--overwrite", option});
   EXPECT_EQ(r.status, 0) << r.output;
   return read_file(dir / ("out-" + job) / "model.safetensors");
 }
@@ -124,11 +90,7 @@ INSTANTIATE_TEST_SUITE_P(
                       "ties-float32", "ties-bfloat16", "ties-float16", "breadcrumbs-float32", "breadcrumbs-bfloat16",
                       "breadcrumbs-float16", "breadcrumbs_ties-float32", "breadcrumbs_ties-bfloat16",
                       "breadcrumbs_ties-float16"),
-    [](const auto& info) {
-      std::string n = info.param;
-      for (char& ch : n) ch = std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
-      return n;
-    });
+    param_name);
 
 // The rescale's L1 norms are exact sums here and float32 sums in torch, so
 // the scale can differ in its last bit: the output then differs by at most
@@ -182,11 +144,46 @@ TEST_P(SameBytes, AtAnyRankCountChunkSizeAndThreadCount) {
 INSTANTIATE_TEST_SUITE_P(Methods, SameBytes,
                          ::testing::Values("task_arithmetic-bfloat16", "ties-bfloat16", "ties_rescaled-float32",
                                            "breadcrumbs-float16", "breadcrumbs_ties-bfloat16"),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           for (char& ch : n) ch = std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
-                           return n;
-                         });
+                         param_name);
+
+class EmulatedGpu : public ::testing::TestWithParam<std::string> {};
+
+// The GPU path's device descriptions and per-element kernel code, run on
+// the CPU (--emulate-gpu), give the CPU path's bytes: statistics and apply,
+// split tensors across ranks and ties counted across units included. On a
+// GPU, tests/gpu/test_gpu_merge.cpp compares the kernels themselves.
+TEST_P(EmulatedGpu, GivesTheCpuPathsBytes) {
+  Tmp tmp;
+  const std::string job = GetParam();
+  const std::string cpu = merge(tmp.dir, job, {1, 1 << 20, 1});
+  EXPECT_EQ(merge(tmp.dir, job, {1, 1 << 20, 1}, "", "--emulate-gpu"), cpu) << "1 rank";
+  EXPECT_EQ(merge(tmp.dir, job, {3, 1024, 1}, "", "--emulate-gpu"), cpu) << "3 ranks, 1 KiB chunks";
+}
+
+// Mixed dtypes, NaN/Inf in a model, a scalar and an empty tensor, a
+// sharded output: the same bytes and the same NaN/Inf counts.
+TEST(EmulatedGpuNonFinite, GivesTheCpuPathsBytesAndCounts) {
+  Fixture f;
+  for (const std::string method : {"ties", "breadcrumbs_ties", "dare_ties", "della"}) {
+    RunResult r = run_mpi(1, {f.method_config(method, 1 << 20).string(), "--output", (f.dir / "cpu").string()});
+    ASSERT_EQ(r.status, 0) << r.output;
+    const auto cpu = folder_bytes(f.dir / "cpu");
+    const std::vector<std::string> counts = r.matching_lines("NaN/Inf");
+    ASSERT_FALSE(counts.empty()) << r.output;
+    fs::remove_all(f.dir / "cpu");
+    r = run_mpi(2, {f.method_config(method, 1024).string(), "--output", (f.dir / "emulated").string(), "--emulate-gpu"});
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(folder_bytes(f.dir / "emulated"), cpu) << method;
+    EXPECT_EQ(r.matching_lines("NaN/Inf"), counts) << method;
+    fs::remove_all(f.dir / "emulated");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Methods, EmulatedGpu,
+                         ::testing::Values("task_arithmetic-float16", "ties-bfloat16", "ties_rescaled-float32",
+                                           "breadcrumbs-bfloat16", "breadcrumbs_ties-float16",
+                                           "dare_ties-random-bfloat16", "della-random-float32"),
+                         param_name);
 
 // A random job over the fixture inputs: one model, weight 1, so the output
 // minus the base is exactly the kept (and rescaled) task vector.
@@ -346,10 +343,6 @@ TEST(FewShotWeights, TiesWithExamplesEqualsTiesWithThoseWeights) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Random, SameBytes, ::testing::Values("dare_ties-random-bfloat16", "della-random-float32"),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           for (char& ch : n) ch = std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
-                           return n;
-                         });
+                         param_name);
 
 }  // namespace
