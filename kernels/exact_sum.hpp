@@ -13,6 +13,29 @@
 
 namespace cocktail {
 
+// A non-negative big integer (`n` little-endian 64-bit limbs) times
+// 2^exponent, rounded once to the nearest double: the top 64 bits, every
+// lower bit folded into the lowest as a sticky bit, convert with one
+// correct rounding.
+inline double limbs_to_double(const uint64_t* limb, int n, int exponent) {
+  int top = n - 1;
+  while (top >= 0 && !limb[top]) --top;
+  if (top < 0) return 0.0;
+  const int lead = 63 - __builtin_clzll(limb[top]);
+  const int low_bit = top * 64 + lead - 63;  // weight of bit 0 of `m`
+  uint64_t m = 0;
+  bool sticky = false;
+  for (int b = 0; b < 64; ++b) {
+    const int pos = low_bit + b;
+    if (pos < 0) continue;
+    if ((limb[pos / 64] >> (pos % 64)) & 1) m |= uint64_t(1) << b;
+  }
+  for (int pos = 0; pos < low_bit; ++pos)
+    if ((limb[pos / 64] >> (pos % 64)) & 1) { sticky = true; break; }
+  if (sticky) m |= 1;
+  return std::ldexp(double(m), low_bit + exponent);
+}
+
 struct ExactSum {
   // bins[e] for exponent field e in [0, 254]; bins[255] counts Inf and
   // bins[256] NaN. A tensor below 2^40 elements cannot overflow a bin.
@@ -76,24 +99,7 @@ struct ExactSum {
         carry >>= 64;
       }
     }
-    int top = kLimbs - 1;
-    while (top >= 0 && !limb[top]) --top;
-    if (top < 0) return 0.0;
-    // The top 64 bits, with every lower bit folded into the lowest as a
-    // sticky bit, convert to double with one correct rounding.
-    const int lead = 63 - __builtin_clzll(limb[top]);
-    const int low_bit = top * 64 + lead - 63;  // weight of bit 0 of `m`
-    uint64_t m = 0;
-    bool sticky = false;
-    for (int b = 0; b < 64; ++b) {
-      const int pos = low_bit + b;
-      if (pos < 0) continue;
-      if ((limb[pos / 64] >> (pos % 64)) & 1) m |= uint64_t(1) << b;
-    }
-    for (int pos = 0; pos < low_bit; ++pos)
-      if ((limb[pos / 64] >> (pos % 64)) & 1) { sticky = true; break; }
-    if (sticky) m |= 1;
-    return std::ldexp(double(m), low_bit - 149);
+    return limbs_to_double(limb, kLimbs, -149);
   }
 };
 

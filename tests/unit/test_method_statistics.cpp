@@ -1,6 +1,6 @@
 // The pieces the task-vector methods' statistics are made of, against the
 // plain definitions they replace: exact sums against long double sums in
-// every order, the radix cut against a stable sort, Philox against its
+// every order, exact dot products against exact integer sums, the radix cut against a stable sort, Philox against its
 // published known-answer vectors, and mergekit's gradient interpolation.
 #include <gtest/gtest.h>
 
@@ -9,6 +9,7 @@
 #include <random>
 
 #include "bernoulli_mask.hpp"
+#include "exact_dot.hpp"
 #include "exact_sum.hpp"
 #include "merge/methods/magnitude_select.hpp"
 #include "merge/methods/parameters.hpp"
@@ -36,6 +37,48 @@ TEST(ExactSum, IsExactAndIndependentOfOrder) {
   long double small = 0;
   for (size_t i = 0; i + 1 < v.size(); ++i) small += v[i];
   EXPECT_EQ(forward.value(), double((long double)3e38f + small));
+}
+
+std::vector<uint64_t> dot_bins() { return std::vector<uint64_t>(ExactDot::kSize, 0); }
+
+// Products of small integers times powers of two, whose sum __int128 holds
+// exactly; in every order, with a cancellation plain float sums lose.
+TEST(ExactDot, IsExactSignedAndIndependentOfOrder) {
+  std::mt19937 rng(9);
+  std::vector<float> x, y;
+  for (int i = 0; i < 20000; ++i) {
+    x.push_back(std::ldexp(float(int(rng() % 4001) - 2000), -int(rng() % 8)));
+    y.push_back(std::ldexp(float(int(rng() % 4001) - 2000), -int(rng() % 8)));
+  }
+  __int128 exact = 0;  // in units of 2^-14
+  for (size_t j = 0; j < x.size(); ++j) exact += (__int128)std::ldexp(double(x[j]) * double(y[j]), 14);
+  auto forward = dot_bins(), backward = dot_bins(), odd = dot_bins();
+  for (size_t j = 0; j < x.size(); ++j) ExactDot::add_product((j % 2 ? odd : forward).data(), x[j], y[j]);
+  for (size_t k = 0; k < forward.size(); ++k) forward[k] += odd[k];
+  for (size_t j = x.size(); j-- > 0;) ExactDot::add_product(backward.data(), x[j], y[j]);
+  EXPECT_EQ(forward, backward);
+  EXPECT_EQ(ExactDot::value(forward.data()), std::ldexp(double(exact), -14));
+
+  auto c = dot_bins();
+  ExactDot::add_product(c.data(), 1e30f, 1e30f);
+  ExactDot::add_product(c.data(), 3.0f, -0.5f);
+  ExactDot::add_product(c.data(), -1e30f, 1e30f);
+  ExactDot::add_product(c.data(), 1e-45f, 1e-45f);  // subnormal times subnormal: 2^-298
+  EXPECT_EQ(ExactDot::value(c.data()), -1.5 + std::ldexp(1.0, -298));
+}
+
+TEST(ExactDot, NonFiniteProducts) {
+  auto v = dot_bins();
+  ExactDot::add_product(v.data(), INFINITY, 2.0f);
+  EXPECT_EQ(ExactDot::value(v.data()), INFINITY);
+  ExactDot::add_product(v.data(), -INFINITY, 2.0f);
+  EXPECT_TRUE(std::isnan(ExactDot::value(v.data())));
+  auto z = dot_bins();
+  ExactDot::add_product(z.data(), INFINITY, 0.0f);
+  EXPECT_TRUE(std::isnan(ExactDot::value(z.data())));
+  auto n = dot_bins();
+  ExactDot::add_product(n.data(), 1.0f, std::nanf(""));
+  EXPECT_TRUE(std::isnan(ExactDot::value(n.data())));
 }
 
 TEST(ExactSum, AddMagnitudesEqualsAddingOneByOne) {
