@@ -187,7 +187,7 @@ void plan_merge(int ranks, PreparedJob& p) {
   p.side_files =
       read_side_files(p.models[p.job.reference_index()].folder(), config_dtype(p.job, p.plan));
   p.staging = staging_path(p.job.output);
-  if (p.placement.gpu != kCpu && p.method && !p.prepared->has_device_kernels()) {
+  if (p.placement.gpu != kCpu && p.method && !p.prepared->has_device_kernels() && !p.prepared->weighted_by_tensor()) {
     const std::string why = p.job.method_name + " has no GPU kernel yet";
     if (p.job.device == DeviceChoice::Cuda)
       throw Error(p.job.config_path.string() + ": key 'device': cuda, but " + why + " (use device: cpu or auto)");

@@ -123,7 +123,9 @@ void run_statistics(Comm& comm, TensorMethod& method, const MergePlan& plan, con
   collective_step(comm, [&] {
     ComputeSizes sizes = unit_sizes(plan, plan.rank_bounds[comm.rank()], plan.rank_bounds[comm.rank() + 1]);
     sizes.slots = 1;
-    compute = make_compute(options.gpu, options.compute_threads, sizes);
+    // A method without device kernels (slerp's dot products) gathers its
+    // statistics on the CPU; its merge may still run on the GPU.
+    compute = make_compute(method.has_device_kernels() ? options.gpu : kCpu, options.compute_threads, sizes);
     reader = std::make_unique<UnitReader>(plan, models, options.io_threads);
   });
 

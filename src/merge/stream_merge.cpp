@@ -216,15 +216,16 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
         if (std::memcmp(slot.inputs[0].get(), slot.inputs[s].get(), bytes) != 0) slot.stats.back() = 1;
       return slot.inputs[0].get();
     }
-    if (options.method) {
+    if (options.method && !options.method->weighted_by_tensor()) {
       std::vector<const std::byte*> in;
       for (size_t s = 0; s < t.sources.size(); ++s) in.push_back(slot.inputs[s].get());
       compute->start_method(i % slots.size(), *options.method, unit, in, slot.output.get(), slot.stats.data());
       return slot.output.get();
     }
+    const std::vector<float> weights = options.method ? options.method->tensor_weights(unit.tensor) : recipe.weights;
     std::vector<WeightedInput> in;
-    for (size_t s = 0; s < summed; ++s)
-      in.push_back({slot.inputs[s].get(), t.sources[s].tensor->info.dtype, recipe.weights[s]});
+    for (size_t s = 0; s < weights.size(); ++s)
+      in.push_back({slot.inputs[s].get(), t.sources[s].tensor->info.dtype, weights[s]});
     compute->start(i % slots.size(), in, slot.output.get(), t.out_dtype, unit.count, slot.stats.data());
     return slot.output.get();
   };

@@ -45,8 +45,17 @@ class TensorMethod {
 
   // out = the unit's merged values in the tensor's output dtype. nonfinite
   // (sources + 1 counters) gets NaN/Inf read per source and written.
-  virtual void apply(const WorkUnit& unit, UnitInputs in, std::byte* out, ThreadPool& pool,
-                     uint64_t* nonfinite) const = 0;
+  // Not called for a method that is weighted_by_tensor().
+  virtual void apply(const WorkUnit&, UnitInputs, std::byte*, ThreadPool&, uint64_t*) const {
+    throw Error("internal: this method merges by tensor_weights()");
+  }
+
+  // A method whose merged values are a weighted sum of the tensor's sources,
+  // the weights fixed per tensor by its statistics (slerp): the engine then
+  // runs the weighted-sum kernels, on the CPU or a GPU, with
+  // tensor_weights(tensor) (one per source, after the passes).
+  virtual bool weighted_by_tensor() const { return false; }
+  virtual std::vector<float> tensor_weights(size_t) const { return {}; }
 
   // The GPU path (kernels/task_vector_unit.hpp): a unit's apply, and its
   // share of a pass, as the data the device kernels read; the same bytes

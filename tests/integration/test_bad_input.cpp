@@ -248,6 +248,22 @@ std::vector<Case> cases() {
          method_job(d, "ties", "density: 0.5", "examples: examples.jsonl\nparameters:\n  alpha: 0.4\n");
        },
        "alpha mixes in a target"},
+      {"SlerpThreeModels",
+       [](const fs::path& d) {
+         write_safetensors(d / "ft2/model.safetensors", model(3));
+         write_file(d / "job.yaml", "merge_method: slerp\nbase_model: base\nparameters: {t: 0.5}\nmodels:\n"
+                                    "  - model: ft\n  - model: ft2\noutput: out\n");
+       },
+       "key 'models': slerp merges exactly two models, the base and one other; got 3"},
+      {"SlerpWithoutBase",
+       [](const fs::path& d) {
+         write_file(d / "job.yaml", "merge_method: slerp\nparameters: {t: 0.5}\nmodels:\n  - model: base\n"
+                                    "  - model: ft\noutput: out\n");
+       },
+       "key 'base_model': missing: slerp interpolates from the base model"},
+      {"SlerpWithoutT", [](const fs::path& d) { method_job(d, "slerp", ""); }, "key 'parameters.t': missing"},
+      {"SlerpWeight", [](const fs::path& d) { method_job(d, "slerp", "weight: 1", "parameters: {t: 0.5}\n"); },
+       "key 'models[0].parameters.weight': unknown parameter for slerp"},
       {"MethodRandomSeedOnLinear",
        [](const fs::path& d) {
          write_file(d / "job.yaml", "merge_method: linear\nrandom_seed: 3\nmodels:\n  - model: ft\n"

@@ -89,19 +89,22 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values("task_arithmetic-float32", "task_arithmetic-bfloat16", "task_arithmetic-float16",
                       "ties-float32", "ties-bfloat16", "ties-float16", "breadcrumbs-float32", "breadcrumbs-bfloat16",
                       "breadcrumbs-float16", "breadcrumbs_ties-float32", "breadcrumbs_ties-bfloat16",
-                      "breadcrumbs_ties-float16"),
+                      "breadcrumbs_ties-float16", "slerp-bfloat16", "slerp-float16", "slerp_ends-bfloat16",
+                      "slerp_ends-float16", "slerp_colinear-float32", "slerp_colinear-bfloat16",
+                      "slerp_colinear-float16"),
     param_name);
 
-// The rescale's L1 norms are exact sums here and float32 sums in torch, so
-// the scale can differ in its last bit: the output then differs by at most
-// one step of a 16-bit dtype, or a few float32 ulps.
+// Whole-tensor sums (the rescale's L1 norms, slerp's dot products) are exact
+// here and float32 sums in torch, so a per-tensor factor can differ in its
+// last bits: the output then differs by at most one step of a 16-bit dtype,
+// or 2^-20 of the tensor's largest magnitude in float32.
 int16_t ordered(uint16_t bits) { return (bits & 0x8000) ? -int16_t(bits & 0x7FFF) : int16_t(bits); }
 
-class MergekitValuesRescaled : public ::testing::TestWithParam<std::string> {};
+class MergekitValuesWholeTensorSums : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(MergekitValuesRescaled, WithinOneStepOfTheOutputDtype) {
+TEST_P(MergekitValuesWholeTensorSums, WithinOneStepOfTheOutputDtype) {
   Tmp tmp;
-  const std::string job = "ties_rescaled-" + GetParam();
+  const std::string job = GetParam();
   const std::string ours = merge(tmp.dir, job, {3, 1024, 2});
   const auto c = cocktail::Checkpoint::open(tmp.dir / ("out-" + job));
   const auto expected = cocktail::Checkpoint::open(kMergekit / "expected" / (job + ".safetensors"));
@@ -127,7 +130,30 @@ TEST_P(MergekitValuesRescaled, WithinOneStepOfTheOutputDtype) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, MergekitValuesRescaled, ::testing::Values("float32", "bfloat16", "float16"));
+INSTANTIATE_TEST_SUITE_P(Fixtures, MergekitValuesWholeTensorSums,
+                         ::testing::Values("ties_rescaled-float32", "ties_rescaled-bfloat16", "ties_rescaled-float16",
+                                           "slerp-float32", "slerp_ends-float32"),
+                         param_name);
+
+// slerp at t = 0 is the base and at t = 1 the other model, byte for byte
+// (slerp_ends: t 0 on self_attn, 1 on mlp).
+TEST(Slerp, EndsAreTheModelsThemselves) {
+  Tmp tmp;
+  const std::string job = "slerp_ends-float32";
+  const std::string ours = merge(tmp.dir, job, {2, 1024, 1});
+  const auto out = values(tmp.dir / ("out-" + job));
+  const auto base = values(kMergekit / "inputs" / "float32" / "base");
+  const auto other = values(kMergekit / "inputs" / "float32" / "b");
+  int checked = 0;
+  for (const auto& [name, v] : out) {
+    const bool attn = name.find("self_attn") != std::string::npos, mlp = name.find("mlp") != std::string::npos;
+    if (!attn && !mlp) continue;
+    const auto& want = attn ? base.at(name) : other.at(name);
+    ASSERT_EQ(std::memcmp(v.data(), want.data(), v.size() * sizeof(float)), 0) << name;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 21);
+}
 
 class SameBytes : public ::testing::TestWithParam<std::string> {};
 
@@ -143,7 +169,7 @@ TEST_P(SameBytes, AtAnyRankCountChunkSizeAndThreadCount) {
 
 INSTANTIATE_TEST_SUITE_P(Methods, SameBytes,
                          ::testing::Values("task_arithmetic-bfloat16", "ties-bfloat16", "ties_rescaled-float32",
-                                           "breadcrumbs-float16", "breadcrumbs_ties-bfloat16"),
+                                           "breadcrumbs-float16", "breadcrumbs_ties-bfloat16", "slerp-float32"),
                          param_name);
 
 class EmulatedGpu : public ::testing::TestWithParam<std::string> {};
@@ -182,7 +208,7 @@ TEST(EmulatedGpuNonFinite, GivesTheCpuPathsBytesAndCounts) {
 INSTANTIATE_TEST_SUITE_P(Methods, EmulatedGpu,
                          ::testing::Values("task_arithmetic-float16", "ties-bfloat16", "ties_rescaled-float32",
                                            "breadcrumbs-bfloat16", "breadcrumbs_ties-float16",
-                                           "dare_ties-random-bfloat16", "della-random-float32"),
+                                           "dare_ties-random-bfloat16", "della-random-float32", "slerp-bfloat16"),
                          param_name);
 
 // A random job over the fixture inputs: one model, weight 1, so the output

@@ -12,5 +12,6 @@ const Method& breadcrumbs_method();
 const Method& breadcrumbs_ties_method();
 const Method& della_method();
 const Method& della_linear_method();
+const Method& slerp_method();
 
 }  // namespace cocktail

@@ -1,0 +1,176 @@
+// SLERP (Shoemake 1985; mergekit's slerp.py): per tensor, the spherical
+// interpolation between the base a and the other model b at `t`,
+//   out = sin((1-t) theta) / sin theta * a + sin(t theta) / sin theta * b,
+//   cos theta = <a, b> / (|a| |b|),
+// and the linear (1-t) a + t b where |cos theta| > 0.9995 (nearly colinear).
+// One statistics pass sums <a, a>, <b, b> and <a, b> exactly over the
+// tensor's chunks and ranks (kernels/exact_dot.hpp); the two coefficients
+// then follow mergekit's float32 steps, and the merge itself is a weighted
+// sum with those per-tensor weights, on the CPU or the GPU kernels.
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <numeric>
+#include <sstream>
+
+#include "core/error.hpp"
+#include "exact_dot.hpp"
+#include "merge/methods/registry.hpp"
+
+namespace cocktail {
+namespace {
+
+constexpr int kSums = 3;  // <a, a>, <b, b>, <a, b>
+
+struct SlerpTensor {
+  bool merged = false;
+  double t = 0;
+  float coef_a = 0, coef_b = 0;  // after the statistics pass
+  bool linear = false;           // the lerp fallback was taken
+};
+
+std::string number_text(double v) {
+  std::ostringstream s;
+  s.precision(6);
+  s << v;
+  return s.str();
+}
+
+// mergekit 0.1.5's coefficients from the exact sums, in its float32 steps:
+// norms at most eps = 1e-8 count as 1, the dot product of the normalised
+// tensors is clamped to [-1, 1], and NaN or Inf in either tensor makes it
+// NaN (so the whole output), as there.
+void set_coefficients(SlerpTensor& s, double aa, double bb, double ab) {
+  auto norm = [](double sq) {
+    const float n = static_cast<float>(std::sqrt(sq));
+    return n > 1e-8f ? n : 1.0f;
+  };
+  const float na = norm(aa), nb = norm(bb);
+  float dot = static_cast<float>(ab / (double(na) * double(nb)));
+  if (!std::isfinite(aa) || !std::isfinite(bb)) dot = NAN;
+  dot = std::isnan(dot) ? dot : std::fmin(1.0f, std::fmax(-1.0f, dot));
+  const float t = static_cast<float>(s.t), one_minus_t = 1.0f - t;
+  s.linear = std::fabs(dot) > 0.9995f;
+  const float theta = std::acos(s.linear ? 0.0f : dot);
+  const float sin_theta = std::sin(theta);
+  s.coef_a = s.linear ? one_minus_t : std::sin(one_minus_t * theta) / sin_theta;
+  s.coef_b = s.linear ? t : std::sin(t * theta) / sin_theta;
+}
+
+class PreparedSlerp : public PreparedMethod {
+ public:
+  PreparedSlerp(const MergePlan& plan, const ParamResolver& params) : plan_(plan), tensors_(plan.tensors.size()) {
+    std::vector<std::string> names;
+    for (const auto& t : plan.tensors) names.push_back(t.name);
+    const LayerStack layers(names);
+    for (size_t i = 0; i < plan.tensors.size(); ++i) {
+      const PlannedTensor& pt = plan.tensors[i];
+      if (pt.action != TensorAction::Merge) continue;
+      SlerpTensor& s = tensors_[i];
+      s.merged = true;
+      const ParamValue t = params.get("t", pt.name, layers.position(pt.name));
+      if (!std::isfinite(static_cast<float>(t.number)))
+        throw Error(t.where + ": t must be a finite number, got " + number_text(t.number));
+      s.t = t.number;
+    }
+  }
+
+  int passes() const override { return 1; }
+  bool reads(int, size_t tensor) const override { return tensors_[tensor].merged; }
+
+  std::span<uint64_t> state(int, size_t tensor) override {
+    std::vector<uint64_t>& s = states_[tensor];
+    if (s.empty()) s.assign(kSums * ExactDot::kSize, 0);
+    return s;
+  }
+
+  void accumulate(int pass, const WorkUnit& unit, UnitInputs in, ThreadPool& pool) override {
+    const PlannedTensor& pt = plan_.tensors[unit.tensor];
+    const DType da = pt.sources[0].tensor->info.dtype, db = pt.sources[1].tensor->info.dtype;
+    uint64_t* state = this->state(pass, unit.tensor).data();
+    std::mutex mu;
+    pool.parallel_for(unit.count, [&](size_t begin, size_t end) {
+      std::vector<uint64_t> local(kSums * ExactDot::kSize, 0);
+      uint64_t* sums[kSums] = {local.data(), local.data() + ExactDot::kSize, local.data() + 2 * ExactDot::kSize};
+      for (size_t j = begin; j < end; ++j) {
+        const float a = load_as_f32(in[0], da, j), b = load_as_f32(in[1], db, j);
+        ExactDot::add_product(sums[0], a, a);
+        ExactDot::add_product(sums[1], b, b);
+        ExactDot::add_product(sums[2], a, b);
+      }
+      std::lock_guard lock(mu);  // unsigned sums: any order gives the same bits
+      for (size_t k = 0; k < local.size(); ++k) state[k] += local[k];
+    });
+  }
+
+  void finish(int, size_t tensor) override {
+    const auto it = states_.find(tensor);
+    if (it == states_.end()) return;
+    const uint64_t* s = it->second.data();
+    set_coefficients(tensors_[tensor], ExactDot::value(s), ExactDot::value(s + ExactDot::kSize),
+                     ExactDot::value(s + 2 * ExactDot::kSize));
+    states_.erase(it);
+  }
+
+  bool weighted_by_tensor() const override { return true; }
+  std::vector<float> tensor_weights(size_t tensor) const override {
+    return {tensors_[tensor].coef_a, tensors_[tensor].coef_b};
+  }
+
+  std::string describe(size_t tensor) const override {
+    const SlerpTensor& s = tensors_[tensor];
+    return s.merged ? "t " + number_text(s.t) : "copied from the reference model";
+  }
+
+  std::string summary() const override {
+    std::map<double, size_t> distinct;
+    for (const SlerpTensor& s : tensors_)
+      if (s.merged) ++distinct[s.t];
+    if (distinct.empty()) return "";
+    std::string text = "t " + number_text(distinct.begin()->first);
+    if (distinct.size() > 1)
+      text += " to " + number_text(distinct.rbegin()->first) + " (" + std::to_string(distinct.size()) +
+              " distinct values over the tensors, see --dry-run)";
+    return text;
+  }
+
+ private:
+  const MergePlan& plan_;
+  std::vector<SlerpTensor> tensors_;
+  std::map<size_t, std::vector<uint64_t>> states_;
+};
+
+class SlerpMethod : public Method {
+ public:
+  std::string_view name() const override { return "slerp"; }
+
+  std::vector<ParamSpec> parameters() const override {
+    return {{"t", ParamType::Number, ParamScope::Job, std::nullopt, {}, "0: the base model, 1: the other model"}};
+  }
+
+  std::vector<size_t> sources(const Job& job) const override {
+    const std::string file_line = job.method_where.substr(0, job.method_where.find(": key"));
+    if (job.models.empty() || job.models[0].role != ModelRole::Base)
+      throw Error(file_line + ": key 'base_model': missing: slerp interpolates from the base model (t = 0) to one other");
+    if (job.models.size() != 2)
+      throw Error(file_line + ": key 'models': slerp merges exactly two models, the base and one other; got " +
+                  std::to_string(job.models.size()) + " in all");
+    if (job.fewshot)
+      throw Error(file_line + ": key 'examples': slerp has no model weights for the examples to set; its t is a parameter");
+    return {0, 1};
+  }
+
+  std::unique_ptr<PreparedMethod> prepare(const Job& job, const MergePlan& plan) const override {
+    const ParamResolver params(job, parameters());
+    return std::make_unique<PreparedSlerp>(plan, params);
+  }
+};
+
+}  // namespace
+
+const Method& slerp_method() {
+  static const SlerpMethod m;
+  return m;
+}
+
+}  // namespace cocktail
