@@ -435,8 +435,9 @@ void run_merge(Comm& comm, const CliArgs& args, std::ostream& log) {
         so.io_threads = p.job.io_threads;
         so.failed = failed.get();
         if (root)
-          log << "cocktail: " << p.job.method_name << ": statistics over the tensors (up to " << p.prepared->passes()
-              << " passes over the inputs)" << std::endl;
+          log << "cocktail: " << p.job.method_name << ": statistics over the tensors ("
+              << (p.prepared->passes() == 1 ? std::string("one pass") : "up to " + std::to_string(p.prepared->passes()) + " passes")
+              << " over the inputs)" << std::endl;
         ProgressReporter progress(log, root ? p.job.progress_interval : 0,
                                   statistics_read_bytes(*p.prepared, p.plan, 0) * comm.size(),
                                   statistics_read_bytes(*p.prepared, p.plan, comm.rank()), "statistics ");

@@ -264,6 +264,12 @@ std::vector<Case> cases() {
       {"SlerpWithoutT", [](const fs::path& d) { method_job(d, "slerp", ""); }, "key 'parameters.t': missing"},
       {"SlerpWeight", [](const fs::path& d) { method_job(d, "slerp", "weight: 1", "parameters: {t: 0.5}\n"); },
        "key 'models[0].parameters.weight': unknown parameter for slerp"},
+      {"MergekitSlices",
+       [](const fs::path& d) {
+         write_file(d / "job.yaml", "merge_method: slerp\nslices:\n  - sources:\n      - model: base\n"
+                                    "        layer_range: [0, 1]\nparameters: {t: 0.5}\noutput: out\n");
+       },
+       "key 'slices': mergekit's 'slices' is not supported yet"},
       {"MethodRandomSeedOnLinear",
        [](const fs::path& d) {
          write_file(d / "job.yaml", "merge_method: linear\nrandom_seed: 3\nmodels:\n  - model: ft\n"
