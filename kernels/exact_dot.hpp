@@ -47,6 +47,40 @@ struct ExactDot {
     add_product(bins, x, y, [](uint64_t* to, uint64_t v) { *to += v; });
   }
 
+  // The CPU's fast path (`sums` sums side by side, e.g. <a,a>, <b,b>, <a,b>):
+  // whole 48-bit products added into int64 bins, up to kBlock per bin
+  // before flush() (2^15 x 2^48 < 2^63), two copies alternating so that
+  // consecutive products into one bin do not wait on each other; rare
+  // non-finite products go straight to the state. The same integers as
+  // add_product, so the same bits.
+  template <int Sums>
+  struct Block {
+    static constexpr size_t kBlock = size_t(1) << 14;
+    int64_t acc[2][Sums][kExponents] = {};
+
+    void add(int copy, int sum, uint64_t* state, float x, float y) {
+      const uint32_t ux = f32_bits(x), uy = f32_bits(y);
+      const uint32_t ex = (ux >> 23) & 0xFF, ey = (uy >> 23) & 0xFF;
+      if (ex == 255 || ey == 255) return add_product(state + sum * kSize, x, y);
+      const uint64_t mx = ex ? ((ux & 0x7FFFFF) | 0x800000u) : (ux & 0x7FFFFF);
+      const uint64_t my = ey ? ((uy & 0x7FFFFF) | 0x800000u) : (uy & 0x7FFFFF);
+      const int64_t p = int64_t(mx * my), sign = -int64_t((ux ^ uy) >> 31);
+      acc[copy][sum][(ex ? ex : 1) + (ey ? ey : 1)] += (p ^ sign) - sign;
+    }
+
+    // Adds the bins into `state` (Sums states of kSize) and clears them.
+    void flush(uint64_t* state) {
+      for (int k = 0; k < Sums; ++k)
+        for (int b = 0; b < kExponents; ++b) {
+          const int64_t v = acc[0][k][b] + acc[1][k][b];
+          acc[0][k][b] = acc[1][k][b] = 0;
+          if (!v) continue;
+          state[k * kSize + 2 * b] += uint64_t(v >> 24);  // v = (v >> 24) * 2^24 + (v & 0xFFFFFF)
+          state[k * kSize + 2 * b + 1] += uint64_t(v & 0xFFFFFF);
+        }
+    }
+  };
+
   // The sum rounded to the nearest double: NaN when a product was NaN or
   // Infs of both signs met, +-Inf when Infs of one sign were added.
   static double value(const uint64_t* bins) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <memory>
 #include <numeric>
 #include <random>
 
@@ -65,6 +66,42 @@ TEST(ExactDot, IsExactSignedAndIndependentOfOrder) {
   ExactDot::add_product(c.data(), -1e30f, 1e30f);
   ExactDot::add_product(c.data(), 1e-45f, 1e-45f);  // subnormal times subnormal: 2^-298
   EXPECT_EQ(ExactDot::value(c.data()), -1.5 + std::ldexp(1.0, -298));
+}
+
+// The CPU's blocked path gives add_product's integers, non-finite included.
+TEST(ExactDot, BlockEqualsAddingOneByOne) {
+  std::mt19937 rng(4);
+  std::vector<float> x(40000), y(40000);
+  for (size_t j = 0; j < x.size(); ++j) {
+    x[j] = j % 5000 == 7 ? INFINITY : std::ldexp(float(int(rng() % 200001) - 100000), int(rng() % 280) - 200);
+    y[j] = j % 7000 == 3 ? std::nanf("") : std::ldexp(float(int(rng() % 200001) - 100000), int(rng() % 280) - 200);
+  }
+  auto one = std::vector<uint64_t>(2 * ExactDot::kSize, 0), blocked = one;
+  auto block = std::make_unique<ExactDot::Block<2>>();
+  for (size_t j = 0; j < x.size(); ++j) {
+    ExactDot::add_product(one.data(), x[j], y[j]);
+    ExactDot::add_product(one.data() + ExactDot::kSize, x[j], x[j]);
+    block->add(j & 1, 0, blocked.data(), x[j], y[j]);
+    block->add(j & 1, 1, blocked.data(), x[j], x[j]);
+    if (j % 10000 == 9999) block->flush(blocked.data());
+  }
+  block->flush(blocked.data());
+  EXPECT_TRUE(std::isnan(ExactDot::value(blocked.data())));
+  EXPECT_EQ(ExactDot::value(blocked.data() + ExactDot::kSize), INFINITY);
+  for (int k = ExactDot::kPosInf; k < ExactDot::kSize; ++k) EXPECT_EQ(blocked[k], one[k]) << k;
+  // The halves may be split differently; the integers they stand for are equal.
+  for (int b = 0; b < ExactDot::kExponents; ++b)
+    EXPECT_EQ(blocked[2 * b] * 0x1000000 + blocked[2 * b + 1], one[2 * b] * 0x1000000 + one[2 * b + 1]) << b;
+  // Without the non-finite products, the finite sums themselves.
+  auto finite = std::vector<uint64_t>(2 * ExactDot::kSize, 0), finite_blocked = finite;
+  for (size_t j = 0; j < x.size(); ++j) {
+    if (!std::isfinite(x[j]) || !std::isfinite(y[j])) continue;
+    ExactDot::add_product(finite.data(), x[j], y[j]);
+    block->add(j & 1, 0, finite_blocked.data(), x[j], y[j]);
+  }
+  block->flush(finite_blocked.data());
+  EXPECT_EQ(ExactDot::value(finite_blocked.data()), ExactDot::value(finite.data()));
+  EXPECT_NE(ExactDot::value(finite.data()), 0.0);
 }
 
 TEST(ExactDot, NonFiniteProducts) {

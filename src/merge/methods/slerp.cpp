@@ -9,13 +9,13 @@
 // sum with those per-tensor weights, on the CPU or the GPU kernels.
 #include <cmath>
 #include <map>
+#include <memory>
 #include <mutex>
-#include <numeric>
-#include <sstream>
 
-#include "core/error.hpp"
 #include "exact_dot.hpp"
 #include "merge/methods/registry.hpp"
+#include "merge/methods/two_models.hpp"
+#include "merge/methods/widen.hpp"
 
 namespace cocktail {
 namespace {
@@ -23,18 +23,10 @@ namespace {
 constexpr int kSums = 3;  // <a, a>, <b, b>, <a, b>
 
 struct SlerpTensor {
-  bool merged = false;
-  double t = 0;
+  double t = NAN;                // NaN: not merged (copied)
   float coef_a = 0, coef_b = 0;  // after the statistics pass
   bool linear = false;           // the lerp fallback was taken
 };
-
-std::string number_text(double v) {
-  std::ostringstream s;
-  s.precision(6);
-  s << v;
-  return s.str();
-}
 
 // mergekit 0.1.5's coefficients from the exact sums, in its float32 steps:
 // norms at most eps = 1e-8 count as 1, the dot product of the normalised
@@ -60,23 +52,12 @@ void set_coefficients(SlerpTensor& s, double aa, double bb, double ab) {
 class PreparedSlerp : public PreparedMethod {
  public:
   PreparedSlerp(const MergePlan& plan, const ParamResolver& params) : plan_(plan), tensors_(plan.tensors.size()) {
-    std::vector<std::string> names;
-    for (const auto& t : plan.tensors) names.push_back(t.name);
-    const LayerStack layers(names);
-    for (size_t i = 0; i < plan.tensors.size(); ++i) {
-      const PlannedTensor& pt = plan.tensors[i];
-      if (pt.action != TensorAction::Merge) continue;
-      SlerpTensor& s = tensors_[i];
-      s.merged = true;
-      const ParamValue t = params.get("t", pt.name, layers.position(pt.name));
-      if (!std::isfinite(static_cast<float>(t.number)))
-        throw Error(t.where + ": t must be a finite number, got " + number_text(t.number));
-      s.t = t.number;
-    }
+    const std::vector<double> t = resolve_t(plan, params);
+    for (size_t i = 0; i < t.size(); ++i) tensors_[i].t = t[i];
   }
 
   int passes() const override { return 1; }
-  bool reads(int, size_t tensor) const override { return tensors_[tensor].merged; }
+  bool reads(int, size_t tensor) const override { return !std::isnan(tensors_[tensor].t); }
 
   std::span<uint64_t> state(int, size_t tensor) override {
     std::vector<uint64_t>& s = states_[tensor];
@@ -90,13 +71,20 @@ class PreparedSlerp : public PreparedMethod {
     uint64_t* state = this->state(pass, unit.tensor).data();
     std::mutex mu;
     pool.parallel_for(unit.count, [&](size_t begin, size_t end) {
+      using Block = ExactDot::Block<kSums>;
       std::vector<uint64_t> local(kSums * ExactDot::kSize, 0);
-      uint64_t* sums[kSums] = {local.data(), local.data() + ExactDot::kSize, local.data() + 2 * ExactDot::kSize};
-      for (size_t j = begin; j < end; ++j) {
-        const float a = load_as_f32(in[0], da, j), b = load_as_f32(in[1], db, j);
-        ExactDot::add_product(sums[0], a, a);
-        ExactDot::add_product(sums[1], b, b);
-        ExactDot::add_product(sums[2], a, b);
+      const auto block = std::make_unique<Block>();
+      std::vector<float> a(Block::kBlock), b(Block::kBlock);
+      for (size_t first = begin; first < end; first += Block::kBlock) {
+        const size_t n = std::min(Block::kBlock, end - first);
+        widen(in[0], da, first, n, a.data());
+        widen(in[1], db, first, n, b.data());
+        for (size_t j = 0; j < n; ++j) {
+          block->add(j & 1, 0, local.data(), a[j], a[j]);
+          block->add(j & 1, 1, local.data(), b[j], b[j]);
+          block->add(j & 1, 2, local.data(), a[j], b[j]);
+        }
+        block->flush(local.data());
       }
       std::lock_guard lock(mu);  // unsigned sums: any order gives the same bits
       for (size_t k = 0; k < local.size(); ++k) state[k] += local[k];
@@ -117,21 +105,12 @@ class PreparedSlerp : public PreparedMethod {
     return {tensors_[tensor].coef_a, tensors_[tensor].coef_b};
   }
 
-  std::string describe(size_t tensor) const override {
-    const SlerpTensor& s = tensors_[tensor];
-    return s.merged ? "t " + number_text(s.t) : "copied from the reference model";
-  }
+  std::string describe(size_t tensor) const override { return describe_t(tensors_[tensor].t); }
 
   std::string summary() const override {
-    std::map<double, size_t> distinct;
-    for (const SlerpTensor& s : tensors_)
-      if (s.merged) ++distinct[s.t];
-    if (distinct.empty()) return "";
-    std::string text = "t " + number_text(distinct.begin()->first);
-    if (distinct.size() > 1)
-      text += " to " + number_text(distinct.rbegin()->first) + " (" + std::to_string(distinct.size()) +
-              " distinct values over the tensors, see --dry-run)";
-    return text;
+    std::vector<double> t;
+    for (const SlerpTensor& s : tensors_) t.push_back(s.t);
+    return summarize_t(t);
   }
 
  private:
@@ -149,15 +128,7 @@ class SlerpMethod : public Method {
   }
 
   std::vector<size_t> sources(const Job& job) const override {
-    const std::string file_line = job.method_where.substr(0, job.method_where.find(": key"));
-    if (job.models.empty() || job.models[0].role != ModelRole::Base)
-      throw Error(file_line + ": key 'base_model': missing: slerp interpolates from the base model (t = 0) to one other");
-    if (job.models.size() != 2)
-      throw Error(file_line + ": key 'models': slerp merges exactly two models, the base and one other; got " +
-                  std::to_string(job.models.size()) + " in all");
-    if (job.fewshot)
-      throw Error(file_line + ": key 'examples': slerp has no model weights for the examples to set; its t is a parameter");
-    return {0, 1};
+    return base_and_one_other(job, "slerp", "interpolates from the base model (t = 0) to one other");
   }
 
   std::unique_ptr<PreparedMethod> prepare(const Job& job, const MergePlan& plan) const override {

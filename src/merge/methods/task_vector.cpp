@@ -17,6 +17,8 @@
 
 #include "core/error.hpp"
 #include "merge/methods/magnitude_select.hpp"
+#include "merge/methods/two_models.hpp"  // number_text
+#include "merge/methods/widen.hpp"
 #include "bernoulli_mask.hpp"
 #include "philox.hpp"
 #include "task_vector_math.hpp"
@@ -53,13 +55,6 @@ struct TensorState {
   uint64_t unit_step = 1;            // elements of every unit but the last
   uint64_t rows = 1, cols = 1;       // Della: rows of the last dimension
 };
-
-std::string number_text(double v) {
-  std::ostringstream s;
-  s.precision(6);
-  s << v;
-  return s.str();
-}
 
 size_t state_size(Sparsifier sp, int pass, const TensorState& t) {
   const size_t n = t.models.size();
@@ -108,24 +103,6 @@ std::vector<T>& scratch(size_t n) {
   thread_local std::vector<T> buffer;
   if (buffer.size() < n) buffer.resize(n);
   return buffer;
-}
-
-// Elements [first, first + n) of a tensor's bytes as float32.
-#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-void widen(const std::byte* p, DType t, size_t first, size_t n, float* out) {
-  switch (t) {
-    case DType::F32: std::memcpy(out, p + first * 4, n * 4); return;
-    case DType::BF16:
-      for (size_t j = 0; j < n; ++j) out[j] = bf16_to_f32(load_raw<uint16_t>(p, first + j));
-      return;
-    case DType::F16:
-      for (size_t j = 0; j < n; ++j) out[j] = f16_to_f32(load_raw<uint16_t>(p, first + j));
-      return;
-    default:
-      for (size_t j = 0; j < n; ++j) out[j] = load_as_f32(p, t, first + j);
-  }
 }
 
 uint64_t count_nonfinite(const float* x, size_t n) {
