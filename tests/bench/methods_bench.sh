@@ -1,26 +1,28 @@
 #!/usr/bin/env bash
-# ties and dare_ties against mergekit 0.1.5 on the same YAML, side by side in
-# one run, and against our own linear merge of the same models.
+# ties, dare_ties and slerp against mergekit 0.1.5 on the same YAML, side by
+# side in one run, and against our own linear merge of the same models.
 #
 #   tests/bench/methods_bench.sh [--size 1500M] [--ranks 2] [--repeat 2]
+#                                [--methods "linear ties dare_ties slerp"]
 #                                [--dir /tmp/cocktail-methods-bench] [--venv DIR] [--keep]
 #
 # Generates a base and two fine-tune-shaped synthetic Llama checkpoints (bf16,
 # hidden 2048, intermediate 5632, vocab 32000: TinyLlama's shapes, layers
 # chosen to reach SIZE each), installs mergekit 0.1.5 into a virtualenv (the
 # only step that needs the network; --venv reuses one), then runs for each
-# method, REPEAT times alternating: mergekit-yaml (CPU, --lazy-unpickle) and
+# method (slerp: base and a, with per-kind t gradients), REPEAT times alternating: mergekit-yaml (CPU, --lazy-unpickle) and
 # mpirun -n RANKS cocktail_dist. It prints the median wall time of each, the
 # speed ratio, and the peak RSS of the largest process (mergekit's one
 # process; our largest rank, as its summary reports it).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-size=1500M ranks=2 repeat=2 dir=/tmp/cocktail-methods-bench venv="" keep=0
+size=1500M ranks=2 repeat=2 dir=/tmp/cocktail-methods-bench venv="" keep=0 methods="linear ties dare_ties slerp"
 while (($#)); do
   case "$1" in
     --size) size=$2; shift 2 ;;
     --ranks) ranks=$2; shift 2 ;;
     --repeat) repeat=$2; shift 2 ;;
+    --methods) methods=$2; shift 2 ;;
     --dir) dir=$2; shift 2 ;;
     --venv) venv=$2; shift 2 ;;
     --keep) keep=1; shift ;;
@@ -45,6 +47,12 @@ for name in base a b; do
 done
 
 job() {  # method -> YAML both tools read (ours adds output and progress below)
+  if [ "$1" = slerp ]; then
+    printf '%s\n' "merge_method: slerp" "base_model: $dir/base-$size" "dtype: bfloat16" "parameters:" "  t:" \
+      "    - {filter: self_attn, value: [0, 0.5, 0.3, 0.7, 1]}" "    - {filter: mlp, value: [1, 0.5, 0.7, 0.3, 0]}" \
+      "    - {value: 0.5}" "models:" "  - model: $dir/base-$size" "  - model: $dir/a-$size"
+    return
+  fi
   local density=""
   [ "$1" != linear ] && density=", density: 0.5"
   echo "merge_method: $1"
@@ -62,7 +70,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 cat "$dir"/*-"$size"/*.safetensors >/dev/null  # warm the page cache for both tools alike
 
 printf "%-12s %12s %12s %8s %14s %14s\n" method mergekit_s cocktail_s speedup mergekit_rss cocktail_rss
-for method in linear ties dare_ties; do
+for method in $methods; do
   job "$method" >"$dir/$method-mergekit.yaml"
   { job "$method"; echo "output: $dir/out-$method"; echo "progress_interval: 0"; } >"$dir/$method.yaml"
   [ "$method" = dare_ties ] && echo "random_seed: 0" >>"$dir/$method.yaml"

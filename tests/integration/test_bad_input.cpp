@@ -261,6 +261,12 @@ std::vector<Case> cases() {
                                     "  - model: ft\noutput: out\n");
        },
        "key 'base_model': missing: slerp interpolates from the base model"},
+      {"NearswapOneModel",
+       [](const fs::path& d) {
+         write_file(d / "job.yaml", "merge_method: nearswap\nbase_model: base\nparameters: {t: 0.01}\nmodels:\n"
+                                    "  - model: base\noutput: out\n");
+       },
+       "key 'models': nearswap merges exactly two models, the base and one other; got 1"},
       {"SlerpWithoutT", [](const fs::path& d) { method_job(d, "slerp", ""); }, "key 'parameters.t': missing"},
       {"SlerpWeight", [](const fs::path& d) { method_job(d, "slerp", "weight: 1", "parameters: {t: 0.5}\n"); },
        "key 'models[0].parameters.weight': unknown parameter for slerp"},

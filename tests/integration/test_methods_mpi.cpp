@@ -1,4 +1,4 @@
-// mergekit's task-vector methods under the real mpirun: the values against
+// mergekit's task-vector methods, slerp and nearswap under the real mpirun: the values against
 // mergekit 0.1.5's own outputs (tests/fixtures/mergekit, made by
 // make_mergekit_fixtures.py), the same bytes at any rank count, chunk size
 // and thread count, and DARE's and DELLA's masks against their definition.
@@ -91,7 +91,7 @@ INSTANTIATE_TEST_SUITE_P(
                       "breadcrumbs-float16", "breadcrumbs_ties-float32", "breadcrumbs_ties-bfloat16",
                       "breadcrumbs_ties-float16", "slerp-bfloat16", "slerp-float16", "slerp_ends-bfloat16",
                       "slerp_ends-float16", "slerp_colinear-float32", "slerp_colinear-bfloat16",
-                      "slerp_colinear-float16"),
+                      "slerp_colinear-float16", "nearswap-float32", "nearswap-bfloat16", "nearswap-float16"),
     param_name);
 
 // Whole-tensor sums (the rescale's L1 norms, slerp's dot products) are exact
@@ -169,7 +169,8 @@ TEST_P(SameBytes, AtAnyRankCountChunkSizeAndThreadCount) {
 
 INSTANTIATE_TEST_SUITE_P(Methods, SameBytes,
                          ::testing::Values("task_arithmetic-bfloat16", "ties-bfloat16", "ties_rescaled-float32",
-                                           "breadcrumbs-float16", "breadcrumbs_ties-bfloat16", "slerp-float32"),
+                                           "breadcrumbs-float16", "breadcrumbs_ties-bfloat16", "slerp-float32",
+                                           "nearswap-bfloat16"),
                          param_name);
 
 class EmulatedGpu : public ::testing::TestWithParam<std::string> {};

@@ -13,5 +13,6 @@ const Method& breadcrumbs_ties_method();
 const Method& della_method();
 const Method& della_linear_method();
 const Method& slerp_method();
+const Method& nearswap_method();
 
 }  // namespace cocktail
