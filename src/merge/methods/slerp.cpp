@@ -25,7 +25,6 @@ constexpr int kSums = 3;  // <a, a>, <b, b>, <a, b>
 struct SlerpTensor {
   double t = NAN;                // NaN: not merged (copied)
   float coef_a = 0, coef_b = 0;  // after the statistics pass
-  bool linear = false;           // the lerp fallback was taken
 };
 
 // mergekit 0.1.5's coefficients from the exact sums, in its float32 steps:
@@ -42,11 +41,11 @@ void set_coefficients(SlerpTensor& s, double aa, double bb, double ab) {
   if (!std::isfinite(aa) || !std::isfinite(bb)) dot = NAN;
   dot = std::isnan(dot) ? dot : std::fmin(1.0f, std::fmax(-1.0f, dot));
   const float t = static_cast<float>(s.t), one_minus_t = 1.0f - t;
-  s.linear = std::fabs(dot) > 0.9995f;
-  const float theta = std::acos(s.linear ? 0.0f : dot);
+  const bool linear = std::fabs(dot) > 0.9995f;
+  const float theta = std::acos(linear ? 0.0f : dot);
   const float sin_theta = std::sin(theta);
-  s.coef_a = s.linear ? one_minus_t : std::sin(one_minus_t * theta) / sin_theta;
-  s.coef_b = s.linear ? t : std::sin(t * theta) / sin_theta;
+  s.coef_a = linear ? one_minus_t : std::sin(one_minus_t * theta) / sin_theta;
+  s.coef_b = linear ? t : std::sin(t * theta) / sin_theta;
 }
 
 class PreparedSlerp : public PreparedMethod {
