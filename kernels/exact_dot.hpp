@@ -7,6 +7,7 @@
 // ranks add as unsigned integers, in any order, to the same bits). The value
 // is rounded once, at the end. Like ExactSum, but signed and for products.
 #include <cstdint>
+#include <vector>
 
 #include "element_math.hpp"
 #include "exact_sum.hpp"
@@ -49,15 +50,16 @@ struct ExactDot {
 
   // The CPU's fast path (`sums` sums side by side, e.g. <a,a>, <b,b>, <a,b>):
   // whole 48-bit products added into int64 bins, up to kBlock per bin
-  // before flush() (2^15 x 2^48 < 2^63), two copies alternating so that
-  // consecutive products into one bin do not wait on each other; rare
+  // before flush() (2^14 x 2^48 < 2^63), kCopies copies taken in turn so
+  // that consecutive products into one bin do not wait on each other; rare
   // non-finite products go straight to the state. The same integers as
   // add_product, so the same bits.
-  template <int Sums>
   struct Block {
     static constexpr size_t kBlock = size_t(1) << 14;
-    int64_t acc[2][Sums][kExponents] = {};
+    static constexpr int kCopies = 2;
+    explicit Block(int sums) : sums(sums), acc(size_t(kCopies) * sums * kExponents, 0) {}
 
+    // Adds x * y to sum `sum`, into copy `copy` of its bins.
     void add(int copy, int sum, uint64_t* state, float x, float y) {
       const uint32_t ux = f32_bits(x), uy = f32_bits(y);
       const uint32_t ex = (ux >> 23) & 0xFF, ey = (uy >> 23) & 0xFF;
@@ -65,20 +67,32 @@ struct ExactDot {
       const uint64_t mx = ex ? ((ux & 0x7FFFFF) | 0x800000u) : (ux & 0x7FFFFF);
       const uint64_t my = ey ? ((uy & 0x7FFFFF) | 0x800000u) : (uy & 0x7FFFFF);
       const int64_t p = int64_t(mx * my), sign = -int64_t((ux ^ uy) >> 31);
-      acc[copy][sum][(ex ? ex : 1) + (ey ? ey : 1)] += (p ^ sign) - sign;
+      acc[(size_t(copy) * sums + sum) * kExponents + (ex ? ex : 1) + (ey ? ey : 1)] += (p ^ sign) - sign;
     }
 
-    // Adds the bins into `state` (Sums states of kSize) and clears them.
+    // Adds x[j] * y[j] for j < n to sum `sum` (n <= kBlock since the last flush).
+    void add(int sum, const float* x, const float* y, size_t n, uint64_t* state) {
+      for (size_t j = 0; j < n; ++j) add(int(j % kCopies), sum, state, x[j], y[j]);
+    }
+
+    // Adds the bins into `state` (`sums` states of kSize) and clears them.
     void flush(uint64_t* state) {
-      for (int k = 0; k < Sums; ++k)
+      for (int k = 0; k < sums; ++k)
         for (int b = 0; b < kExponents; ++b) {
-          const int64_t v = acc[0][k][b] + acc[1][k][b];
-          acc[0][k][b] = acc[1][k][b] = 0;
+          int64_t v = 0;
+          for (int c = 0; c < kCopies; ++c) {
+            int64_t& part = acc[(size_t(c) * sums + k) * kExponents + b];
+            v += part;
+            part = 0;
+          }
           if (!v) continue;
           state[k * kSize + 2 * b] += uint64_t(v >> 24);  // v = (v >> 24) * 2^24 + (v & 0xFFFFFF)
           state[k * kSize + 2 * b + 1] += uint64_t(v & 0xFFFFFF);
         }
     }
+
+    int sums;
+    std::vector<int64_t> acc;  // [copy][sum][exponent]
   };
 
   // The sum rounded to the nearest double: NaN when a product was NaN or

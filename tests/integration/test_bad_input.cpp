@@ -267,6 +267,15 @@ std::vector<Case> cases() {
                                     "  - model: base\noutput: out\n");
        },
        "key 'models': nearswap merges exactly two models, the base and one other; got 1"},
+      {"ModelStockTwoModels", [](const fs::path& d) { method_job(d, "model_stock", ""); },
+       "key 'models': model_stock needs the base and at least two fine-tunes (three models); got 2"},
+      {"ModelStockFilterWise",
+       [](const fs::path& d) {
+         write_safetensors(d / "ft2/model.safetensors", model(3));
+         write_file(d / "job.yaml", "merge_method: model_stock\nbase_model: base\nparameters: {filter_wise: true}\n"
+                                    "models:\n  - model: ft\n  - model: ft2\noutput: out\n");
+       },
+       "key 'parameters.filter_wise': model_stock's filter_wise is not supported yet"},
       {"SlerpWithoutT", [](const fs::path& d) { method_job(d, "slerp", ""); }, "key 'parameters.t': missing"},
       {"SlerpWeight", [](const fs::path& d) { method_job(d, "slerp", "weight: 1", "parameters: {t: 0.5}\n"); },
        "key 'models[0].parameters.weight': unknown parameter for slerp"},

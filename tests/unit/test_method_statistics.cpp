@@ -77,15 +77,16 @@ TEST(ExactDot, BlockEqualsAddingOneByOne) {
     y[j] = j % 7000 == 3 ? std::nanf("") : std::ldexp(float(int(rng() % 200001) - 100000), int(rng() % 280) - 200);
   }
   auto one = std::vector<uint64_t>(2 * ExactDot::kSize, 0), blocked = one;
-  auto block = std::make_unique<ExactDot::Block<2>>();
+  auto block = std::make_unique<ExactDot::Block>(2);
   for (size_t j = 0; j < x.size(); ++j) {
     ExactDot::add_product(one.data(), x[j], y[j]);
     ExactDot::add_product(one.data() + ExactDot::kSize, x[j], x[j]);
-    block->add(j & 1, 0, blocked.data(), x[j], y[j]);
-    block->add(j & 1, 1, blocked.data(), x[j], x[j]);
-    if (j % 10000 == 9999) block->flush(blocked.data());
   }
-  block->flush(blocked.data());
+  for (size_t first = 0; first < x.size(); first += 10000) {
+    block->add(0, x.data() + first, y.data() + first, 10000, blocked.data());
+    block->add(1, x.data() + first, x.data() + first, 10000, blocked.data());
+    block->flush(blocked.data());
+  }
   EXPECT_TRUE(std::isnan(ExactDot::value(blocked.data())));
   EXPECT_EQ(ExactDot::value(blocked.data() + ExactDot::kSize), INFINITY);
   for (int k = ExactDot::kPosInf; k < ExactDot::kSize; ++k) EXPECT_EQ(blocked[k], one[k]) << k;
@@ -94,11 +95,14 @@ TEST(ExactDot, BlockEqualsAddingOneByOne) {
     EXPECT_EQ(blocked[2 * b] * 0x1000000 + blocked[2 * b + 1], one[2 * b] * 0x1000000 + one[2 * b + 1]) << b;
   // Without the non-finite products, the finite sums themselves.
   auto finite = std::vector<uint64_t>(2 * ExactDot::kSize, 0), finite_blocked = finite;
+  std::vector<float> fx, fy;
   for (size_t j = 0; j < x.size(); ++j) {
     if (!std::isfinite(x[j]) || !std::isfinite(y[j])) continue;
     ExactDot::add_product(finite.data(), x[j], y[j]);
-    block->add(j & 1, 0, finite_blocked.data(), x[j], y[j]);
+    fx.push_back(x[j]);
+    fy.push_back(y[j]);
   }
+  block->add(0, fx.data(), fy.data(), fx.size(), finite_blocked.data());
   block->flush(finite_blocked.data());
   EXPECT_EQ(ExactDot::value(finite_blocked.data()), ExactDot::value(finite.data()));
   EXPECT_NE(ExactDot::value(finite.data()), 0.0);

@@ -14,5 +14,6 @@ const Method& della_method();
 const Method& della_linear_method();
 const Method& slerp_method();
 const Method& nearswap_method();
+const Method& model_stock_method();
 
 }  // namespace cocktail

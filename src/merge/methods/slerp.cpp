@@ -9,10 +9,9 @@
 // sum with those per-tensor weights, on the CPU or the GPU kernels.
 #include <cmath>
 #include <map>
-#include <memory>
-#include <mutex>
 
 #include "exact_dot.hpp"
+#include "merge/methods/gram.hpp"
 #include "merge/methods/registry.hpp"
 #include "merge/methods/two_models.hpp"
 #include "merge/methods/widen.hpp"
@@ -20,7 +19,7 @@
 namespace cocktail {
 namespace {
 
-constexpr int kSums = 3;  // <a, a>, <b, b>, <a, b>
+constexpr Gram kGram{2};  // <a, a>, <b, b>, <a, b>
 
 struct SlerpTensor {
   double t = NAN;                // NaN: not merged (copied)
@@ -60,34 +59,19 @@ class PreparedSlerp : public PreparedMethod {
 
   std::span<uint64_t> state(int, size_t tensor) override {
     std::vector<uint64_t>& s = states_[tensor];
-    if (s.empty()) s.assign(kSums * ExactDot::kSize, 0);
+    if (s.empty()) s.assign(kGram.sums() * ExactDot::kSize, 0);
     return s;
   }
 
   void accumulate(int pass, const WorkUnit& unit, UnitInputs in, ThreadPool& pool) override {
     const PlannedTensor& pt = plan_.tensors[unit.tensor];
-    const DType da = pt.sources[0].tensor->info.dtype, db = pt.sources[1].tensor->info.dtype;
-    uint64_t* state = this->state(pass, unit.tensor).data();
-    std::mutex mu;
-    pool.parallel_for(unit.count, [&](size_t begin, size_t end) {
-      using Block = ExactDot::Block<kSums>;
-      std::vector<uint64_t> local(kSums * ExactDot::kSize, 0);
-      const auto block = std::make_unique<Block>();
-      std::vector<float> a(Block::kBlock), b(Block::kBlock);
-      for (size_t first = begin; first < end; first += Block::kBlock) {
-        const size_t n = std::min(Block::kBlock, end - first);
-        widen(in[0], da, first, n, a.data());
-        widen(in[1], db, first, n, b.data());
-        for (size_t j = 0; j < n; ++j) {
-          block->add(j & 1, 0, local.data(), a[j], a[j]);
-          block->add(j & 1, 1, local.data(), b[j], b[j]);
-          block->add(j & 1, 2, local.data(), a[j], b[j]);
-        }
-        block->flush(local.data());
-      }
-      std::lock_guard lock(mu);  // unsigned sums: any order gives the same bits
-      for (size_t k = 0; k < local.size(); ++k) state[k] += local[k];
-    });
+    accumulate_gram(
+        kGram, unit.count,
+        [&](size_t first, size_t len, float* const* v) {
+          widen(in[0], pt.sources[0].tensor->info.dtype, first, len, v[0]);
+          widen(in[1], pt.sources[1].tensor->info.dtype, first, len, v[1]);
+        },
+        state(pass, unit.tensor).data(), pool);
   }
 
   void finish(int, size_t tensor) override {
@@ -95,7 +79,7 @@ class PreparedSlerp : public PreparedMethod {
     if (it == states_.end()) return;
     const uint64_t* s = it->second.data();
     set_coefficients(tensors_[tensor], ExactDot::value(s), ExactDot::value(s + ExactDot::kSize),
-                     ExactDot::value(s + 2 * ExactDot::kSize));
+                     ExactDot::value(s + kGram.pair(0, 1) * ExactDot::kSize));
     states_.erase(it);
   }
 

@@ -1,0 +1,155 @@
+// Model Stock (Jang et al. 2024, arXiv 2403.19522; mergekit's
+// model_stock.py): per tensor, with the task vectors d_i = w_i - w_0 of N >= 2
+// fine-tunes of the base w_0,
+//   cos = mean over pairs i < j of clamp(<d_i, d_j> / max(|d_i| |d_j|, 1e-6), -1, 1)
+//   t   = N cos / (1 + (N - 1) cos)     (0 where |1 + (N - 1) cos| < 1e-6)
+//   out = t * (sum_i w_i) / N + (1 - t) * w_0
+// in float32 as torch does. One statistics pass sums the Gram matrix of the
+// task vectors (their squared norms and pairwise dot products) exactly over
+// the tensor's chunks and ranks (kernels/exact_dot.hpp).
+#include <cmath>
+#include <map>
+#include <mutex>
+
+#include "core/error.hpp"
+#include "element_math.hpp"
+#include "exact_dot.hpp"
+#include "merge/methods/gram.hpp"
+#include "merge/methods/registry.hpp"
+#include "merge/methods/widen.hpp"
+
+namespace cocktail {
+namespace {
+
+class PreparedModelStock : public PreparedMethod {
+ public:
+  PreparedModelStock(const MergePlan& plan, size_t models)
+      : plan_(plan), gram_{static_cast<int>(models)}, t_(plan.tensors.size(), 0.0f) {}
+
+  int passes() const override { return 1; }
+  bool reads(int, size_t tensor) const override { return plan_.tensors[tensor].action == TensorAction::Merge; }
+
+  std::span<uint64_t> state(int, size_t tensor) override {
+    std::vector<uint64_t>& s = states_[tensor];
+    if (s.empty()) s.assign(size_t(gram_.sums()) * ExactDot::kSize, 0);
+    return s;
+  }
+
+  void accumulate(int pass, const WorkUnit& unit, UnitInputs in, ThreadPool& pool) override {
+    const PlannedTensor& pt = plan_.tensors[unit.tensor];
+    accumulate_gram(
+        gram_, unit.count,
+        [&](size_t first, size_t len, float* const* d) {
+          thread_local std::vector<float> b;  // the base block, per thread
+          b.resize(len);
+          widen(in[0], pt.sources[0].tensor->info.dtype, first, len, b.data());
+          for (int i = 0; i < gram_.n; ++i) {
+            widen(in[i + 1], pt.sources[i + 1].tensor->info.dtype, first, len, d[i]);
+            for (size_t j = 0; j < len; ++j) d[i][j] = d[i][j] - b[j];
+          }
+        },
+        state(pass, unit.tensor).data(), pool);
+  }
+
+  // mergekit's float32 steps from the exact sums: norms as float32, the
+  // product of two norms clamped at 1e-6, the cosines' mean summed in pair
+  // order.
+  void finish(int, size_t tensor) override {
+    const auto it = states_.find(tensor);
+    if (it == states_.end()) return;
+    const uint64_t* s = it->second.data();
+    const int n = gram_.n;
+    std::vector<float> norm(n);
+    for (int i = 0; i < n; ++i) norm[i] = static_cast<float>(std::sqrt(ExactDot::value(s + i * ExactDot::kSize)));
+    float sum = 0;
+    for (int i = 0; i < n; ++i)
+      for (int k = i + 1; k < n; ++k) {
+        const float product = std::fmax(norm[i] * norm[k], 1e-6f);
+        float c = static_cast<float>(ExactDot::value(s + gram_.pair(i, k) * ExactDot::kSize) / double(product));
+        c = std::isnan(c) ? c : std::fmin(1.0f, std::fmax(-1.0f, c));
+        sum = sum + c;
+      }
+    const float cos = sum / static_cast<float>(n * (n - 1) / 2);
+    const float denominator = 1.0f + static_cast<float>(n - 1) * cos;
+    t_[tensor] = std::fabs(denominator) < 1e-6f ? 0.0f : (static_cast<float>(n) * cos) / denominator;
+    states_.erase(it);
+  }
+
+  void apply(const WorkUnit& unit, UnitInputs in, std::byte* out, ThreadPool& pool,
+             uint64_t* nonfinite) const override {
+    const PlannedTensor& pt = plan_.tensors[unit.tensor];
+    const int n = gram_.n;
+    const float t = t_[unit.tensor], one_minus_t = 1.0f - t, count = static_cast<float>(n);
+    std::mutex mu;
+    pool.parallel_for(unit.count, [&](size_t begin, size_t end) {
+      std::vector<uint64_t> bad(n + 2, 0);
+      for (size_t j = begin; j < end; ++j) {
+        const float w0 = load_as_f32(in[0], pt.sources[0].tensor->info.dtype, j);
+        bad[0] += is_nonfinite(w0);
+        float total = 0.0f;  // Python's sum() starts from 0, so -0 + 0 = +0 as there
+        for (int i = 0; i < n; ++i) {
+          const float w = load_as_f32(in[i + 1], pt.sources[i + 1].tensor->info.dtype, j);
+          bad[i + 1] += is_nonfinite(w);
+          total = total + w;
+        }
+        const float v = t * (total / count) + one_minus_t * w0;
+        store_from_f32(out, pt.out_dtype, j, canonicalize_nan(v));
+        bad[n + 1] += is_nonfinite(load_as_f32(out, pt.out_dtype, j));
+      }
+      std::lock_guard lock(mu);
+      for (size_t k = 0; k < bad.size(); ++k) nonfinite[k] += bad[k];
+    });
+  }
+
+  std::string describe(size_t tensor) const override {
+    return plan_.tensors[tensor].action == TensorAction::Merge ? "t from the task vectors' mean cosine"
+                                                               : "copied from the reference model";
+  }
+  std::string summary() const override { return std::to_string(gram_.n) + " fine-tunes; t per tensor from their angles"; }
+
+ private:
+  const MergePlan& plan_;
+  Gram gram_;
+  std::vector<float> t_;  // per tensor, after the statistics pass
+  std::map<size_t, std::vector<uint64_t>> states_;
+};
+
+class ModelStockMethod : public Method {
+ public:
+  std::string_view name() const override { return "model_stock"; }
+
+  std::vector<ParamSpec> parameters() const override {
+    return {{"filter_wise", ParamType::Boolean, ParamScope::Job, "false", {}, "one t per row (not yet: false only)"}};
+  }
+
+  std::vector<size_t> sources(const Job& job) const override {
+    const std::string file_line = job.method_where.substr(0, job.method_where.find(": key"));
+    if (job.models.empty() || job.models[0].role != ModelRole::Base)
+      throw Error(file_line + ": key 'base_model': missing: model_stock averages fine-tunes of a base model towards it");
+    if (job.models.size() < 3)
+      throw Error(file_line + ": key 'models': model_stock needs the base and at least two fine-tunes (three models); got " +
+                  std::to_string(job.models.size()));
+    if (job.fewshot) throw Error(file_line + ": key 'examples': model_stock has no model weights for the examples to set");
+    std::vector<size_t> all(job.models.size());
+    for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+    return all;
+  }
+
+  std::unique_ptr<PreparedMethod> prepare(const Job& job, const MergePlan& plan) const override {
+    const ParamResolver params(job, parameters());
+    for (const auto& t : plan.tensors) {
+      const ParamValue fw = params.get("filter_wise", t.name, 0);
+      if (fw.number != 0) throw Error(fw.where + ": model_stock's filter_wise is not supported yet (docs/methods.md)");
+    }
+    return std::make_unique<PreparedModelStock>(plan, job.models.size() - 1);
+  }
+};
+
+}  // namespace
+
+const Method& model_stock_method() {
+  static const ModelStockMethod m;
+  return m;
+}
+
+}  // namespace cocktail
