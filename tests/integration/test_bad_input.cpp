@@ -276,6 +276,16 @@ std::vector<Case> cases() {
                                     "models:\n  - model: ft\n  - model: ft2\noutput: out\n");
        },
        "key 'parameters.filter_wise': model_stock's filter_wise is not supported yet"},
+      {"NuslerpOneModel", [](const fs::path& d) { method_job(d, "nuslerp", "weight: 1"); },
+       "key 'models': nuslerp merges exactly two models (besides an optional base_model); got 1"},
+      {"NuslerpPerRow",
+       [](const fs::path& d) {
+         write_safetensors(d / "ft2/model.safetensors", model(3));
+         write_file(d / "job.yaml", "merge_method: nuslerp\nparameters: {nuslerp_flatten: false}\nmodels:\n"
+                                    "  - model: ft\n    parameters: {weight: 1}\n  - model: ft2\n"
+                                    "    parameters: {weight: 1}\noutput: out\n");
+       },
+       "key 'parameters.nuslerp_flatten': nuslerp per row (nuslerp_flatten: false) is not supported yet"},
       {"SlerpWithoutT", [](const fs::path& d) { method_job(d, "slerp", ""); }, "key 'parameters.t': missing"},
       {"SlerpWeight", [](const fs::path& d) { method_job(d, "slerp", "weight: 1", "parameters: {t: 0.5}\n"); },
        "key 'models[0].parameters.weight': unknown parameter for slerp"},

@@ -1,4 +1,4 @@
-// mergekit's task-vector methods, slerp, nearswap and model_stock under the real mpirun: the values against
+// mergekit's task-vector methods, slerp, nuslerp, nearswap and model_stock under the real mpirun: the values against
 // mergekit 0.1.5's own outputs (tests/fixtures/mergekit, made by
 // make_mergekit_fixtures.py), the same bytes at any rank count, chunk size
 // and thread count, and DARE's and DELLA's masks against their definition.
@@ -92,10 +92,11 @@ INSTANTIATE_TEST_SUITE_P(
                       "breadcrumbs_ties-float16", "slerp-bfloat16", "slerp-float16", "slerp_ends-bfloat16",
                       "slerp_ends-float16", "slerp_colinear-float32", "slerp_colinear-bfloat16",
                       "slerp_colinear-float16", "nearswap-float32", "nearswap-bfloat16", "nearswap-float16",
-                      "model_stock-bfloat16", "model_stock-float16"),
+                      "model_stock-bfloat16", "model_stock-float16", "nuslerp-bfloat16", "nuslerp-float16",
+                      "nuslerp_nobase-float16"),
     param_name);
 
-// Whole-tensor sums (the rescale's L1 norms, slerp's and model_stock's dot products) are exact
+// Whole-tensor sums (the rescale's L1 norms, the spherical methods' and model_stock's dot products) are exact
 // here and float32 sums in torch, so a per-tensor factor can differ in its
 // last bits: the output then differs by at most one step of a 16-bit dtype,
 // or 2^-20 of the tensor's largest magnitude in float32.
@@ -133,7 +134,8 @@ TEST_P(MergekitValuesWholeTensorSums, WithinOneStepOfTheOutputDtype) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, MergekitValuesWholeTensorSums,
                          ::testing::Values("ties_rescaled-float32", "ties_rescaled-bfloat16", "ties_rescaled-float16",
-                                           "slerp-float32", "slerp_ends-float32", "model_stock-float32"),
+                                           "slerp-float32", "slerp_ends-float32", "model_stock-float32",
+                                           "nuslerp-float32", "nuslerp_nobase-float32", "nuslerp_nobase-bfloat16"),
                          param_name);
 
 // slerp at t = 0 is the base and at t = 1 the other model, byte for byte
@@ -171,7 +173,7 @@ TEST_P(SameBytes, AtAnyRankCountChunkSizeAndThreadCount) {
 INSTANTIATE_TEST_SUITE_P(Methods, SameBytes,
                          ::testing::Values("task_arithmetic-bfloat16", "ties-bfloat16", "ties_rescaled-float32",
                                            "breadcrumbs-float16", "breadcrumbs_ties-bfloat16", "slerp-float32",
-                                           "nearswap-bfloat16", "model_stock-float32"),
+                                           "nearswap-bfloat16", "model_stock-float32", "nuslerp_nobase-float32"),
                          param_name);
 
 class EmulatedGpu : public ::testing::TestWithParam<std::string> {};

@@ -41,4 +41,19 @@ void accumulate_gram(const Gram& gram, size_t count, const GramBlock& load, uint
   });
 }
 
+std::span<uint64_t> GramStates::state(size_t tensor) {
+  std::vector<uint64_t>& s = states_[tensor];
+  if (s.empty()) s.assign(size_t(gram_.sums()) * ExactDot::kSize, 0);
+  return s;
+}
+
+std::optional<std::vector<double>> GramStates::take(size_t tensor) {
+  const auto it = states_.find(tensor);
+  if (it == states_.end()) return std::nullopt;
+  std::vector<double> sums(gram_.sums());
+  for (int k = 0; k < gram_.sums(); ++k) sums[k] = ExactDot::value(it->second.data() + size_t(k) * ExactDot::kSize);
+  states_.erase(it);
+  return sums;
+}
+
 }  // namespace cocktail

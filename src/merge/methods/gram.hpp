@@ -6,6 +6,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <optional>
+#include <span>
+#include <vector>
 
 #include "core/thread_pool.hpp"
 
@@ -26,5 +30,22 @@ using GramBlock = std::function<void(size_t first, size_t len, float* const* v)>
 // Adds the Gram sums of elements [0, count) of the vectors to `state`
 // (gram.sums() x ExactDot::kSize); the pool's threads take disjoint ranges.
 void accumulate_gram(const Gram& gram, size_t count, const GramBlock& load, uint64_t* state, ThreadPool& pool);
+
+// The Gram states of a method's tensors in progress (its one statistics
+// pass): made on first use, freed when their sums are taken.
+class GramStates {
+ public:
+  explicit GramStates(Gram gram) : gram_(gram) {}
+  // The integer state of `tensor` (gram.sums() x ExactDot::kSize), zeros at first.
+  std::span<uint64_t> state(size_t tensor);
+  // The tensor's sums rounded to double, in Gram order, and the state freed;
+  // nothing when no state was made for it.
+  std::optional<std::vector<double>> take(size_t tensor);
+  const Gram& gram() const { return gram_; }
+
+ private:
+  Gram gram_;
+  std::map<size_t, std::vector<uint64_t>> states_;
+};
 
 }  // namespace cocktail

@@ -8,12 +8,10 @@
 // task vectors (their squared norms and pairwise dot products) exactly over
 // the tensor's chunks and ranks (kernels/exact_dot.hpp).
 #include <cmath>
-#include <map>
 #include <mutex>
 
 #include "core/error.hpp"
 #include "element_math.hpp"
-#include "exact_dot.hpp"
 #include "merge/methods/gram.hpp"
 #include "merge/methods/registry.hpp"
 #include "merge/methods/widen.hpp"
@@ -24,26 +22,22 @@ namespace {
 class PreparedModelStock : public PreparedMethod {
  public:
   PreparedModelStock(const MergePlan& plan, size_t models)
-      : plan_(plan), gram_{static_cast<int>(models)}, t_(plan.tensors.size(), 0.0f) {}
+      : plan_(plan), states_(Gram{static_cast<int>(models)}), t_(plan.tensors.size(), 0.0f) {}
 
   int passes() const override { return 1; }
   bool reads(int, size_t tensor) const override { return plan_.tensors[tensor].action == TensorAction::Merge; }
 
-  std::span<uint64_t> state(int, size_t tensor) override {
-    std::vector<uint64_t>& s = states_[tensor];
-    if (s.empty()) s.assign(size_t(gram_.sums()) * ExactDot::kSize, 0);
-    return s;
-  }
+  std::span<uint64_t> state(int, size_t tensor) override { return states_.state(tensor); }
 
   void accumulate(int pass, const WorkUnit& unit, UnitInputs in, ThreadPool& pool) override {
     const PlannedTensor& pt = plan_.tensors[unit.tensor];
     accumulate_gram(
-        gram_, unit.count,
+        states_.gram(), unit.count,
         [&](size_t first, size_t len, float* const* d) {
           thread_local std::vector<float> b;  // the base block, per thread
           b.resize(len);
           widen(in[0], pt.sources[0].tensor->info.dtype, first, len, b.data());
-          for (int i = 0; i < gram_.n; ++i) {
+          for (int i = 0; i < states_.gram().n; ++i) {
             widen(in[i + 1], pt.sources[i + 1].tensor->info.dtype, first, len, d[i]);
             for (size_t j = 0; j < len; ++j) d[i][j] = d[i][j] - b[j];
           }
@@ -55,30 +49,28 @@ class PreparedModelStock : public PreparedMethod {
   // product of two norms clamped at 1e-6, the cosines' mean summed in pair
   // order.
   void finish(int, size_t tensor) override {
-    const auto it = states_.find(tensor);
-    if (it == states_.end()) return;
-    const uint64_t* s = it->second.data();
-    const int n = gram_.n;
+    const auto sums = states_.take(tensor);
+    if (!sums) return;
+    const int n = states_.gram().n;
     std::vector<float> norm(n);
-    for (int i = 0; i < n; ++i) norm[i] = static_cast<float>(std::sqrt(ExactDot::value(s + i * ExactDot::kSize)));
+    for (int i = 0; i < n; ++i) norm[i] = static_cast<float>(std::sqrt((*sums)[i]));
     float sum = 0;
     for (int i = 0; i < n; ++i)
       for (int k = i + 1; k < n; ++k) {
         const float product = std::fmax(norm[i] * norm[k], 1e-6f);
-        float c = static_cast<float>(ExactDot::value(s + gram_.pair(i, k) * ExactDot::kSize) / double(product));
+        float c = static_cast<float>((*sums)[states_.gram().pair(i, k)] / double(product));
         c = std::isnan(c) ? c : std::fmin(1.0f, std::fmax(-1.0f, c));
         sum = sum + c;
       }
     const float cos = sum / static_cast<float>(n * (n - 1) / 2);
     const float denominator = 1.0f + static_cast<float>(n - 1) * cos;
     t_[tensor] = std::fabs(denominator) < 1e-6f ? 0.0f : (static_cast<float>(n) * cos) / denominator;
-    states_.erase(it);
   }
 
   void apply(const WorkUnit& unit, UnitInputs in, std::byte* out, ThreadPool& pool,
              uint64_t* nonfinite) const override {
     const PlannedTensor& pt = plan_.tensors[unit.tensor];
-    const int n = gram_.n;
+    const int n = states_.gram().n;
     const float t = t_[unit.tensor], one_minus_t = 1.0f - t, count = static_cast<float>(n);
     std::mutex mu;
     pool.parallel_for(unit.count, [&](size_t begin, size_t end) {
@@ -105,13 +97,12 @@ class PreparedModelStock : public PreparedMethod {
     return plan_.tensors[tensor].action == TensorAction::Merge ? "t from the task vectors' mean cosine"
                                                                : "copied from the reference model";
   }
-  std::string summary() const override { return std::to_string(gram_.n) + " fine-tunes; t per tensor from their angles"; }
+  std::string summary() const override { return std::to_string(states_.gram().n) + " fine-tunes; t per tensor from their angles"; }
 
  private:
   const MergePlan& plan_;
-  Gram gram_;
+  GramStates states_;      // and the Gram layout of the N task vectors
   std::vector<float> t_;  // per tensor, after the statistics pass
-  std::map<size_t, std::vector<uint64_t>> states_;
 };
 
 class ModelStockMethod : public Method {

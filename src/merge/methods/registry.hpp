@@ -15,5 +15,6 @@ const Method& della_linear_method();
 const Method& slerp_method();
 const Method& nearswap_method();
 const Method& model_stock_method();
+const Method& nuslerp_method();
 
 }  // namespace cocktail

@@ -8,9 +8,7 @@
 // then follow mergekit's float32 steps, and the merge itself is a weighted
 // sum with those per-tensor weights, on the CPU or the GPU kernels.
 #include <cmath>
-#include <map>
 
-#include "exact_dot.hpp"
 #include "merge/methods/gram.hpp"
 #include "merge/methods/registry.hpp"
 #include "merge/methods/two_models.hpp"
@@ -57,11 +55,7 @@ class PreparedSlerp : public PreparedMethod {
   int passes() const override { return 1; }
   bool reads(int, size_t tensor) const override { return !std::isnan(tensors_[tensor].t); }
 
-  std::span<uint64_t> state(int, size_t tensor) override {
-    std::vector<uint64_t>& s = states_[tensor];
-    if (s.empty()) s.assign(kGram.sums() * ExactDot::kSize, 0);
-    return s;
-  }
+  std::span<uint64_t> state(int, size_t tensor) override { return states_.state(tensor); }
 
   void accumulate(int pass, const WorkUnit& unit, UnitInputs in, ThreadPool& pool) override {
     const PlannedTensor& pt = plan_.tensors[unit.tensor];
@@ -75,12 +69,8 @@ class PreparedSlerp : public PreparedMethod {
   }
 
   void finish(int, size_t tensor) override {
-    const auto it = states_.find(tensor);
-    if (it == states_.end()) return;
-    const uint64_t* s = it->second.data();
-    set_coefficients(tensors_[tensor], ExactDot::value(s), ExactDot::value(s + ExactDot::kSize),
-                     ExactDot::value(s + kGram.pair(0, 1) * ExactDot::kSize));
-    states_.erase(it);
+    if (const auto sums = states_.take(tensor))
+      set_coefficients(tensors_[tensor], (*sums)[0], (*sums)[1], (*sums)[kGram.pair(0, 1)]);
   }
 
   bool weighted_by_tensor() const override { return true; }
@@ -99,7 +89,7 @@ class PreparedSlerp : public PreparedMethod {
  private:
   const MergePlan& plan_;
   std::vector<SlerpTensor> tensors_;
-  std::map<size_t, std::vector<uint64_t>> states_;
+  GramStates states_{kGram};
 };
 
 class SlerpMethod : public Method {

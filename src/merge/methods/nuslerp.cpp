@@ -1,0 +1,179 @@
+// NuSLERP (mergekit's nuslerp.py): slerp between two models weighted
+// w_1, w_2 (t = w_2 / (w_1 + w_2), 0.5 when the sum is below 1e-6), on
+// their task vectors when a base model is given (out = base + the slerp of
+// x_1 - base and x_2 - base), each tensor flattened (nuslerp_flatten, the
+// default):
+//   u_i = v_i / max(|v_i|, 1e-7),  cos = clamp(<u_1, u_2>, -1, 1)
+//   colinear (1 - cos^2 <= 1e-16):  (1 - t) v_1 + t v_2
+//   otherwise:  (sin((1 - t) theta) v_1 + sin(t theta) v_2) / sin(theta)
+// per element in float32 as torch does (t itself in double, as Python
+// computes it). One statistics pass: the two vectors' Gram sums, exactly.
+#include <cmath>
+#include <mutex>
+
+#include "core/error.hpp"
+#include "element_math.hpp"
+#include "merge/methods/gram.hpp"
+#include "merge/methods/registry.hpp"
+#include "merge/methods/two_models.hpp"
+#include "merge/methods/widen.hpp"
+
+namespace cocktail {
+namespace {
+
+constexpr Gram kGram{2};
+
+struct NuslerpTensor {
+  bool merged = false;
+  double t = 0.5;
+  // After the statistics pass: the per-element factors.
+  bool colinear = false;
+  float a0 = 0, a1 = 0, sin_theta = 1;  // sin((1-t) theta), sin(t theta), or (1-t), t when colinear
+};
+
+class PreparedNuslerp : public PreparedMethod {
+ public:
+  PreparedNuslerp(const MergePlan& plan, const ParamResolver& params, bool has_base, const std::vector<size_t>& models)
+      : plan_(plan), has_base_(has_base), tensors_(plan.tensors.size()) {
+    std::vector<std::string> names;
+    for (const auto& t : plan.tensors) names.push_back(t.name);
+    const LayerStack layers(names);
+    for (size_t i = 0; i < plan.tensors.size(); ++i) {
+      const PlannedTensor& pt = plan.tensors[i];
+      if (pt.action != TensorAction::Merge) continue;
+      const double pos = layers.position(pt.name);
+      const double w1 = params.get("weight", pt.name, pos, models[0]).number;
+      const double w2 = params.get("weight", pt.name, pos, models[1]).number;
+      const double total = w1 + w2;
+      tensors_[i].merged = true;
+      tensors_[i].t = std::fabs(total) < 1e-6 ? 0.5 : w2 / total;
+    }
+  }
+
+  int passes() const override { return 1; }
+  bool reads(int, size_t tensor) const override { return tensors_[tensor].merged; }
+
+  std::span<uint64_t> state(int, size_t tensor) override { return states_.state(tensor); }
+
+  void accumulate(int pass, const WorkUnit& unit, UnitInputs in, ThreadPool& pool) override {
+    const PlannedTensor& pt = plan_.tensors[unit.tensor];
+    accumulate_gram(
+        kGram, unit.count,
+        [&](size_t first, size_t len, float* const* v) { vectors(pt, in, first, len, v); },
+        state(pass, unit.tensor).data(), pool);
+  }
+
+  void finish(int, size_t tensor) override {
+    const auto sums = states_.take(tensor);
+    if (!sums) return;
+    const double aa = (*sums)[0], bb = (*sums)[1], ab = (*sums)[kGram.pair(0, 1)];
+    NuslerpTensor& n = tensors_[tensor];
+    auto norm = [](double sq) { return std::fmax(static_cast<float>(std::sqrt(sq)), 1e-7f); };
+    float cos = static_cast<float>(ab / (double(norm(aa)) * double(norm(bb))));
+    if (!std::isfinite(aa) || !std::isfinite(bb)) cos = NAN;  // torch's sums are NaN then
+    cos = std::isnan(cos) ? cos : std::fmin(1.0f, std::fmax(-1.0f, cos));
+    n.colinear = 1.0f - cos * cos <= 1e-16f;
+    const float theta = std::acos(n.colinear ? 0.0f : cos);
+    n.sin_theta = std::sin(theta);
+    // (1 - t) and t are Python floats, rounded to float32 where they meet a tensor.
+    const float one_minus_t = static_cast<float>(1.0 - n.t), t = static_cast<float>(n.t);
+    n.a0 = n.colinear ? one_minus_t : std::sin(one_minus_t * theta);
+    n.a1 = n.colinear ? t : std::sin(t * theta);
+  }
+
+  void apply(const WorkUnit& unit, UnitInputs in, std::byte* out, ThreadPool& pool,
+             uint64_t* nonfinite) const override {
+    const PlannedTensor& pt = plan_.tensors[unit.tensor];
+    const NuslerpTensor& n = tensors_[unit.tensor];
+    std::mutex mu;
+    pool.parallel_for(unit.count, [&](size_t begin, size_t end) {
+      std::vector<uint64_t> bad(pt.sources.size() + 1, 0);
+      for (size_t j = begin; j < end; ++j) {
+        float x[3];
+        for (size_t s = 0; s < pt.sources.size(); ++s) {
+          x[s] = load_as_f32(in[s], pt.sources[s].tensor->info.dtype, j);
+          bad[s] += is_nonfinite(x[s]);
+        }
+        const float base = has_base_ ? x[0] : 0.0f;
+        const float v0 = has_base_ ? x[1] - base : x[0], v1 = has_base_ ? x[2] - base : x[1];
+        const float r = n.colinear ? n.a0 * v0 + n.a1 * v1 : (n.a0 * v0 + n.a1 * v1) / n.sin_theta;
+        const float value = has_base_ ? base + r : r;
+        store_from_f32(out, pt.out_dtype, j, canonicalize_nan(value));
+        bad.back() += is_nonfinite(load_as_f32(out, pt.out_dtype, j));
+      }
+      std::lock_guard lock(mu);
+      for (size_t s = 0; s < bad.size(); ++s) nonfinite[s] += bad[s];
+    });
+  }
+
+  std::string describe(size_t tensor) const override {
+    return tensors_[tensor].merged ? "t " + number_text(tensors_[tensor].t) : "copied from the reference model";
+  }
+  std::string summary() const override {
+    std::vector<double> t;
+    for (const NuslerpTensor& n : tensors_) t.push_back(n.merged ? n.t : NAN);
+    return summarize_t(t) + (has_base_ ? " (of the task vectors)" : "");
+  }
+
+ private:
+  // The block's two vectors: the models, or their task vectors.
+  void vectors(const PlannedTensor& pt, UnitInputs in, size_t first, size_t len, float* const* v) const {
+    const size_t m = has_base_ ? 1 : 0;
+    widen(in[m], pt.sources[m].tensor->info.dtype, first, len, v[0]);
+    widen(in[m + 1], pt.sources[m + 1].tensor->info.dtype, first, len, v[1]);
+    if (!has_base_) return;
+    thread_local std::vector<float> base;
+    base.resize(len);
+    widen(in[0], pt.sources[0].tensor->info.dtype, first, len, base.data());
+    for (size_t j = 0; j < len; ++j) {
+      v[0][j] = v[0][j] - base[j];
+      v[1][j] = v[1][j] - base[j];
+    }
+  }
+
+  const MergePlan& plan_;
+  bool has_base_;
+  std::vector<NuslerpTensor> tensors_;
+  GramStates states_{kGram};
+};
+
+class NuslerpMethod : public Method {
+ public:
+  std::string_view name() const override { return "nuslerp"; }
+
+  std::vector<ParamSpec> parameters() const override {
+    return {{"weight", ParamType::Number, ParamScope::PerModel, std::nullopt, {}, "t = w_2 / (w_1 + w_2)"},
+            {"nuslerp_flatten", ParamType::Boolean, ParamScope::Job, "true", {}, "one angle per tensor (false: not yet)"},
+            {"nuslerp_row_wise", ParamType::Boolean, ParamScope::Job, "false", {}, "with flatten false: per column"}};
+  }
+
+  std::vector<size_t> sources(const Job& job) const override {
+    const std::string file_line = job.method_where.substr(0, job.method_where.find(": key"));
+    const size_t base = !job.models.empty() && job.models[0].role == ModelRole::Base ? 1 : 0;
+    if (job.models.size() - base != 2)
+      throw Error(file_line + ": key 'models': nuslerp merges exactly two models (besides an optional base_model); got " +
+                  std::to_string(job.models.size() - base));
+    if (base) return {0, 1, 2};
+    return {0, 1};
+  }
+
+  std::unique_ptr<PreparedMethod> prepare(const Job& job, const MergePlan& plan) const override {
+    const ParamResolver params(job, parameters());
+    for (const auto& t : plan.tensors) {
+      const ParamValue flat = params.get("nuslerp_flatten", t.name, 0);
+      if (flat.number == 0) throw Error(flat.where + ": nuslerp per row (nuslerp_flatten: false) is not supported yet");
+    }
+    const bool has_base = job.models[0].role == ModelRole::Base;
+    const std::vector<size_t> models = has_base ? std::vector<size_t>{1, 2} : std::vector<size_t>{0, 1};
+    return std::make_unique<PreparedNuslerp>(plan, params, has_base, models);
+  }
+};
+
+}  // namespace
+
+const Method& nuslerp_method() {
+  static const NuslerpMethod m;
+  return m;
+}
+
+}  // namespace cocktail
