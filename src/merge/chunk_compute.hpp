@@ -69,6 +69,10 @@ constexpr int kCpu = -1;
 constexpr int kEmulatedGpu = -2;
 std::unique_ptr<ChunkCompute> make_compute(int gpu, int threads, const ComputeSizes& sizes);
 
+// Page-aligned host memory (vector loads, O_DIRECT-friendly), for the
+// ChunkComputes that do not need page-locked memory.
+HostBuffer aligned_host_buffer(size_t bytes);
+
 // The CPU kernels on `threads` threads; start() computes before returning.
 std::unique_ptr<ChunkCompute> make_cpu_compute(int threads);
 

@@ -17,12 +17,7 @@ class CpuCompute : public ChunkCompute {
  public:
   explicit CpuCompute(int threads) : pool_(threads), name_(std::string("cpu (") + weighted_sum_isa() + ")") {}
 
-  HostBuffer host_buffer(size_t bytes) override {
-    constexpr size_t a = 4096;  // pages: vector loads and O_DIRECT-friendly
-    void* p = std::aligned_alloc(a, (std::max<size_t>(bytes, 1) + a - 1) / a * a);
-    if (!p) throw std::bad_alloc();
-    return HostBuffer(static_cast<std::byte*>(p), HostFree{[](std::byte* b) { std::free(b); }});
-  }
+  HostBuffer host_buffer(size_t bytes) override { return aligned_host_buffer(bytes); }
 
   // Threads take disjoint element ranges; no output byte depends on the split.
   void start(size_t, std::span<const WeightedInput> in, std::byte* out, DType out_dtype, size_t n,
@@ -57,6 +52,13 @@ class CpuCompute : public ChunkCompute {
 };
 
 }  // namespace
+
+HostBuffer aligned_host_buffer(size_t bytes) {
+  constexpr size_t a = 4096;
+  void* p = std::aligned_alloc(a, (std::max<size_t>(bytes, 1) + a - 1) / a * a);
+  if (!p) throw std::bad_alloc();
+  return HostBuffer(static_cast<std::byte*>(p), HostFree{[](std::byte* b) { std::free(b); }});
+}
 
 std::unique_ptr<ChunkCompute> make_cpu_compute(int threads) { return std::make_unique<CpuCompute>(threads); }
 

@@ -7,8 +7,6 @@
 // the bytes with the CPU path's (`cocktail_dist --emulate-gpu`); it is slow
 // (one thread, no vectors) and exists for that check.
 #include <algorithm>
-#include <cstdlib>
-#include <new>
 #include <vector>
 
 #include "exact_sum.hpp"
@@ -57,12 +55,7 @@ void precompute_masks(const TaskVectorUnit& u, const void* const* src, std::vect
 
 class EmulatedCompute : public ChunkCompute {
  public:
-  HostBuffer host_buffer(size_t bytes) override {
-    constexpr size_t a = 4096;
-    void* p = std::aligned_alloc(a, (std::max<size_t>(bytes, 1) + a - 1) / a * a);
-    if (!p) throw std::bad_alloc();
-    return HostBuffer(static_cast<std::byte*>(p), HostFree{[](std::byte* b) { std::free(b); }});
-  }
+  HostBuffer host_buffer(size_t bytes) override { return aligned_host_buffer(bytes); }
 
   void start(size_t, std::span<const WeightedInput> in, std::byte* out, DType out_dtype, size_t n,
              uint64_t* nonfinite) override {

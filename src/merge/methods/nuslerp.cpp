@@ -24,8 +24,7 @@ namespace {
 constexpr Gram kGram{2};
 
 struct NuslerpTensor {
-  bool merged = false;
-  double t = 0.5;
+  double t = NAN;  // NaN: not merged (copied)
   // After the statistics pass: the per-element factors.
   bool colinear = false;
   float a0 = 0, a1 = 0, sin_theta = 1;  // sin((1-t) theta), sin(t theta), or (1-t), t when colinear
@@ -45,13 +44,12 @@ class PreparedNuslerp : public PreparedMethod {
       const double w1 = params.get("weight", pt.name, pos, models[0]).number;
       const double w2 = params.get("weight", pt.name, pos, models[1]).number;
       const double total = w1 + w2;
-      tensors_[i].merged = true;
       tensors_[i].t = std::fabs(total) < 1e-6 ? 0.5 : w2 / total;
     }
   }
 
   int passes() const override { return 1; }
-  bool reads(int, size_t tensor) const override { return tensors_[tensor].merged; }
+  bool reads(int, size_t tensor) const override { return !std::isnan(tensors_[tensor].t); }
 
   std::span<uint64_t> state(int, size_t tensor) override { return states_.state(tensor); }
 
@@ -106,12 +104,10 @@ class PreparedNuslerp : public PreparedMethod {
     });
   }
 
-  std::string describe(size_t tensor) const override {
-    return tensors_[tensor].merged ? "t " + number_text(tensors_[tensor].t) : "copied from the reference model";
-  }
+  std::string describe(size_t tensor) const override { return describe_t(tensors_[tensor].t); }
   std::string summary() const override {
     std::vector<double> t;
-    for (const NuslerpTensor& n : tensors_) t.push_back(n.merged ? n.t : NAN);
+    for (const NuslerpTensor& n : tensors_) t.push_back(n.t);
     return summarize_t(t) + (has_base_ ? " (of the task vectors)" : "");
   }
 

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
+#include <sstream>
 #include <cmath>
 
 #include "core/error.hpp"
@@ -88,6 +89,13 @@ std::optional<long> layer_index_of(const std::string& name) {
 }
 
 }  // namespace
+
+std::string number_text(double v) {
+  std::ostringstream s;
+  s.precision(6);
+  s << v;
+  return s.str();
+}
 
 LayerStack::LayerStack(const std::vector<std::string>& tensor_names) {
   for (const auto& n : tensor_names)

@@ -53,6 +53,9 @@ struct LayerStack {
   long layers = 0;
 };
 
+// A parameter value as summaries and messages print it (6 significant digits).
+std::string number_text(double v);
+
 class ParamResolver {
  public:
   // Checks every setting of the job against `specs` (unknown names, values

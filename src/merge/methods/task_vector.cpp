@@ -17,7 +17,6 @@
 
 #include "core/error.hpp"
 #include "merge/methods/magnitude_select.hpp"
-#include "merge/methods/two_models.hpp"  // number_text
 #include "merge/methods/widen.hpp"
 #include "bernoulli_mask.hpp"
 #include "philox.hpp"

@@ -2,18 +2,10 @@
 
 #include <cmath>
 #include <set>
-#include <sstream>
 
 #include "core/error.hpp"
 
 namespace cocktail {
-
-std::string number_text(double v) {
-  std::ostringstream s;
-  s.precision(6);
-  s << v;
-  return s.str();
-}
 
 std::vector<size_t> base_and_one_other(const Job& job, std::string_view method, std::string_view base_role) {
   const std::string file_line = job.method_where.substr(0, job.method_where.find(": key"));

@@ -24,7 +24,4 @@ std::vector<double> resolve_t(const MergePlan& plan, const ParamResolver& params
 std::string describe_t(double t);
 std::string summarize_t(const std::vector<double>& t);
 
-// A parameter value as the summaries print it (6 significant digits).
-std::string number_text(double v);
-
 }  // namespace cocktail
