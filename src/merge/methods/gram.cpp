@@ -24,7 +24,7 @@ void accumulate_gram(const Gram& gram, size_t count, const GramBlock& load, uint
       load(first, len, v.data());
       if (n == 2) {
         // slerp's three sums per element in one loop: independent chains
-        // the core overlaps (a third faster than one sum at a time).
+        // the core overlaps (fewer perf samples than one sum at a time).
         for (size_t j = 0; j < len; ++j) {
           block->add(j & 1, 0, local.data(), v[0][j], v[0][j]);
           block->add(j & 1, 1, local.data(), v[1][j], v[1][j]);
