@@ -349,8 +349,8 @@ void check_same_plan(Comm& comm, uint64_t fingerprint) {
 
 // Rank 0: keeps the staging folder of an earlier run of this same job (its
 // journal names what is done), or starts a fresh one and says why; either
-// way this run claims it.
-void start_or_resume(const fs::path& staging, const PreparedJob& p, const std::vector<std::string>& identity,
+// way this run claims it. Returns whether it resumed.
+bool start_or_resume(const fs::path& staging, const PreparedJob& p, const std::vector<std::string>& identity,
                      std::ostream& log) {
   bool resumed = false;
   if (fs::exists(staging)) {
@@ -367,6 +367,7 @@ void start_or_resume(const fs::path& staging, const PreparedJob& p, const std::v
     Journal::create(staging, identity);
   }
   Journal::claim(staging, p.lock.holder());
+  return resumed;
 }
 
 // Rank 0, last thing before the rename: the lock keeps other jobs out, but
@@ -408,14 +409,16 @@ void run_merge(Comm& comm, const CliArgs& args, std::ostream& log) {
   FaultHook fault;  // a malformed COCKTAIL_FAULT fails every rank alike
   collective_step(comm, [&] { fault = fault_hook(std::getenv("COCKTAIL_FAULT"), comm.rank(), p.plan, p.models); });
   // Until the journal exists a failure removes the staging folder; after, it
-  // is kept so that the same command resumes.
-  bool journal_started = false;
+  // is kept so that the same command resumes. A fresh run that fails in its
+  // statistics (bad data, a stop) has written no unit, and a resumed run
+  // recomputes the statistics anyway: nothing there is worth keeping.
+  bool journal_started = false, resumed = false, merge_started = false;
   std::vector<std::string> identity;  // rank 0's, for the journal
   try {
     collective_step(comm, [&] {
       if (!root) return;
       identity = job_identity(plan_fingerprint(p.plan), p.models);
-      start_or_resume(staging, p, identity, log);
+      resumed = start_or_resume(staging, p, identity, log);
     });
     journal_started = true;
 
@@ -448,6 +451,7 @@ void run_merge(Comm& comm, const CliArgs& args, std::ostream& log) {
         });
       }
       std::unique_ptr<Journal> journal;
+      merge_started = true;
       collective_step(
           comm,
           [&] {
@@ -501,6 +505,10 @@ void run_merge(Comm& comm, const CliArgs& args, std::ostream& log) {
     // even when this run failed before using it.
     if (!journal_started) {
       if (root && !Journal::exists(staging)) remove_staging(staging);
+      throw;
+    }
+    if (!merge_started && !resumed) {
+      if (root) remove_staging(staging);
       throw;
     }
     // Taken over by another job (check_still_ours): the folder is not this

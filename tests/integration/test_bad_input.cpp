@@ -286,6 +286,25 @@ std::vector<Case> cases() {
                                     "    parameters: {weight: 1}\noutput: out\n");
        },
        "key 'parameters.nuslerp_flatten': nuslerp per row (nuslerp_flatten: false) is not supported yet"},
+      {"MultislerpOnlyTheBase",
+       [](const fs::path& d) {
+         write_file(d / "job.yaml", "merge_method: multislerp\nbase_model: base\nmodels:\n  - model: base\n"
+                                    "    parameters: {weight: 1}\noutput: out\n");
+       },
+       "key 'models': multislerp needs at least one model besides the base_model"},
+      {"MultislerpAntipodal",
+       [](const fs::path& d) {
+         auto negated = model(2);
+         for (auto& t : negated)
+           for (size_t k = 1; k < t.bytes.size(); k += 2) t.bytes[k] ^= 0x80;  // the BF16 sign bits
+         write_safetensors(d / "ft2/model.safetensors", negated);
+         write_file(d / "job.yaml", "merge_method: multislerp\nmodels:\n  - model: ft\n    parameters: {weight: 1}\n"
+                                    "  - model: ft2\n    parameters: {weight: 1}\n  - model: base\n"
+                                    "    parameters: {weight: 0}\noutput: out\n");
+       },
+       "multislerp: the weighted sum of the models' unit vectors is zero"},
+      {"KarcherMaxIter", [](const fs::path& d) { method_job(d, "karcher", "", "parameters: {max_iter: 2.5}\n"); },
+       "key 'parameters.max_iter': max_iter must be a whole number from 0 to 1000000, got 2.5"},
       {"SlerpWithoutT", [](const fs::path& d) { method_job(d, "slerp", ""); }, "key 'parameters.t': missing"},
       {"SlerpWeight", [](const fs::path& d) { method_job(d, "slerp", "weight: 1", "parameters: {t: 0.5}\n"); },
        "key 'models[0].parameters.weight': unknown parameter for slerp"},

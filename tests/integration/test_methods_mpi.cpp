@@ -1,4 +1,4 @@
-// mergekit's task-vector methods, slerp, nuslerp, nearswap and model_stock under the real mpirun: the values against
+// mergekit's task-vector methods, slerp, nuslerp, multislerp, karcher, nearswap and model_stock under the real mpirun: the values against
 // mergekit 0.1.5's own outputs (tests/fixtures/mergekit, made by
 // make_mergekit_fixtures.py), the same bytes at any rank count, chunk size
 // and thread count, and DARE's and DELLA's masks against their definition.
@@ -93,10 +93,12 @@ INSTANTIATE_TEST_SUITE_P(
                       "slerp_ends-float16", "slerp_colinear-float32", "slerp_colinear-bfloat16",
                       "slerp_colinear-float16", "nearswap-float32", "nearswap-bfloat16", "nearswap-float16",
                       "model_stock-bfloat16", "model_stock-float16", "nuslerp-bfloat16", "nuslerp-float16",
-                      "nuslerp_nobase-float16"),
+                      "nuslerp_nobase-float16", "multislerp-bfloat16", "multislerp_nobase-bfloat16",
+                      "karcher-bfloat16", "karcher_base-bfloat16"),
     param_name);
 
-// Whole-tensor sums (the rescale's L1 norms, the spherical methods' and model_stock's dot products) are exact
+// Whole-tensor sums (the rescale's L1 norms, the spherical methods' and model_stock's dot products; karcher's
+// iterations, run on exact inner products) are exact
 // here and float32 sums in torch, so a per-tensor factor can differ in its
 // last bits: the output then differs by at most one step of a 16-bit dtype,
 // or 2^-20 of the tensor's largest magnitude in float32.
@@ -135,7 +137,10 @@ TEST_P(MergekitValuesWholeTensorSums, WithinOneStepOfTheOutputDtype) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, MergekitValuesWholeTensorSums,
                          ::testing::Values("ties_rescaled-float32", "ties_rescaled-bfloat16", "ties_rescaled-float16",
                                            "slerp-float32", "slerp_ends-float32", "model_stock-float32",
-                                           "nuslerp-float32", "nuslerp_nobase-float32", "nuslerp_nobase-bfloat16"),
+                                           "nuslerp-float32", "nuslerp_nobase-float32", "nuslerp_nobase-bfloat16",
+                                           "multislerp-float32", "multislerp-float16", "multislerp_nobase-float32",
+                                           "multislerp_nobase-float16", "karcher-float32", "karcher-float16",
+                                           "karcher_base-float32", "karcher_base-float16"),
                          param_name);
 
 // slerp at t = 0 is the base and at t = 1 the other model, byte for byte
@@ -173,7 +178,8 @@ TEST_P(SameBytes, AtAnyRankCountChunkSizeAndThreadCount) {
 INSTANTIATE_TEST_SUITE_P(Methods, SameBytes,
                          ::testing::Values("task_arithmetic-bfloat16", "ties-bfloat16", "ties_rescaled-float32",
                                            "breadcrumbs-float16", "breadcrumbs_ties-bfloat16", "slerp-float32",
-                                           "nearswap-bfloat16", "model_stock-float32", "nuslerp_nobase-float32"),
+                                           "nearswap-bfloat16", "model_stock-float32", "nuslerp_nobase-float32",
+                                           "multislerp-float32", "karcher_base-float16"),
                          param_name);
 
 class EmulatedGpu : public ::testing::TestWithParam<std::string> {};
@@ -212,7 +218,8 @@ TEST(EmulatedGpuNonFinite, GivesTheCpuPathsBytesAndCounts) {
 INSTANTIATE_TEST_SUITE_P(Methods, EmulatedGpu,
                          ::testing::Values("task_arithmetic-float16", "ties-bfloat16", "ties_rescaled-float32",
                                            "breadcrumbs-bfloat16", "breadcrumbs_ties-float16",
-                                           "dare_ties-random-bfloat16", "della-random-float32", "slerp-bfloat16"),
+                                           "dare_ties-random-bfloat16", "della-random-float32", "slerp-bfloat16",
+                                           "karcher-float32"),
                          param_name);
 
 // A random job over the fixture inputs: one model, weight 1, so the output

@@ -1,14 +1,37 @@
 #include "merge/methods/gram.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
 
 #include "exact_dot.hpp"
+#include "merge/methods/widen.hpp"
 
 namespace cocktail {
+namespace {
 
+// The block [first, first + len) of a unit's n vectors as float32: sources
+// 0..n-1, or with a base (source 0) the task vectors source i+1 - source 0.
+void load_vectors(const PlannedTensor& pt, UnitInputs in, bool has_base, int n, size_t first, size_t len,
+                  float* const* v) {
+  const size_t m = has_base ? 1 : 0;
+  for (int i = 0; i < n; ++i) widen(in[m + i], pt.sources[m + i].tensor->info.dtype, first, len, v[i]);
+  if (!has_base) return;
+  thread_local std::vector<float> base;  // per thread
+  base.resize(len);
+  widen(in[0], pt.sources[0].tensor->info.dtype, first, len, base.data());
+  for (int i = 0; i < n; ++i)
+    for (size_t j = 0; j < len; ++j) v[i][j] = v[i][j] - base[j];
+}
+
+// Fills v[i][j] with element first + j of vector i, for j < len (v[i] has
+// room for ExactDot::Block::kBlock).
+using GramBlock = std::function<void(size_t first, size_t len, float* const* v)>;
+
+// Adds the Gram sums of elements [0, count) of the vectors to `state`
+// (gram.sums() x ExactDot::kSize); the pool's threads take disjoint ranges.
 void accumulate_gram(const Gram& gram, size_t count, const GramBlock& load, uint64_t* state, ThreadPool& pool) {
   constexpr size_t kBlock = ExactDot::Block::kBlock;
   const int n = gram.n;
@@ -41,19 +64,29 @@ void accumulate_gram(const Gram& gram, size_t count, const GramBlock& load, uint
   });
 }
 
-std::span<uint64_t> GramStates::state(size_t tensor) {
+}  // namespace
+
+std::span<uint64_t> GramPass::state(int, size_t tensor) {
   std::vector<uint64_t>& s = states_[tensor];
   if (s.empty()) s.assign(size_t(gram_.sums()) * ExactDot::kSize, 0);
   return s;
 }
 
-std::optional<std::vector<double>> GramStates::take(size_t tensor) {
+void GramPass::accumulate(int pass, const WorkUnit& unit, UnitInputs in, ThreadPool& pool) {
+  const PlannedTensor& pt = plan_.tensors[unit.tensor];
+  accumulate_gram(
+      gram_, unit.count,
+      [&](size_t first, size_t len, float* const* v) { load_vectors(pt, in, task_vectors_, gram_.n, first, len, v); },
+      state(pass, unit.tensor).data(), pool);
+}
+
+void GramPass::finish(int, size_t tensor) {
   const auto it = states_.find(tensor);
-  if (it == states_.end()) return std::nullopt;
+  if (it == states_.end()) return;
   std::vector<double> sums(gram_.sums());
   for (int k = 0; k < gram_.sums(); ++k) sums[k] = ExactDot::value(it->second.data() + size_t(k) * ExactDot::kSize);
   states_.erase(it);
-  return sums;
+  finish_tensor(tensor, sums);
 }
 
 }  // namespace cocktail

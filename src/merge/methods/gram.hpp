@@ -3,15 +3,16 @@
 // task vectors) as exact sums over its units, threads and ranks
 // (kernels/exact_dot.hpp): what the spherical and angle-based methods need
 // before their apply.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <map>
-#include <optional>
 #include <span>
 #include <vector>
 
 #include "core/thread_pool.hpp"
+#include "merge/methods/method.hpp"
+#include "plan/merge_plan.hpp"
 
 namespace cocktail {
 
@@ -21,31 +22,34 @@ struct Gram {
   int n = 0;
   int sums() const { return n + n * (n - 1) / 2; }
   int pair(int i, int k) const { return n + i * (2 * n - i - 1) / 2 + (k - i - 1); }  // i < k
+  int index(int i, int k) const { return i == k ? i : pair(std::min(i, k), std::max(i, k)); }  // <v_i, v_k>
 };
 
-// Fills v[i][j] with element first + j of vector i, for j < len (v[i] has
-// room for ExactDot::Block::kBlock).
-using GramBlock = std::function<void(size_t first, size_t len, float* const* v)>;
-
-// Adds the Gram sums of elements [0, count) of the vectors to `state`
-// (gram.sums() x ExactDot::kSize); the pool's threads take disjoint ranges.
-void accumulate_gram(const Gram& gram, size_t count, const GramBlock& load, uint64_t* state, ThreadPool& pool);
-
-// The Gram states of a method's tensors in progress (its one statistics
-// pass): made on first use, freed when their sums are taken.
-class GramStates {
+// The one statistics pass of the methods built on a Gram matrix (slerp,
+// nuslerp, multislerp, karcher, model_stock): over every merged tensor, the
+// Gram sums of its n vectors (the sources, or with a base the task vectors
+// source i+1 - source 0), exact. A method says what the sums give it in
+// finish_tensor() and keeps its own apply.
+class GramPass : public PreparedMethod {
  public:
-  explicit GramStates(Gram gram) : gram_(gram) {}
-  // The integer state of `tensor` (gram.sums() x ExactDot::kSize), zeros at first.
-  std::span<uint64_t> state(size_t tensor);
-  // The tensor's sums rounded to double, in Gram order, and the state freed;
-  // nothing when no state was made for it.
-  std::optional<std::vector<double>> take(size_t tensor);
-  const Gram& gram() const { return gram_; }
+  GramPass(const MergePlan& plan, Gram gram, bool task_vectors) : plan_(plan), gram_(gram), task_vectors_(task_vectors) {}
+
+  int passes() const override { return gram_.n > 1 ? 1 : 0; }  // one vector is taken as it is
+  bool reads(int, size_t tensor) const override { return plan_.tensors[tensor].action == TensorAction::Merge; }
+  std::span<uint64_t> state(int, size_t tensor) override;
+  void accumulate(int pass, const WorkUnit& unit, UnitInputs in, ThreadPool& pool) override;
+  void finish(int, size_t tensor) final;
+
+ protected:
+  // The tensor's sums rounded to double, in Gram order.
+  virtual void finish_tensor(size_t tensor, const std::vector<double>& sums) = 0;
+
+  const MergePlan& plan_;
+  const Gram gram_;
 
  private:
-  Gram gram_;
-  std::map<size_t, std::vector<uint64_t>> states_;
+  bool task_vectors_;
+  std::map<size_t, std::vector<uint64_t>> states_;  // the tensors in progress
 };
 
 }  // namespace cocktail

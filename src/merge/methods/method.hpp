@@ -42,6 +42,16 @@ class Method {
   virtual std::unique_ptr<PreparedMethod> prepare(const Job& job, const MergePlan& plan) const = 0;
 };
 
+// "FILE:LINE" of the job's merge_method, to start a message about its keys.
+inline std::string config_line(const Job& job) { return job.method_where.substr(0, job.method_where.find(": key")); }
+
+// 0, 1, ..., every model of the job, for methods that read them all.
+inline std::vector<size_t> every_model(const Job& job) {
+  std::vector<size_t> all(job.models.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+  return all;
+}
+
 // The method called `name`, or null.
 const Method* find_method(std::string_view name);
 // Every method name of this folder, for messages.

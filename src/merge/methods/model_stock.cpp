@@ -14,51 +14,27 @@
 #include "element_math.hpp"
 #include "merge/methods/gram.hpp"
 #include "merge/methods/registry.hpp"
-#include "merge/methods/widen.hpp"
 
 namespace cocktail {
 namespace {
 
-class PreparedModelStock : public PreparedMethod {
+class PreparedModelStock : public GramPass {
  public:
   PreparedModelStock(const MergePlan& plan, size_t models)
-      : plan_(plan), states_(Gram{static_cast<int>(models)}), t_(plan.tensors.size(), 0.0f) {}
-
-  int passes() const override { return 1; }
-  bool reads(int, size_t tensor) const override { return plan_.tensors[tensor].action == TensorAction::Merge; }
-
-  std::span<uint64_t> state(int, size_t tensor) override { return states_.state(tensor); }
-
-  void accumulate(int pass, const WorkUnit& unit, UnitInputs in, ThreadPool& pool) override {
-    const PlannedTensor& pt = plan_.tensors[unit.tensor];
-    accumulate_gram(
-        states_.gram(), unit.count,
-        [&](size_t first, size_t len, float* const* d) {
-          thread_local std::vector<float> b;  // the base block, per thread
-          b.resize(len);
-          widen(in[0], pt.sources[0].tensor->info.dtype, first, len, b.data());
-          for (int i = 0; i < states_.gram().n; ++i) {
-            widen(in[i + 1], pt.sources[i + 1].tensor->info.dtype, first, len, d[i]);
-            for (size_t j = 0; j < len; ++j) d[i][j] = d[i][j] - b[j];
-          }
-        },
-        state(pass, unit.tensor).data(), pool);
-  }
+      : GramPass(plan, Gram{static_cast<int>(models)}, true), t_(plan.tensors.size(), 0.0f) {}
 
   // mergekit's float32 steps from the exact sums: norms as float32, the
   // product of two norms clamped at 1e-6, the cosines' mean summed in pair
   // order.
-  void finish(int, size_t tensor) override {
-    const auto sums = states_.take(tensor);
-    if (!sums) return;
-    const int n = states_.gram().n;
+  void finish_tensor(size_t tensor, const std::vector<double>& sums) override {
+    const int n = gram_.n;
     std::vector<float> norm(n);
-    for (int i = 0; i < n; ++i) norm[i] = static_cast<float>(std::sqrt((*sums)[i]));
+    for (int i = 0; i < n; ++i) norm[i] = static_cast<float>(std::sqrt(sums[i]));
     float sum = 0;
     for (int i = 0; i < n; ++i)
       for (int k = i + 1; k < n; ++k) {
         const float product = std::fmax(norm[i] * norm[k], 1e-6f);
-        float c = static_cast<float>((*sums)[states_.gram().pair(i, k)] / double(product));
+        float c = static_cast<float>(sums[gram_.pair(i, k)] / double(product));
         c = std::isnan(c) ? c : std::fmin(1.0f, std::fmax(-1.0f, c));
         sum = sum + c;
       }
@@ -70,7 +46,7 @@ class PreparedModelStock : public PreparedMethod {
   void apply(const WorkUnit& unit, UnitInputs in, std::byte* out, ThreadPool& pool,
              uint64_t* nonfinite) const override {
     const PlannedTensor& pt = plan_.tensors[unit.tensor];
-    const int n = states_.gram().n;
+    const int n = gram_.n;
     const float t = t_[unit.tensor], one_minus_t = 1.0f - t, count = static_cast<float>(n);
     std::mutex mu;
     pool.parallel_for(unit.count, [&](size_t begin, size_t end) {
@@ -97,11 +73,9 @@ class PreparedModelStock : public PreparedMethod {
     return plan_.tensors[tensor].action == TensorAction::Merge ? "t from the task vectors' mean cosine"
                                                                : "copied from the reference model";
   }
-  std::string summary() const override { return std::to_string(states_.gram().n) + " fine-tunes; t per tensor from their angles"; }
+  std::string summary() const override { return std::to_string(gram_.n) + " fine-tunes; t per tensor from their angles"; }
 
  private:
-  const MergePlan& plan_;
-  GramStates states_;      // and the Gram layout of the N task vectors
   std::vector<float> t_;  // per tensor, after the statistics pass
 };
 
@@ -114,16 +88,14 @@ class ModelStockMethod : public Method {
   }
 
   std::vector<size_t> sources(const Job& job) const override {
-    const std::string file_line = job.method_where.substr(0, job.method_where.find(": key"));
+    const std::string file_line = config_line(job);
     if (job.models.empty() || job.models[0].role != ModelRole::Base)
       throw Error(file_line + ": key 'base_model': missing: model_stock averages fine-tunes of a base model towards it");
     if (job.models.size() < 3)
       throw Error(file_line + ": key 'models': model_stock needs the base and at least two fine-tunes (three models); got " +
                   std::to_string(job.models.size()));
     if (job.fewshot) throw Error(file_line + ": key 'examples': model_stock has no model weights for the examples to set");
-    std::vector<size_t> all(job.models.size());
-    for (size_t i = 0; i < all.size(); ++i) all[i] = i;
-    return all;
+    return every_model(job);
   }
 
   std::unique_ptr<PreparedMethod> prepare(const Job& job, const MergePlan& plan) const override {

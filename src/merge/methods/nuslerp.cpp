@@ -16,7 +16,6 @@
 #include "merge/methods/gram.hpp"
 #include "merge/methods/registry.hpp"
 #include "merge/methods/two_models.hpp"
-#include "merge/methods/widen.hpp"
 
 namespace cocktail {
 namespace {
@@ -30,10 +29,10 @@ struct NuslerpTensor {
   float a0 = 0, a1 = 0, sin_theta = 1;  // sin((1-t) theta), sin(t theta), or (1-t), t when colinear
 };
 
-class PreparedNuslerp : public PreparedMethod {
+class PreparedNuslerp : public GramPass {
  public:
   PreparedNuslerp(const MergePlan& plan, const ParamResolver& params, bool has_base, const std::vector<size_t>& models)
-      : plan_(plan), has_base_(has_base), tensors_(plan.tensors.size()) {
+      : GramPass(plan, kGram, has_base), has_base_(has_base), tensors_(plan.tensors.size()) {
     std::vector<std::string> names;
     for (const auto& t : plan.tensors) names.push_back(t.name);
     const LayerStack layers(names);
@@ -48,23 +47,8 @@ class PreparedNuslerp : public PreparedMethod {
     }
   }
 
-  int passes() const override { return 1; }
-  bool reads(int, size_t tensor) const override { return !std::isnan(tensors_[tensor].t); }
-
-  std::span<uint64_t> state(int, size_t tensor) override { return states_.state(tensor); }
-
-  void accumulate(int pass, const WorkUnit& unit, UnitInputs in, ThreadPool& pool) override {
-    const PlannedTensor& pt = plan_.tensors[unit.tensor];
-    accumulate_gram(
-        kGram, unit.count,
-        [&](size_t first, size_t len, float* const* v) { vectors(pt, in, first, len, v); },
-        state(pass, unit.tensor).data(), pool);
-  }
-
-  void finish(int, size_t tensor) override {
-    const auto sums = states_.take(tensor);
-    if (!sums) return;
-    const double aa = (*sums)[0], bb = (*sums)[1], ab = (*sums)[kGram.pair(0, 1)];
+  void finish_tensor(size_t tensor, const std::vector<double>& sums) override {
+    const double aa = sums[0], bb = sums[1], ab = sums[kGram.pair(0, 1)];
     NuslerpTensor& n = tensors_[tensor];
     auto norm = [](double sq) { return std::fmax(static_cast<float>(std::sqrt(sq)), 1e-7f); };
     float cos = static_cast<float>(ab / (double(norm(aa)) * double(norm(bb))));
@@ -112,25 +96,8 @@ class PreparedNuslerp : public PreparedMethod {
   }
 
  private:
-  // The block's two vectors: the models, or their task vectors.
-  void vectors(const PlannedTensor& pt, UnitInputs in, size_t first, size_t len, float* const* v) const {
-    const size_t m = has_base_ ? 1 : 0;
-    widen(in[m], pt.sources[m].tensor->info.dtype, first, len, v[0]);
-    widen(in[m + 1], pt.sources[m + 1].tensor->info.dtype, first, len, v[1]);
-    if (!has_base_) return;
-    thread_local std::vector<float> base;
-    base.resize(len);
-    widen(in[0], pt.sources[0].tensor->info.dtype, first, len, base.data());
-    for (size_t j = 0; j < len; ++j) {
-      v[0][j] = v[0][j] - base[j];
-      v[1][j] = v[1][j] - base[j];
-    }
-  }
-
-  const MergePlan& plan_;
   bool has_base_;
   std::vector<NuslerpTensor> tensors_;
-  GramStates states_{kGram};
 };
 
 class NuslerpMethod : public Method {
@@ -144,7 +111,7 @@ class NuslerpMethod : public Method {
   }
 
   std::vector<size_t> sources(const Job& job) const override {
-    const std::string file_line = job.method_where.substr(0, job.method_where.find(": key"));
+    const std::string file_line = config_line(job);
     const size_t base = !job.models.empty() && job.models[0].role == ModelRole::Base ? 1 : 0;
     if (job.models.size() - base != 2)
       throw Error(file_line + ": key 'models': nuslerp merges exactly two models (besides an optional base_model); got " +

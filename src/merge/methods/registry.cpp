@@ -10,7 +10,7 @@ const std::vector<const Method*>& all_methods() {
       &task_arithmetic_method(), &ties_method(),        &dare_linear_method(),      &dare_ties_method(),
       &breadcrumbs_method(),     &breadcrumbs_ties_method(), &della_method(),       &della_linear_method(),
       &slerp_method(),           &nearswap_method(),
-      &model_stock_method(),     &nuslerp_method(),
+      &model_stock_method(),     &nuslerp_method(),         &multislerp_method(),       &karcher_method(),
   };
   return methods;
 }

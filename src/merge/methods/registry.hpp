@@ -16,5 +16,7 @@ const Method& slerp_method();
 const Method& nearswap_method();
 const Method& model_stock_method();
 const Method& nuslerp_method();
+const Method& multislerp_method();
+const Method& karcher_method();
 
 }  // namespace cocktail

@@ -12,7 +12,6 @@
 #include "merge/methods/gram.hpp"
 #include "merge/methods/registry.hpp"
 #include "merge/methods/two_models.hpp"
-#include "merge/methods/widen.hpp"
 
 namespace cocktail {
 namespace {
@@ -45,32 +44,16 @@ void set_coefficients(SlerpTensor& s, double aa, double bb, double ab) {
   s.coef_b = linear ? t : std::sin(t * theta) / sin_theta;
 }
 
-class PreparedSlerp : public PreparedMethod {
+class PreparedSlerp : public GramPass {
  public:
-  PreparedSlerp(const MergePlan& plan, const ParamResolver& params) : plan_(plan), tensors_(plan.tensors.size()) {
+  PreparedSlerp(const MergePlan& plan, const ParamResolver& params)
+      : GramPass(plan, kGram, false), tensors_(plan.tensors.size()) {
     const std::vector<double> t = resolve_t(plan, params);
     for (size_t i = 0; i < t.size(); ++i) tensors_[i].t = t[i];
   }
 
-  int passes() const override { return 1; }
-  bool reads(int, size_t tensor) const override { return !std::isnan(tensors_[tensor].t); }
-
-  std::span<uint64_t> state(int, size_t tensor) override { return states_.state(tensor); }
-
-  void accumulate(int pass, const WorkUnit& unit, UnitInputs in, ThreadPool& pool) override {
-    const PlannedTensor& pt = plan_.tensors[unit.tensor];
-    accumulate_gram(
-        kGram, unit.count,
-        [&](size_t first, size_t len, float* const* v) {
-          widen(in[0], pt.sources[0].tensor->info.dtype, first, len, v[0]);
-          widen(in[1], pt.sources[1].tensor->info.dtype, first, len, v[1]);
-        },
-        state(pass, unit.tensor).data(), pool);
-  }
-
-  void finish(int, size_t tensor) override {
-    if (const auto sums = states_.take(tensor))
-      set_coefficients(tensors_[tensor], (*sums)[0], (*sums)[1], (*sums)[kGram.pair(0, 1)]);
+  void finish_tensor(size_t tensor, const std::vector<double>& sums) override {
+    set_coefficients(tensors_[tensor], sums[0], sums[1], sums[kGram.pair(0, 1)]);
   }
 
   bool weighted_by_tensor() const override { return true; }
@@ -87,9 +70,7 @@ class PreparedSlerp : public PreparedMethod {
   }
 
  private:
-  const MergePlan& plan_;
   std::vector<SlerpTensor> tensors_;
-  GramStates states_{kGram};
 };
 
 class SlerpMethod : public Method {

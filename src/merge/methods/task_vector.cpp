@@ -758,14 +758,10 @@ class TaskVectorMethod : public Method {
   }
 
   std::vector<size_t> sources(const Job& job) const override {
-    if (job.models.empty() || job.models[0].role != ModelRole::Base) {
-      const std::string file_line = job.method_where.substr(0, job.method_where.find(": key"));
-      throw Error(file_line + ": key 'base_model': missing: " + spec_.name +
+    if (job.models.empty() || job.models[0].role != ModelRole::Base)
+      throw Error(config_line(job) + ": key 'base_model': missing: " + spec_.name +
                   " adds the models' task vectors (model - base) to a base model");
-    }
-    std::vector<size_t> all(job.models.size());
-    std::iota(all.begin(), all.end(), 0);
-    return all;
+    return every_model(job);
   }
 
   uint64_t unit_alignment(const PlannedTensor& t) const override {

@@ -4,11 +4,12 @@
 #include <set>
 
 #include "core/error.hpp"
+#include "merge/methods/method.hpp"
 
 namespace cocktail {
 
 std::vector<size_t> base_and_one_other(const Job& job, std::string_view method, std::string_view base_role) {
-  const std::string file_line = job.method_where.substr(0, job.method_where.find(": key"));
+  const std::string file_line = config_line(job);
   const std::string name(method);
   if (job.models.empty() || job.models[0].role != ModelRole::Base)
     throw Error(file_line + ": key 'base_model': missing: " + name + " " + std::string(base_role));
