@@ -21,6 +21,7 @@
 #include "io/journal.hpp"
 #include "io/output_folder.hpp"
 #include "io/output_lock.hpp"
+#include "plan/sliced_tensors.hpp"
 #include "io/safetensors_writer.hpp"
 #include "io/side_files.hpp"
 #include "fewshot/fewshot_weights.hpp"
@@ -97,6 +98,16 @@ std::string settings_text(const Job& job) {
     out += "| model " + std::to_string(i) + ": ";
     add(out, job.models[i].parameters);
   }
+  for (size_t i = 0; i < job.slices.size(); ++i) {
+    out += "| slice " + std::to_string(i) + ": ";
+    add(out, job.slices[i].parameters);
+    for (const SliceSource& src : job.slices[i].sources) {
+      out += "(model " + std::to_string(src.model) + " layers " + std::to_string(src.begin) + "-" +
+             std::to_string(src.end) + ": ";
+      add(out, src.parameters);
+      out += ") ";
+    }
+  }
   return out + "| random_seed " + std::to_string(job.random_seed);
 }
 
@@ -160,6 +171,8 @@ void plan_merge(int ranks, PreparedJob& p) {
     if (p.fewshot) set_fewshot_weights(p.job, *p.fewshot);
     p.recipe.models = p.method->sources(p.job);
     options.unit_alignment = [m = p.method](const PlannedTensor& t) { return m->unit_alignment(t); };
+    options.slices = &p.job.slices;
+    options.slice_models_may_differ = p.method->models_may_differ_per_slice();
   } else {
     p.recipe = make_recipe(p.job, p.fewshot ? p.fewshot->weights : std::vector<double>{});
   }
@@ -186,6 +199,11 @@ void plan_merge(int ranks, PreparedJob& p) {
   }
   p.side_files =
       read_side_files(p.models[p.job.reference_index()].folder(), config_dtype(p.job, p.plan));
+  if (!p.job.slices.empty()) {
+    std::vector<std::pair<fs::path, long>> layers;
+    for (const auto& [model, layer] : sliced_layer_sources(p.job.slices)) layers.emplace_back(p.models[model].folder(), layer);
+    restack_layers(p.side_files, layers);
+  }
   p.staging = staging_path(p.job.output);
   if (p.placement.gpu != kCpu && p.method && !p.prepared->has_device_kernels() && !p.prepared->weighted_by_tensor()) {
     const std::string why = p.job.method_name + " has no GPU kernel yet";

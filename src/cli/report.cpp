@@ -90,8 +90,11 @@ std::string weights_text(const Job& job, const MergeRecipe& recipe) {
   const std::vector<std::string> labels = model_labels(job);
   std::string s;
   if (!recipe.description.empty()) {
-    s = "base " + labels[recipe.models[0]] + "; models";
-    for (size_t i = 1; i < recipe.models.size(); ++i) s += (i > 1 ? ", " : " ") + labels[recipe.models[i]];
+    const bool base = job.models[recipe.models[0]].role == ModelRole::Base;
+    if (base) s = "base " + labels[recipe.models[0]] + "; ";
+    s += "models";
+    for (size_t i = base ? 1 : 0; i < recipe.models.size(); ++i)
+      s += (i > (base ? 1u : 0u) ? ", " : " ") + labels[recipe.models[i]];
     return s + "; " + recipe.description;
   }
   for (size_t i = 0; i < recipe.models.size(); ++i)

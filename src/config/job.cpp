@@ -538,6 +538,60 @@ void read_lm_cocktail(const Reporter& r, const Mapping& root, const fs::path& di
     r.fail(alpha_field->line(), alpha_field->key, "alpha mixes in a target model: add 'target' or drop alpha");
 }
 
+// mergekit's `slices`: each source a model and its layer_range [begin, end);
+// a model named in several slices is one model of the job.
+void read_slices(const Reporter& r, const Field& slices, const fs::path& dir, ModelList& list, Job& job) {
+  if (!slices.value.IsSequence() || slices.value.size() == 0)
+    fail_expected(r, slices, "a non-empty list of {sources: [{model: PATH, layer_range: [BEGIN, END]}]}");
+  for (size_t i = 0; i < slices.value.size(); ++i) {
+    const Field item{slices.key + "[" + std::to_string(i) + "]", slices.value[i], slices.line()};
+    if (!item.value.IsMap()) fail_expected(r, item, "a mapping with a 'sources' key");
+    const Mapping entry(r, item);
+    for (const char* key : {"base_model", "residual_weight"})
+      if (auto f = entry.get(key))
+        r.fail(f->key_line, f->key, "a slice's own '" + std::string(key) + "' is not supported yet (docs/methods.md, Not yet)");
+    entry.check_known({"sources", "parameters"}, " for a slice");
+    Slice slice;
+    slice.where = r.where(item.line(), item.key);
+    if (auto p = entry.get("parameters")) slice.parameters = read_settings(r, *p);
+    const std::optional<Field> sources = entry.get("sources");
+    if (!sources) r.fail(entry.line(), Mapping::join(item.key, "sources"), "missing");
+    if (!sources->value.IsSequence() || sources->value.size() == 0)
+      fail_expected(r, *sources, "a non-empty list of {model: PATH, layer_range: [BEGIN, END]}");
+    for (size_t j = 0; j < sources->value.size(); ++j) {
+      const Field src{sources->key + "[" + std::to_string(j) + "]", sources->value[j], sources->line()};
+      if (!src.value.IsMap()) fail_expected(r, src, "a mapping with 'model' and 'layer_range'");
+      const Mapping se(r, src);
+      se.check_known({"model", "layer_range", "parameters"}, " for a slice source");
+      const std::optional<Field> model = se.get("model"), range = se.get("layer_range");
+      if (!model) r.fail(se.line(), Mapping::join(src.key, "model"), "missing");
+      if (!range) r.fail(se.line(), Mapping::join(src.key, "layer_range"), "missing");
+      if (!range->value.IsSequence() || range->value.size() != 2)
+        fail_expected(r, *range, "[BEGIN, END]: the layers BEGIN to END - 1");
+      SliceSource source;
+      source.begin = whole_number(r, Field{range->key + "[0]", range->value[0], range->line()}, 0, 1'000'000);
+      source.end = whole_number(r, Field{range->key + "[1]", range->value[1], range->line()}, 0, 1'000'000);
+      if (source.end <= source.begin)
+        r.fail(range->line(), range->key, "must be [BEGIN, END] with BEGIN < END, got [" + std::to_string(source.begin) +
+                                              ", " + std::to_string(source.end) + "]");
+      source.where = r.where(range->line(), range->key);
+      if (auto p = se.get("parameters")) source.parameters = read_settings(r, *p);
+      const fs::path path = existing_path(r, *model, dir);
+      if (const std::optional<size_t> seen = list.find(path)) {
+        source.model = *seen;
+      } else {
+        source.model = job.models.size();
+        list.add(*model, {path, ModelRole::Peer, std::nullopt, model->line(), {}});
+      }
+      for (const SliceSource& other : slice.sources)
+        if (other.model == source.model)
+          r.fail(model->line(), model->key, "the model " + path.string() + " is already a source of this slice");
+      slice.sources.push_back(std::move(source));
+    }
+    job.slices.push_back(std::move(slice));
+  }
+}
+
 // A method of src/merge/methods/ (ties, dare_linear, ...): models and
 // parameters as mergekit writes them; the method checks the values.
 void read_registered(const Reporter& r, const Mapping& root, const fs::path& dir, Job& job) {
@@ -570,7 +624,15 @@ void read_registered(const Reporter& r, const Mapping& root, const fs::path& dir
     list.add(*f, {existing_path(r, *f, dir), ModelRole::Target, std::nullopt, f->line(), {}});
   }
   const std::optional<Field> models = root.get("models");
-  if (!models) r.fail(root.line(), "models", "missing: " + job.method_name + " needs at least one model");
+  if (auto slices = root.get("slices")) {
+    if (models) r.fail(models->key_line, models->key, "give either 'models' or 'slices', not both");
+    if (examples) r.fail(slices->key_line, slices->key, "few-shot weights with slices are not supported yet");
+    read_slices(r, *slices, dir, list, job);
+    if (auto f = root.get("random_seed"))
+      job.random_seed = static_cast<uint64_t>(whole_number(r, *f, 0, std::numeric_limits<long long>::max()));
+    return;
+  }
+  if (!models) r.fail(root.line(), "models", "missing: " + job.method_name + " needs at least one model (or 'slices')");
   if (!models->value.IsSequence() || models->value.size() == 0)
     fail_expected(r, *models, "a non-empty list of {model: PATH, parameters: {...}}");
   bool base_listed = false;
@@ -698,16 +760,19 @@ Job load_job(const fs::path& config_file) {
   const fs::path dir = job.config_path.parent_path();
   const Mapping root(r, Field{"", doc, 1});
   // mergekit keys this version does not run yet: said plainly, not "unknown".
-  for (const char* key : {"slices", "tokenizer_source", "tokenizer"})
+  for (const char* key : {"tokenizer_source", "tokenizer"})
     if (auto f = root.get(key))
       r.fail(f->key_line, f->key, "mergekit's '" + std::string(key) +
-                                      "' is not supported yet; list whole models under 'models' (docs/methods.md, Not yet)");
-  root.check_known({"merge_method", "base_model", "target", "models", "parameters", "dtype",
+                                      "' is not supported yet; models must share one vocabulary (docs/methods.md, Not yet)");
+  root.check_known({"merge_method", "base_model", "target", "models", "slices", "parameters", "dtype",
                     "out_dtype", "output", "max_shard_size", "chunk_size", "threads",
                     "io_threads", "prefetch", "device", "progress_interval", "examples", "temperature",
                     "batch_size", "max_input_length", "neg_number", "seed", "loss_reduction", "random_seed"},
                    "");
   job.method = read_method(r, root, job);
+  if (auto f = root.get("slices"); f && job.method != MergeMethod::Registered)
+    r.fail(f->key_line, f->key, "slices are not supported with " + job.method_name +
+                                    " yet; they work with passthrough and the methods of docs/methods.md");
   if (auto f = root.get("random_seed"); f && job.method != MergeMethod::Registered)
     r.fail(f->key_line, f->key, "seeds the random masks of dare and della; " + job.method_name + " draws none");
   if (job.method == MergeMethod::Linear) {

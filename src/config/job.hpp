@@ -30,6 +30,21 @@ struct ModelSpec {
   Settings parameters;            // Registered: models[].parameters as written
 };
 
+// mergekit's slices: the output's layer stack, slice after slice, each
+// layer merged from the same layer offset of every source's range.
+struct SliceSource {
+  size_t model = 0;      // index into Job::models
+  long begin = 0, end = 0;  // layer_range [begin, end)
+  Settings parameters;   // as written; before the slice's and the top-level ones
+  std::string where;     // "FILE:LINE: key 'slices[i].sources[j].layer_range'"
+};
+
+struct Slice {
+  std::vector<SliceSource> sources;
+  Settings parameters;  // before the top-level ones
+  std::string where;    // "FILE:LINE: key 'slices[i]'"
+};
+
 // LM-Cocktail's weights from few-shot examples (paper section 2).
 struct FewShot {
   std::vector<std::filesystem::path> files;  // pooled in order
@@ -51,6 +66,9 @@ struct Job {
   // Order: base first (when given), then target (when given), then the
   // `models` list in file order. Paths are unique.
   std::vector<ModelSpec> models;
+  // Registered methods: empty, or mergekit's slices (then `models` holds the
+  // base, if any, and every model of the slices once, in order of appearance).
+  std::vector<Slice> slices;
   bool normalize = true;            // linear: divide by the sum of weights
   // lm_cocktail: alpha * target + (1 - alpha) * (base, or the example-weighted
   // candidates when `fewshot` is set)

@@ -1,5 +1,7 @@
 #include "io/side_files.hpp"
 
+#include <map>
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -201,18 +203,25 @@ std::vector<std::pair<std::string, std::string>> sentence_transformers_modules(
 
 }  // namespace
 
+namespace {
+
+nlohmann::ordered_json read_config(const fs::path& config) {
+  const std::string text = read_small_file(config.string(), kMaxConfigJson);
+  check_json_depth(text, config.string(), "JSON");
+  try {
+    return nlohmann::ordered_json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(config.string() + ": not valid JSON (" + e.what() + ")");
+  }
+}
+
+}  // namespace
+
 SideFiles read_side_files(const fs::path& reference_folder, std::optional<DType> torch_dtype) {
   SideFiles files;
   const fs::path config = reference_folder / "config.json";
   if (fs::exists(config)) {
-    nlohmann::ordered_json json;
-    const std::string text = read_small_file(config.string(), kMaxConfigJson);
-    check_json_depth(text, config.string(), "JSON");
-    try {
-      json = nlohmann::ordered_json::parse(text);
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(config.string() + ": not valid JSON (" + e.what() + ")");
-    }
+    nlohmann::ordered_json json = read_config(config);
     if (!json.is_object()) throw Error(config.string() + ": not a JSON object");
     if (torch_dtype) {
       json["torch_dtype"] = std::string(torch_name(*torch_dtype));
@@ -236,6 +245,43 @@ SideFiles read_side_files(const fs::path& reference_folder, std::optional<DType>
   }
   files.not_copied = list_not_copied(reference_folder, files, c.remote_code);
   return files;
+}
+
+void restack_layers(SideFiles& files, const std::vector<std::pair<fs::path, long>>& layers) {
+  if (files.config_json.empty()) return;
+  nlohmann::ordered_json json = nlohmann::ordered_json::parse(files.config_json);
+  std::map<fs::path, nlohmann::ordered_json> configs;  // each source folder's, read once
+  for (const auto& [folder, layer] : layers) {
+    auto [it, fresh] = configs.try_emplace(folder);
+    if (!fresh || !fs::exists(folder / "config.json")) continue;
+    it->second = read_config(folder / "config.json");
+    // A layer of another width would not fit the stack (the shapes of one
+    // model's layers agree by construction; a stack's do not).
+    const auto width = it->second.find("hidden_size");
+    if (width != it->second.end() && json.contains("hidden_size") && *width != json["hidden_size"])
+      throw Error((folder / "config.json").string() + ": key 'hidden_size': " + width->dump() +
+                  ", but the reference model's is " + json["hidden_size"].dump() +
+                  ": slices stack layers of models of one width");
+  }
+  const auto old = json.find("num_hidden_layers");
+  if (old != json.end() && old->is_number_unsigned()) {
+    const size_t count = old->get<size_t>();
+    for (auto& [key, value] : json.items()) {
+      if (!value.is_array() || value.size() != count || count == 0) continue;
+      nlohmann::ordered_json restacked = nlohmann::ordered_json::array();
+      for (const auto& [folder, layer] : layers) {
+        const nlohmann::ordered_json& config = configs[folder];
+        const auto list = config.find(key);
+        if (list == config.end() || !list->is_array() || static_cast<long>(list->size()) <= layer)
+          throw Error((folder / "config.json").string() + ": key '" + key + "': a list per layer in the reference " +
+                      "model, but here it has no entry for layer " + std::to_string(layer));
+        restacked.push_back((*list)[layer]);
+      }
+      value = std::move(restacked);
+    }
+  }
+  json["num_hidden_layers"] = layers.size();
+  files.config_json = json.dump(2) + "\n";
 }
 
 void stage_side_files(const fs::path& reference_folder, const SideFiles& files,

@@ -48,6 +48,13 @@ std::vector<std::filesystem::path> side_files_read(const std::filesystem::path& 
 SideFiles read_side_files(const std::filesystem::path& reference_folder,
                           std::optional<DType> torch_dtype);
 
+// After slices: config.json's num_hidden_layers becomes layers.size(), and
+// each per-layer list (a list as long as the reference's num_hidden_layers,
+// as layer_types) takes entry l of the model folder that gives output layer
+// (folder, l). Throws naming the config.json that lacks such a list.
+void restack_layers(SideFiles& files,
+                    const std::vector<std::pair<std::filesystem::path, long>>& layers);
+
 void stage_side_files(const std::filesystem::path& reference_folder, const SideFiles& files,
                       const std::filesystem::path& staging);
 

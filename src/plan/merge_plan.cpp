@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "plan/sliced_tensors.hpp"
+
 namespace cocktail {
 
 uint64_t MergePlan::output_offset(const WorkUnit& unit) const {
@@ -74,7 +76,10 @@ uint64_t plan_fingerprint(const MergePlan& plan) {
 
 MergePlan make_merge_plan(const std::vector<Checkpoint>& models, const PlanOptions& options) {
   MergePlan plan;
-  plan.tensors = plan_tensors(models, options.reference, options.summed, options.out_dtype);
+  plan.tensors = options.slices && !options.slices->empty()
+                     ? plan_sliced_tensors(models, *options.slices, options.summed, options.slice_models_may_differ,
+                                           options.out_dtype)
+                     : plan_tensors(models, options.reference, options.summed, options.out_dtype);
   if (options.unit_alignment)
     for (auto& t : plan.tensors) t.unit_alignment = std::max<uint64_t>(1, options.unit_alignment(t));
   plan.layout = make_output_layout(plan.tensors, options.max_shard_size, options.metadata);

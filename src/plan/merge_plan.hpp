@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "config/job.hpp"
 #include "plan/output_layout.hpp"
 #include "plan/tensor_plan.hpp"
 #include "plan/work_units.hpp"
@@ -37,6 +38,10 @@ struct PlanOptions {
   uint64_t chunk_size = 1ull << 20;
   int ranks = 1;
   std::map<std::string, std::string> metadata;  // written into every shard header
+  // mergekit's slices (plan/sliced_tensors.hpp); null or empty: every
+  // tensor of the reference model, from every summed model.
+  const std::vector<Slice>* slices = nullptr;
+  bool slice_models_may_differ = false;  // passthrough: each slice its own model
   // The merge method's PlannedTensor::unit_alignment; null = 1 everywhere.
   std::function<uint64_t(const PlannedTensor&)> unit_alignment;
 };

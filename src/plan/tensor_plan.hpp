@@ -31,6 +31,10 @@ struct PlannedTensor {
   // Units of this tensor hold a multiple of this many elements (a method
   // that needs whole rows in a unit sets it); 1 = any split.
   uint64_t unit_alignment = 1;
+  // For gradients: where the tensor sits in the layer stack, or in its slice
+  // (mergekit's t: index / (layers - 1), 1 for one layer, 0 outside).
+  double layer_position = 0;
+  int slice = -1;  // the index into Job::slices that made it, or -1
 
   uint64_t out_bytes() const { return numel * dtype_size(out_dtype); }
 };
@@ -40,6 +44,12 @@ struct PlannedTensor {
 // `out_dtype` replaces the reference dtype of float tensors. Throws cocktail::Error naming the tensor and model when a tensor is
 // missing from a model, shapes differ, a float is needed where a model has
 // another dtype, or a dtype cannot be merged.
+// One output tensor from `all`: the tensor of each model that takes part,
+// by job index (null for the others); `summed` the merged models in order.
+PlannedTensor plan_tensor(const std::string& name, const std::vector<const CheckpointTensor*>& all,
+                          const std::vector<Checkpoint>& models, size_t reference, const std::vector<size_t>& summed,
+                          std::optional<DType> out_dtype);
+
 std::vector<PlannedTensor> plan_tensors(const std::vector<Checkpoint>& models, size_t reference,
                                         const std::vector<size_t>& summed,
                                         std::optional<DType> out_dtype);

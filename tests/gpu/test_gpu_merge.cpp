@@ -60,7 +60,8 @@ TEST_P(GpuMethods, CudaGivesTheCpuBytes) {
 INSTANTIATE_TEST_SUITE_P(Methods, GpuMethods,
                          ::testing::Values("task_arithmetic-float16", "ties-bfloat16", "ties_rescaled-float32",
                                            "breadcrumbs-bfloat16", "breadcrumbs_ties-float16",
-                                           "dare_ties-random-bfloat16", "della-random-float32", "slerp-bfloat16"),
+                                           "dare_ties-random-bfloat16", "della-random-float32", "slerp-bfloat16",
+                                           "karcher-float32", "passthrough_slices-bfloat16"),
                          param_name);
 
 TEST(GpuMethodsNonFinite, CudaGivesTheCpuBytesAndCounts) {

@@ -24,6 +24,15 @@ std::vector<FixtureTensor> model(uint64_t seed) {
           float_tensor("w.b", "BF16", {100}, values(100, seed + 1))};
 }
 
+// A model with `layers` layers of width `hidden` (an embedding of 11 rows).
+std::vector<FixtureTensor> layered(int layers, uint64_t hidden) {
+  std::vector<FixtureTensor> t = {float_tensor("model.embed_tokens.weight", "BF16", {11, hidden}, values(11 * hidden, 5))};
+  for (int l = 0; l < layers; ++l)
+    t.push_back(float_tensor("model.layers." + std::to_string(l) + ".mlp.up_proj.weight", "BF16", {hidden, hidden},
+                             values(hidden * hidden, 6 + l)));
+  return t;
+}
+
 void good_setup(const fs::path& dir) {
   auto base = model(1);
   write_safetensors(dir / "base/model-00001-of-00002.safetensors", {base[0]});
@@ -308,12 +317,66 @@ std::vector<Case> cases() {
       {"SlerpWithoutT", [](const fs::path& d) { method_job(d, "slerp", ""); }, "key 'parameters.t': missing"},
       {"SlerpWeight", [](const fs::path& d) { method_job(d, "slerp", "weight: 1", "parameters: {t: 0.5}\n"); },
        "key 'models[0].parameters.weight': unknown parameter for slerp"},
-      {"MergekitSlices",
+      {"SlicesWithLinear",
        [](const fs::path& d) {
-         write_file(d / "job.yaml", "merge_method: slerp\nslices:\n  - sources:\n      - model: base\n"
-                                    "        layer_range: [0, 1]\nparameters: {t: 0.5}\noutput: out\n");
+         write_file(d / "job.yaml", "merge_method: linear\nslices:\n  - sources:\n      - model: base\n"
+                                    "        layer_range: [0, 1]\noutput: out\n");
        },
-       "key 'slices': mergekit's 'slices' is not supported yet"},
+       "key 'slices': slices are not supported with linear yet"},
+      {"SlicesAndModels",
+       [](const fs::path& d) {
+         write_file(d / "job.yaml", "merge_method: passthrough\nmodels:\n  - model: ft\nslices:\n  - sources:\n"
+                                    "      - model: base\n        layer_range: [0, 1]\noutput: out\n");
+       },
+       "key 'models': give either 'models' or 'slices', not both"},
+      {"SlicesPastTheLayers",
+       [](const fs::path& d) {
+         write_safetensors(d / "la/model.safetensors", layered(3, 8));
+         write_file(d / "job.yaml", "merge_method: passthrough\nslices:\n  - sources:\n      - model: la\n"
+                                    "        layer_range: [1, 4]\noutput: out\n");
+       },
+       "key 'slices[0].sources[0].layer_range': [1, 4] is past the layers of"},
+      {"SlicesOfOtherWidths",
+       [](const fs::path& d) {
+         write_safetensors(d / "la/model.safetensors", layered(2, 8));
+         write_safetensors(d / "lb/model.safetensors", layered(2, 6));
+         write_file(d / "la/config.json", R"({"model_type": "llama", "hidden_size": 8, "num_hidden_layers": 2})");
+         write_file(d / "lb/config.json", R"({"model_type": "llama", "hidden_size": 6, "num_hidden_layers": 2})");
+         write_file(d / "job.yaml", "merge_method: passthrough\nslices:\n  - sources:\n      - model: la\n"
+                                    "        layer_range: [0, 2]\n  - sources:\n      - model: lb\n"
+                                    "        layer_range: [0, 2]\noutput: out\n");
+       },
+       "lb/config.json: key 'hidden_size': 6, but the reference model's is 8"},
+      {"SlerpSlicesOfOtherWidths",
+       [](const fs::path& d) {
+         write_safetensors(d / "la/model.safetensors", layered(2, 8));
+         write_safetensors(d / "lb/model.safetensors", layered(2, 6));
+         write_file(d / "job.yaml", "merge_method: slerp\nbase_model: la\nparameters: {t: 0.5}\nslices:\n"
+                                    "  - sources:\n      - model: la\n        layer_range: [0, 2]\n"
+                                    "      - model: lb\n        layer_range: [0, 2]\noutput: out\n");
+       },
+       "tensor 'model.embed_tokens.weight': shape [11, 6] in"},
+      {"PassthroughTwoSourcesInASlice",
+       [](const fs::path& d) {
+         write_safetensors(d / "la/model.safetensors", layered(2, 8));
+         write_safetensors(d / "lb/model.safetensors", layered(2, 8));
+         write_file(d / "job.yaml", "merge_method: passthrough\nslices:\n  - sources:\n      - model: la\n"
+                                    "        layer_range: [0, 2]\n      - model: lb\n        layer_range: [0, 2]\n"
+                                    "output: out\n");
+       },
+       "key 'slices[0]': passthrough copies each layer from one model; this slice has 2 sources"},
+      {"SlicesNamingOtherModels",
+       [](const fs::path& d) {
+         write_safetensors(d / "la/model.safetensors", layered(2, 8));
+         write_safetensors(d / "lb/model.safetensors", layered(2, 8));
+         write_safetensors(d / "lc/model.safetensors", layered(2, 8));
+         write_file(d / "job.yaml", "merge_method: ties\nbase_model: la\nparameters: {weight: 1}\nslices:\n"
+                                    "  - sources:\n      - model: la\n        layer_range: [0, 1]\n"
+                                    "      - model: lb\n        layer_range: [0, 1]\n"
+                                    "  - sources:\n      - model: la\n        layer_range: [1, 2]\n"
+                                    "      - model: lc\n        layer_range: [1, 2]\noutput: out\n");
+       },
+       "key 'slices[0]': names 2 models, but the merge method reads 3"},
       {"MethodRandomSeedOnLinear",
        [](const fs::path& d) {
          write_file(d / "job.yaml", "merge_method: linear\nrandom_seed: 3\nmodels:\n  - model: ft\n"

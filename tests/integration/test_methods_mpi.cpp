@@ -94,7 +94,9 @@ INSTANTIATE_TEST_SUITE_P(
                       "slerp_colinear-float16", "nearswap-float32", "nearswap-bfloat16", "nearswap-float16",
                       "model_stock-bfloat16", "model_stock-float16", "nuslerp-bfloat16", "nuslerp-float16",
                       "nuslerp_nobase-float16", "multislerp-bfloat16", "multislerp_nobase-bfloat16",
-                      "karcher-bfloat16", "karcher_base-bfloat16"),
+                      "karcher-bfloat16", "karcher_base-bfloat16", "passthrough_slices-float32",
+                      "passthrough_slices-bfloat16", "passthrough_slices-float16", "ties_slices-float32",
+                      "ties_slices-bfloat16", "ties_slices-float16"),
     param_name);
 
 // Whole-tensor sums (the rescale's L1 norms, the spherical methods' and model_stock's dot products; karcher's
@@ -140,7 +142,8 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, MergekitValuesWholeTensorSums,
                                            "nuslerp-float32", "nuslerp_nobase-float32", "nuslerp_nobase-bfloat16",
                                            "multislerp-float32", "multislerp-float16", "multislerp_nobase-float32",
                                            "multislerp_nobase-float16", "karcher-float32", "karcher-float16",
-                                           "karcher_base-float32", "karcher_base-float16"),
+                                           "karcher_base-float32", "karcher_base-float16", "slerp_slices-float32",
+                                           "slerp_slices-bfloat16", "slerp_slices-float16"),
                          param_name);
 
 // slerp at t = 0 is the base and at t = 1 the other model, byte for byte
@@ -163,6 +166,30 @@ TEST(Slerp, EndsAreTheModelsThemselves) {
   EXPECT_EQ(checked, 21);
 }
 
+// A frankenmerge (passthrough_slices: layers 0-1 of a, then 1-2 of b): the
+// output's config.json counts 4 layers, and a per-layer list takes each
+// output layer's entry from the model and layer it came from.
+TEST(Slices, ConfigJsonCountsAndRestacksTheLayers) {
+  Tmp tmp;
+  for (const char* m : {"a", "b"}) {
+    const fs::path from = kMergekit / "inputs" / "bfloat16" / m, to = tmp.dir / "inputs" / "bfloat16" / m;
+    fs::create_directories(to);
+    fs::copy_file(from / "model.safetensors", to / "model.safetensors");
+    auto config = nlohmann::ordered_json::parse(read_file(from / "config.json"));
+    config["layer_types"] = {std::string(m) + "0", std::string(m) + "1", std::string(m) + "2"};
+    write_file(to / "config.json", config.dump(2));
+  }
+  std::string job = read_file(kMergekit / "jobs" / "passthrough_slices-bfloat16.yaml");
+  job = std::regex_replace(job, std::regex("\\.\\./inputs/"), (tmp.dir / "inputs").string() + "/");
+  write_file(tmp.dir / "job.yaml", job + "output: " + (tmp.dir / "out").string() + "\nprogress_interval: 0\n");
+  const RunResult r = run_mpi(2, {(tmp.dir / "job.yaml").string()});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto config = nlohmann::json::parse(read_file(tmp.dir / "out" / "config.json"));
+  EXPECT_EQ(config["num_hidden_layers"], 4);
+  EXPECT_EQ(config["layer_types"], nlohmann::json({"a0", "a1", "b1", "b2"}));
+  EXPECT_EQ(cocktail::Checkpoint::open(tmp.dir / "out").tensors().size(), 3 + 4 * 9u);  // embed, norm, lm_head
+}
+
 class SameBytes : public ::testing::TestWithParam<std::string> {};
 
 // Invariant 1 for every method: ranks, chunks and threads change no byte.
@@ -179,7 +206,8 @@ INSTANTIATE_TEST_SUITE_P(Methods, SameBytes,
                          ::testing::Values("task_arithmetic-bfloat16", "ties-bfloat16", "ties_rescaled-float32",
                                            "breadcrumbs-float16", "breadcrumbs_ties-bfloat16", "slerp-float32",
                                            "nearswap-bfloat16", "model_stock-float32", "nuslerp_nobase-float32",
-                                           "multislerp-float32", "karcher_base-float16"),
+                                           "multislerp-float32", "karcher_base-float16",
+                                           "passthrough_slices-bfloat16", "slerp_slices-float32", "ties_slices-float16"),
                          param_name);
 
 class EmulatedGpu : public ::testing::TestWithParam<std::string> {};

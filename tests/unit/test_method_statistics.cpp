@@ -14,6 +14,7 @@
 #include "exact_sum.hpp"
 #include "merge/methods/magnitude_select.hpp"
 #include "merge/methods/parameters.hpp"
+#include "plan/layer_names.hpp"
 #include "philox.hpp"
 #include "task_vector_math.hpp"
 
@@ -277,6 +278,19 @@ TEST(LayerStack, PositionsAsMergekit) {
   EXPECT_EQ(s.position("model.layers.3.self_attn.q_proj.weight"), 1.0);
   EXPECT_DOUBLE_EQ(s.position("model.layers.1.input_layernorm.weight"), 1.0 / 3);
   EXPECT_EQ(LayerStack({"encoder.layer.0.x"}).position("encoder.layer.0.x"), 1.0);  // one layer: t = 1
+}
+
+TEST(LayerNames, RenamesTheLayerIndexOnly) {
+  EXPECT_EQ(with_layer("model.layers.3.mlp.up_proj.weight", 12), "model.layers.12.mlp.up_proj.weight");
+  EXPECT_EQ(with_layer("transformer.h.10.attn.c_attn.weight", 2), "transformer.h.2.attn.c_attn.weight");
+  EXPECT_EQ(with_layer("encoder.layer.0.x", 7), "encoder.layer.7.x");
+  EXPECT_EQ(layer_index("model.layers.31.mlp.experts.7.w1.weight"), 31);  // the first index: the layer's
+  EXPECT_EQ(with_layer("model.layers.31.mlp.experts.7.w1.weight", 4), "model.layers.4.mlp.experts.7.w1.weight");
+  EXPECT_FALSE(layer_index("model.norm.weight"));
+  EXPECT_TRUE(before_layers("model.embed_tokens.weight"));
+  EXPECT_TRUE(before_layers("transformer.wte.weight"));
+  EXPECT_FALSE(before_layers("lm_head.weight"));
+  EXPECT_FALSE(before_layers("model.norm.weight"));
 }
 
 }  // namespace

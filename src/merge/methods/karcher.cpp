@@ -127,8 +127,7 @@ class KarcherMethod : public Method {
 
   std::unique_ptr<PreparedMethod> prepare(const Job& job, const MergePlan& plan) const override {
     const ParamResolver params(job, parameters());
-    const std::string none;
-    const ParamValue max_iter = params.get("max_iter", none, 0), tol = params.get("tol", none, 0);
+    const ParamValue max_iter = params.get("max_iter"), tol = params.get("tol");
     if (!(max_iter.number >= 0 && max_iter.number <= 1e6) || max_iter.number != std::floor(max_iter.number))
       throw Error(max_iter.where + ": max_iter must be a whole number from 0 to 1000000, got " +
                   number_text(max_iter.number));

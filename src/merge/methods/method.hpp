@@ -35,6 +35,9 @@ class Method {
   // method has one), as indices into job.models. Throws naming the key when
   // the job cannot run this method (no base model, ...).
   virtual std::vector<size_t> sources(const Job& job) const = 0;
+  // With slices: whether each slice may name its own models (passthrough),
+  // rather than every slice all of sources().
+  virtual bool models_may_differ_per_slice() const { return false; }
   // Units of `t` hold a multiple of this many elements (1: any split).
   virtual uint64_t unit_alignment(const PlannedTensor&) const { return 1; }
   // Resolves and checks every parameter for every merged tensor of `plan`

@@ -101,7 +101,7 @@ class ModelStockMethod : public Method {
   std::unique_ptr<PreparedMethod> prepare(const Job& job, const MergePlan& plan) const override {
     const ParamResolver params(job, parameters());
     for (const auto& t : plan.tensors) {
-      const ParamValue fw = params.get("filter_wise", t.name, 0);
+      const ParamValue fw = params.get("filter_wise", t);
       if (fw.number != 0) throw Error(fw.where + ": model_stock's filter_wise is not supported yet (docs/methods.md)");
     }
     return std::make_unique<PreparedModelStock>(plan, job.models.size() - 1);

@@ -42,9 +42,6 @@ class PreparedMultislerp : public GramPass {
                      const std::vector<size_t>& models, bool normalize, float eps)
       : GramPass(plan, Gram{static_cast<int>(models.size())}, has_base), has_base_(has_base), eps_(eps),
         tensors_(plan.tensors.size()) {
-    std::vector<std::string> names;
-    for (const auto& t : plan.tensors) names.push_back(t.name);
-    const LayerStack layers(names);
     for (size_t i = 0; i < plan.tensors.size(); ++i) {
       const PlannedTensor& pt = plan.tensors[i];
       if (pt.action != TensorAction::Merge) continue;
@@ -52,7 +49,7 @@ class PreparedMultislerp : public GramPass {
       m.merged = true;
       float total = 0;
       for (size_t model : models) {
-        m.w.push_back(static_cast<float>(params.get("weight", pt.name, layers.position(pt.name), model).number));
+        m.w.push_back(static_cast<float>(params.get("weight", pt, model).number));
         total = total + m.w.back();
       }
       if (normalize)
@@ -182,9 +179,8 @@ class MultislerpMethod : public Method {
     const bool has_base = job.models[0].role == ModelRole::Base;
     std::vector<size_t> models;
     for (size_t i = has_base ? 1 : 0; i < job.models.size(); ++i) models.push_back(i);
-    const std::string none;
-    const bool normalize = params.get("normalize_weights", none, 0).number != 0;
-    const ParamValue eps = params.get("eps", none, 0);
+    const bool normalize = params.get("normalize_weights").number != 0;
+    const ParamValue eps = params.get("eps");
     if (!(eps.number >= 0) || !std::isfinite(static_cast<float>(eps.number)))
       throw Error(eps.where + ": eps must be a finite number at least 0, got " + number_text(eps.number));
     return std::make_unique<PreparedMultislerp>(plan, params, has_base, models, normalize,

@@ -33,15 +33,11 @@ class PreparedNuslerp : public GramPass {
  public:
   PreparedNuslerp(const MergePlan& plan, const ParamResolver& params, bool has_base, const std::vector<size_t>& models)
       : GramPass(plan, kGram, has_base), has_base_(has_base), tensors_(plan.tensors.size()) {
-    std::vector<std::string> names;
-    for (const auto& t : plan.tensors) names.push_back(t.name);
-    const LayerStack layers(names);
     for (size_t i = 0; i < plan.tensors.size(); ++i) {
       const PlannedTensor& pt = plan.tensors[i];
       if (pt.action != TensorAction::Merge) continue;
-      const double pos = layers.position(pt.name);
-      const double w1 = params.get("weight", pt.name, pos, models[0]).number;
-      const double w2 = params.get("weight", pt.name, pos, models[1]).number;
+      const double w1 = params.get("weight", pt, models[0]).number;
+      const double w2 = params.get("weight", pt, models[1]).number;
       const double total = w1 + w2;
       tensors_[i].t = std::fabs(total) < 1e-6 ? 0.5 : w2 / total;
     }
@@ -123,7 +119,7 @@ class NuslerpMethod : public Method {
   std::unique_ptr<PreparedMethod> prepare(const Job& job, const MergePlan& plan) const override {
     const ParamResolver params(job, parameters());
     for (const auto& t : plan.tensors) {
-      const ParamValue flat = params.get("nuslerp_flatten", t.name, 0);
+      const ParamValue flat = params.get("nuslerp_flatten", t);
       if (flat.number == 0) throw Error(flat.where + ": nuslerp per row (nuslerp_flatten: false) is not supported yet");
     }
     const bool has_base = job.models[0].role == ModelRole::Base;

@@ -72,22 +72,6 @@ bool filter_matches(const std::optional<std::string>& filter, const std::string&
   return !filter || *filter == "*" || (!tensor.empty() && tensor.find(*filter) != std::string::npos);
 }
 
-std::optional<long> layer_index_of(const std::string& name) {
-  size_t start = 0;
-  std::string previous;
-  while (start <= name.size()) {
-    const size_t dot = name.find('.', start);
-    const std::string seg = name.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if ((previous == "layers" || previous == "layer" || previous == "h" || previous == "blocks") && !seg.empty() &&
-        seg.size() < 10 && seg.find_first_not_of("0123456789") == std::string::npos)
-      return std::stol(seg);
-    if (dot == std::string::npos) break;
-    previous = seg;
-    start = dot + 1;
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 std::string number_text(double v) {
@@ -95,19 +79,6 @@ std::string number_text(double v) {
   s.precision(6);
   s << v;
   return s.str();
-}
-
-LayerStack::LayerStack(const std::vector<std::string>& tensor_names) {
-  for (const auto& n : tensor_names)
-    if (auto i = layer_index_of(n)) layers = std::max(layers, *i + 1);
-}
-
-std::optional<long> LayerStack::index(const std::string& tensor_name) const { return layer_index_of(tensor_name); }
-
-double LayerStack::position(const std::string& tensor_name) const {
-  const std::optional<long> i = index(tensor_name);
-  if (!i) return 0.0;
-  return layers > 1 ? double(*i) / double(layers - 1) : 1.0;
 }
 
 ParamResolver::ParamResolver(const Job& job, std::vector<ParamSpec> specs) : job_(job), specs_(std::move(specs)) {
@@ -133,6 +104,10 @@ ParamResolver::ParamResolver(const Job& job, std::vector<ParamSpec> specs) : job
   };
   check(job.parameters, false);
   for (const ModelSpec& m : job.models) check(m.parameters, true);
+  for (const Slice& slice : job.slices) {
+    check(slice.parameters, false);
+    for (const SliceSource& s : slice.sources) check(s.parameters, true);
+  }
 }
 
 const ParamSpec& ParamResolver::spec(const std::string& name) const {
@@ -141,12 +116,29 @@ const ParamSpec& ParamResolver::spec(const std::string& name) const {
   throw Error("internal: parameter '" + name + "' is not declared");
 }
 
-ParamValue ParamResolver::get(const std::string& name, const std::string& tensor, double t,
+ParamValue ParamResolver::get(const std::string& name, const PlannedTensor& tensor,
                               std::optional<size_t> model) const {
   const ParamSpec& s = spec(name);
   std::vector<const Settings*> places;
-  if (model && s.scope == ParamScope::PerModel) places.push_back(&job_.models[*model].parameters);
+  const Slice* slice = tensor.slice >= 0 ? &job_.slices[tensor.slice] : nullptr;
+  if (model && s.scope == ParamScope::PerModel) {
+    if (!slice) places.push_back(&job_.models[*model].parameters);
+    if (slice)
+      for (const SliceSource& src : slice->sources)
+        if (src.model == *model) places.push_back(&src.parameters);
+  }
+  if (slice) places.push_back(&slice->parameters);
   places.push_back(&job_.parameters);
+  return find(s, places, tensor.name, tensor.layer_position, model);
+}
+
+ParamValue ParamResolver::get(const std::string& name) const {
+  return find(spec(name), {&job_.parameters}, "", 0, std::nullopt);
+}
+
+ParamValue ParamResolver::find(const ParamSpec& s, const std::vector<const Settings*>& places,
+                               const std::string& tensor, double t, std::optional<size_t> model) const {
+  const std::string& name = s.name;
   for (const Settings* place : places) {
     const Setting* setting = find_setting(*place, name);
     if (!setting) continue;

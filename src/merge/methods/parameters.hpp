@@ -4,18 +4,21 @@
 // job's settings (config/setting.hpp), resolved per tensor the way
 // mergekit 0.1.5 resolves them (config.py evaluate_setting,
 // parameter_resolver.py):
-//  - per-model parameters look in models[i].parameters, then the top-level
-//    parameters; job-level ones only in the top-level parameters;
+//  - per-model parameters look in models[i].parameters (with slices: the
+//    tensor's slice source of that model), then the slice's parameters, then
+//    the top-level ones; job-level ones skip the first place;
 //  - within a setting, the first condition whose filter is a substring of
 //    the tensor name wins (no filter, or "*", matches all); none matching
 //    falls through to the next place, then to the default;
 //  - a gradient [v0, ..., vn] is interpolated piecewise linearly at the
-//    tensor's layer position t (layer_position below).
+//    tensor's layer position t (PlannedTensor::layer_position: in its slice
+//    with slices).
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "config/job.hpp"
+#include "plan/tensor_plan.hpp"
 
 namespace cocktail {
 
@@ -42,17 +45,6 @@ struct ParamValue {
   std::string where;  // the setting it came from ("FILE:LINE: key 'K'"), or "default"
 };
 
-// Where a tensor sits in the layer stack: t = index / (layers - 1) inside it
-// (1 for a single layer, as mergekit), 0 outside (embeddings, final norm,
-// lm_head). Layers are the `N` of "layers.N.", "layer.N.", "h.N." or
-// "blocks.N.", counted over the reference model's tensor names.
-struct LayerStack {
-  explicit LayerStack(const std::vector<std::string>& tensor_names);
-  double position(const std::string& tensor_name) const;
-  std::optional<long> index(const std::string& tensor_name) const;
-  long layers = 0;
-};
-
 // A parameter value as summaries and messages print it (6 significant digits).
 std::string number_text(double v);
 
@@ -63,13 +55,16 @@ class ParamResolver {
   // parameters that cannot vary); throws cocktail::Error naming the key.
   ParamResolver(const Job& job, std::vector<ParamSpec> specs);
 
-  // The value for `tensor` at layer position t; `model` is an index into
-  // job.models for per-model parameters. Throws when a required one is missing.
-  ParamValue get(const std::string& name, const std::string& tensor, double t,
-                 std::optional<size_t> model = std::nullopt) const;
+  // The value for `tensor`; `model` is an index into job.models for
+  // per-model parameters. Throws when a required one is missing.
+  ParamValue get(const std::string& name, const PlannedTensor& tensor, std::optional<size_t> model = std::nullopt) const;
+  // A value for the whole job: the top-level setting without a filter.
+  ParamValue get(const std::string& name) const;
 
  private:
   const ParamSpec& spec(const std::string& name) const;
+  ParamValue find(const ParamSpec& s, const std::vector<const Settings*>& places, const std::string& tensor, double t,
+                  std::optional<size_t> model) const;
   const Job& job_;
   std::vector<ParamSpec> specs_;
 };

@@ -18,5 +18,6 @@ const Method& model_stock_method();
 const Method& nuslerp_method();
 const Method& multislerp_method();
 const Method& karcher_method();
+const Method& passthrough_method();
 
 }  // namespace cocktail

@@ -163,7 +163,6 @@ class PreparedTaskVector : public PreparedMethod {
  public:
   PreparedTaskVector(const TaskVectorSpec& spec, const Job& job, const MergePlan& plan, const ParamResolver& params)
       : spec_(spec), plan_(plan) {
-    const LayerStack layers = layer_stack(plan);
     tensors_.resize(plan.tensors.size());
     std::vector<size_t> first(plan.tensors.size(), SIZE_MAX);
     for (size_t u = 0; u < plan.units.size(); ++u) {
@@ -175,7 +174,7 @@ class PreparedTaskVector : public PreparedMethod {
       }
       ++t.units;
     }
-    for (size_t i = 0; i < plan.tensors.size(); ++i) resolve(job, plan.tensors[i], params, layers, tensors_[i]);
+    for (size_t i = 0; i < plan.tensors.size(); ++i) resolve(job, plan.tensors[i], params, tensors_[i]);
   }
 
   int passes() const override {
@@ -475,22 +474,14 @@ class PreparedTaskVector : public PreparedMethod {
   }
 
  private:
-  static LayerStack layer_stack(const MergePlan& plan) {
-    std::vector<std::string> names;
-    for (const auto& t : plan.tensors) names.push_back(t.name);
-    return LayerStack(names);
-  }
-
-  void resolve(const Job& job, const PlannedTensor& pt, const ParamResolver& params, const LayerStack& layers,
-               TensorState& t) const {
+  void resolve(const Job& job, const PlannedTensor& pt, const ParamResolver& params, TensorState& t) const {
     if (pt.action != TensorAction::Merge) return;
     t.merged = true;
-    const double pos = layers.position(pt.name);
-    t.normalize = params.get("normalize", pt.name, pos).number != 0;
-    t.lambda = params.get("lambda", pt.name, pos).number;
+    t.normalize = params.get("normalize", pt).number != 0;
+    t.lambda = params.get("lambda", pt).number;
     if (spec_.sparsifier != Sparsifier::None) {
-      t.rescale = params.get("rescale", pt.name, pos).number != 0;
-      t.norm = params.get("rescale_norm", pt.name, pos).text == "density" ? RescaleNorm::Density : RescaleNorm::L1;
+      t.rescale = params.get("rescale", pt).number != 0;
+      t.norm = params.get("rescale_norm", pt).text == "density" ? RescaleNorm::Density : RescaleNorm::L1;
     }
     t.key = philox_key(job.random_seed, pt.name);
     if (pt.shape.size() >= 2) {
@@ -502,19 +493,19 @@ class PreparedTaskVector : public PreparedMethod {
     for (size_t s = 1; s < pt.sources.size(); ++s) {
       const size_t model = pt.sources[s].model;
       ModelTensor m;
-      const ParamValue w = params.get("weight", pt.name, pos, model);
+      const ParamValue w = params.get("weight", pt, model);
       m.weight = static_cast<float>(w.number);
       if (std::isinf(m.weight) || (w.number != 0 && m.weight == 0))
         throw Error(w.where + ": weight " + number_text(w.number) + " does not fit in float32 (tensor '" + pt.name + "')");
       if (spec_.sparsifier != Sparsifier::None) {
-        const ParamValue density = params.get("density", pt.name, pos, model);
+        const ParamValue density = params.get("density", pt, model);
         m.density = density.number;
         if (!(m.density > 0 && m.density <= 1))
           throw Error(density.where + ": density must be in (0, 1], got " + number_text(m.density) + " for tensor '" +
                       pt.name + "'");
         m.sparsified = m.density < 1;
         if (spec_.sparsifier == Sparsifier::Outliers) {
-          const ParamValue gamma = params.get("gamma", pt.name, pos, model);
+          const ParamValue gamma = params.get("gamma", pt, model);
           m.gamma = gamma.number;
           if (!(m.gamma >= 0 && m.gamma + m.density <= 1))
             throw Error(gamma.where + ": gamma must be >= 0 with gamma + density <= 1, got gamma " +
@@ -522,7 +513,7 @@ class PreparedTaskVector : public PreparedMethod {
                         "'");
         }
         if (spec_.sparsifier == Sparsifier::Della) {
-          const ParamValue epsilon = params.get("epsilon", pt.name, pos, model);
+          const ParamValue epsilon = params.get("epsilon", pt, model);
           m.epsilon = epsilon.number;
           if (m.sparsified && !(m.epsilon >= 0 && m.density - m.epsilon > 0 && m.density + m.epsilon < 1))
             throw Error(epsilon.where + ": della needs density - epsilon and density + epsilon inside (0, 1), got " +

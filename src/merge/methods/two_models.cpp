@@ -22,14 +22,11 @@ std::vector<size_t> base_and_one_other(const Job& job, std::string_view method, 
 }
 
 std::vector<double> resolve_t(const MergePlan& plan, const ParamResolver& params) {
-  std::vector<std::string> names;
-  for (const auto& t : plan.tensors) names.push_back(t.name);
-  const LayerStack layers(names);
   std::vector<double> t(plan.tensors.size(), NAN);
   for (size_t i = 0; i < plan.tensors.size(); ++i) {
     const PlannedTensor& pt = plan.tensors[i];
     if (pt.action != TensorAction::Merge) continue;
-    const ParamValue v = params.get("t", pt.name, layers.position(pt.name));
+    const ParamValue v = params.get("t", pt);
     if (!std::isfinite(static_cast<float>(v.number)))
       throw Error(v.where + ": t must be a finite number, got " + number_text(v.number));
     t[i] = v.number;
