@@ -314,6 +314,11 @@ std::vector<Case> cases() {
        "multislerp: the weighted sum of the models' unit vectors is zero"},
       {"KarcherMaxIter", [](const fs::path& d) { method_job(d, "karcher", "", "parameters: {max_iter: 2.5}\n"); },
        "key 'parameters.max_iter': max_iter must be a whole number from 0 to 1000000, got 2.5"},
+      {"SceWithoutBase",
+       [](const fs::path& d) {
+         write_file(d / "job.yaml", "merge_method: sce\nmodels:\n  - model: base\n  - model: ft\noutput: out\n");
+       },
+       "key 'base_model': missing: sce merges the models' task vectors"},
       {"SlerpWithoutT", [](const fs::path& d) { method_job(d, "slerp", ""); }, "key 'parameters.t': missing"},
       {"SlerpWeight", [](const fs::path& d) { method_job(d, "slerp", "weight: 1", "parameters: {t: 0.5}\n"); },
        "key 'models[0].parameters.weight': unknown parameter for slerp"},

@@ -1,4 +1,5 @@
-// mergekit's task-vector methods, slerp, nuslerp, multislerp, karcher, nearswap and model_stock under the real mpirun: the values against
+// mergekit's task-vector methods, sce, slerp, nuslerp, multislerp, karcher, nearswap, model_stock and passthrough
+// with slices under the real mpirun: the values against
 // mergekit 0.1.5's own outputs (tests/fixtures/mergekit, made by
 // make_mergekit_fixtures.py), the same bytes at any rank count, chunk size
 // and thread count, and DARE's and DELLA's masks against their definition.
@@ -96,7 +97,8 @@ INSTANTIATE_TEST_SUITE_P(
                       "nuslerp_nobase-float16", "multislerp-bfloat16", "multislerp_nobase-bfloat16",
                       "karcher-bfloat16", "karcher_base-bfloat16", "passthrough_slices-float32",
                       "passthrough_slices-bfloat16", "passthrough_slices-float16", "ties_slices-float32",
-                      "ties_slices-bfloat16", "ties_slices-float16"),
+                      "ties_slices-bfloat16", "ties_slices-float16", "sce-bfloat16", "sce-float16",
+                      "sce_all-bfloat16"),
     param_name);
 
 // Whole-tensor sums (the rescale's L1 norms, the spherical methods' and model_stock's dot products; karcher's
@@ -143,7 +145,8 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, MergekitValuesWholeTensorSums,
                                            "multislerp-float32", "multislerp-float16", "multislerp_nobase-float32",
                                            "multislerp_nobase-float16", "karcher-float32", "karcher-float16",
                                            "karcher_base-float32", "karcher_base-float16", "slerp_slices-float32",
-                                           "slerp_slices-bfloat16", "slerp_slices-float16"),
+                                           "slerp_slices-bfloat16", "slerp_slices-float16", "sce-float32",
+                                           "sce_all-float32", "sce_all-float16"),
                          param_name);
 
 // slerp at t = 0 is the base and at t = 1 the other model, byte for byte
@@ -207,7 +210,8 @@ INSTANTIATE_TEST_SUITE_P(Methods, SameBytes,
                                            "breadcrumbs-float16", "breadcrumbs_ties-bfloat16", "slerp-float32",
                                            "nearswap-bfloat16", "model_stock-float32", "nuslerp_nobase-float32",
                                            "multislerp-float32", "karcher_base-float16",
-                                           "passthrough_slices-bfloat16", "slerp_slices-float32", "ties_slices-float16"),
+                                           "passthrough_slices-bfloat16", "slerp_slices-float32", "ties_slices-float16",
+                                           "sce-float32", "sce-bfloat16"),
                          param_name);
 
 class EmulatedGpu : public ::testing::TestWithParam<std::string> {};

@@ -19,5 +19,6 @@ const Method& nuslerp_method();
 const Method& multislerp_method();
 const Method& karcher_method();
 const Method& passthrough_method();
+const Method& sce_method();
 
 }  // namespace cocktail
