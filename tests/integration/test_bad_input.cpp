@@ -319,6 +319,15 @@ std::vector<Case> cases() {
          write_file(d / "job.yaml", "merge_method: sce\nmodels:\n  - model: base\n  - model: ft\noutput: out\n");
        },
        "key 'base_model': missing: sce merges the models' task vectors"},
+      {"ArceeFusionThreeModels",
+       [](const fs::path& d) {
+         write_safetensors(d / "ft2/model.safetensors", model(3));
+         write_file(d / "job.yaml", "merge_method: arcee_fusion\nbase_model: base\nmodels:\n  - model: ft\n"
+                                    "  - model: ft2\noutput: out\n");
+       },
+       "key 'models': arcee_fusion merges exactly two models, the base and one other; got 3 in all"},
+      {"ArceeFusionParameter", [](const fs::path& d) { method_job(d, "arcee_fusion", "weight: 1"); },
+       "key 'models[0].parameters.weight': unknown parameter for arcee_fusion"},
       {"SlerpWithoutT", [](const fs::path& d) { method_job(d, "slerp", ""); }, "key 'parameters.t': missing"},
       {"SlerpWeight", [](const fs::path& d) { method_job(d, "slerp", "weight: 1", "parameters: {t: 0.5}\n"); },
        "key 'models[0].parameters.weight': unknown parameter for slerp"},

@@ -11,7 +11,7 @@ const std::vector<const Method*>& all_methods() {
       &breadcrumbs_method(),     &breadcrumbs_ties_method(), &della_method(),       &della_linear_method(),
       &slerp_method(),           &nearswap_method(),
       &model_stock_method(),     &nuslerp_method(),         &multislerp_method(),       &karcher_method(),
-      &passthrough_method(),      &sce_method(),
+      &passthrough_method(),      &sce_method(),            &arcee_fusion_method(),
   };
   return methods;
 }

@@ -20,5 +20,6 @@ const Method& multislerp_method();
 const Method& karcher_method();
 const Method& passthrough_method();
 const Method& sce_method();
+const Method& arcee_fusion_method();
 
 }  // namespace cocktail
