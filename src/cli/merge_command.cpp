@@ -170,7 +170,7 @@ void plan_merge(int ranks, PreparedJob& p) {
   if (p.method) {
     if (p.fewshot) set_fewshot_weights(p.job, *p.fewshot);
     p.recipe.models = p.method->sources(p.job);
-    options.unit_alignment = [m = p.method](const PlannedTensor& t) { return m->unit_alignment(t); };
+    options.unit_alignment = [m = p.method, &job = p.job](const PlannedTensor& t) { return m->unit_alignment(job, t); };
     options.slices = &p.job.slices;
     options.slice_models_may_differ = p.method->models_may_differ_per_slice();
   } else {

@@ -37,6 +37,11 @@ struct PlannedTensor {
   int slice = -1;  // the index into Job::slices that made it, or -1
 
   uint64_t out_bytes() const { return numel * dtype_size(out_dtype); }
+  // Elements of a row, the last dimension (a 1-D tensor is one row): what
+  // the methods with per-row statistics align their units to.
+  uint64_t row_length() const {
+    return shape.size() >= 2 ? (shape.back() > 0 ? shape.back() : 1) : (numel > 0 ? numel : 1);
+  }
 };
 
 // Output tensors in the reference model's order (its files in index order,

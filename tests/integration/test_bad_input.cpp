@@ -278,23 +278,16 @@ std::vector<Case> cases() {
        "key 'models': nearswap merges exactly two models, the base and one other; got 1"},
       {"ModelStockTwoModels", [](const fs::path& d) { method_job(d, "model_stock", ""); },
        "key 'models': model_stock needs the base and at least two fine-tunes (three models); got 2"},
-      {"ModelStockFilterWise",
-       [](const fs::path& d) {
-         write_safetensors(d / "ft2/model.safetensors", model(3));
-         write_file(d / "job.yaml", "merge_method: model_stock\nbase_model: base\nparameters: {filter_wise: true}\n"
-                                    "models:\n  - model: ft\n  - model: ft2\noutput: out\n");
-       },
-       "key 'parameters.filter_wise': model_stock's filter_wise is not supported yet"},
       {"NuslerpOneModel", [](const fs::path& d) { method_job(d, "nuslerp", "weight: 1"); },
        "key 'models': nuslerp merges exactly two models (besides an optional base_model); got 1"},
-      {"NuslerpPerRow",
+      {"NuslerpPerColumn",
        [](const fs::path& d) {
          write_safetensors(d / "ft2/model.safetensors", model(3));
-         write_file(d / "job.yaml", "merge_method: nuslerp\nparameters: {nuslerp_flatten: false}\nmodels:\n"
+         write_file(d / "job.yaml", "merge_method: nuslerp\nparameters: {nuslerp_flatten: false, nuslerp_row_wise: true}\nmodels:\n"
                                     "  - model: ft\n    parameters: {weight: 1}\n  - model: ft2\n"
                                     "    parameters: {weight: 1}\noutput: out\n");
        },
-       "key 'parameters.nuslerp_flatten': nuslerp per row (nuslerp_flatten: false) is not supported yet"},
+       "key 'parameters.nuslerp_row_wise': nuslerp per column (nuslerp_row_wise with nuslerp_flatten: false) is not supported yet"},
       {"MultislerpOnlyTheBase",
        [](const fs::path& d) {
          write_file(d / "job.yaml", "merge_method: multislerp\nbase_model: base\nmodels:\n  - model: base\n"

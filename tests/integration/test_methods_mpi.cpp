@@ -99,7 +99,7 @@ INSTANTIATE_TEST_SUITE_P(
                       "passthrough_slices-bfloat16", "passthrough_slices-float16", "ties_slices-float32",
                       "ties_slices-bfloat16", "ties_slices-float16", "sce-bfloat16", "sce-float16",
                       "sce_all-bfloat16", "arcee_fusion-float32", "arcee_fusion-bfloat16",
-                      "arcee_fusion-float16"),
+                      "arcee_fusion-float16", "nuslerp_rows-bfloat16", "model_stock_rows-bfloat16"),
     param_name);
 
 // Whole-tensor sums (the rescale's L1 norms, the spherical methods' and model_stock's dot products; karcher's
@@ -147,7 +147,9 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, MergekitValuesWholeTensorSums,
                                            "multislerp_nobase-float16", "karcher-float32", "karcher-float16",
                                            "karcher_base-float32", "karcher_base-float16", "slerp_slices-float32",
                                            "slerp_slices-bfloat16", "slerp_slices-float16", "sce-float32",
-                                           "sce_all-float32", "sce_all-float16"),
+                                           "sce_all-float32", "sce_all-float16", "nuslerp_rows-float32",
+                                           "nuslerp_rows-float16", "model_stock_rows-float32",
+                                           "model_stock_rows-float16"),
                          param_name);
 
 // slerp at t = 0 is the base and at t = 1 the other model, byte for byte
@@ -212,7 +214,8 @@ INSTANTIATE_TEST_SUITE_P(Methods, SameBytes,
                                            "nearswap-bfloat16", "model_stock-float32", "nuslerp_nobase-float32",
                                            "multislerp-float32", "karcher_base-float16",
                                            "passthrough_slices-bfloat16", "slerp_slices-float32", "ties_slices-float16",
-                                           "sce-float32", "sce-bfloat16", "arcee_fusion-bfloat16"),
+                                           "sce-float32", "sce-bfloat16", "arcee_fusion-bfloat16",
+                                           "nuslerp_rows-float32", "model_stock_rows-float16"),
                          param_name);
 
 class EmulatedGpu : public ::testing::TestWithParam<std::string> {};

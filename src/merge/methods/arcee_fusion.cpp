@@ -62,11 +62,6 @@ void importances(const float* x, const float* b, size_t count, size_t cols, floa
   });
 }
 
-// The softmax's dimension: the last one (a 1-D tensor is one row).
-uint64_t row_length(const PlannedTensor& t) {
-  return t.shape.size() >= 2 ? std::max<uint64_t>(1, t.shape.back()) : std::max<uint64_t>(1, t.numel);
-}
-
 struct FusionTensor {
   bool merged = false;
   uint64_t rank[3] = {};   // the order statistics wanted (0-based, ascending)
@@ -180,7 +175,7 @@ class PreparedFusion : public PreparedMethod {
     imp.resize(unit.count);
     widen(in[0], pt.sources[0].tensor->info.dtype, 0, unit.count, b.data());
     widen(in[1], pt.sources[1].tensor->info.dtype, 0, unit.count, x.data());
-    importances(x.data(), b.data(), unit.count, row_length(pt), imp.data(), pool);
+    importances(x.data(), b.data(), unit.count, pt.row_length(), imp.data(), pool);
     return imp;
   }
 
@@ -198,8 +193,8 @@ class ArceeFusionMethod : public Method {
     return base_and_one_other(job, "arcee_fusion", "fuses one model's important changes into its base");
   }
 
-  uint64_t unit_alignment(const PlannedTensor& t) const override {
-    return t.action == TensorAction::Merge ? row_length(t) : 1;
+  uint64_t unit_alignment(const Job&, const PlannedTensor& t) const override {
+    return t.action == TensorAction::Merge ? t.row_length() : 1;
   }
 
   std::unique_ptr<PreparedMethod> prepare(const Job& job, const MergePlan& plan) const override {

@@ -66,6 +66,23 @@ void accumulate_gram(const Gram& gram, size_t count, const GramBlock& load, uint
 
 }  // namespace
 
+std::vector<double> row_gram(const Gram& gram, const PlannedTensor& pt, UnitInputs in, bool task_vectors,
+                             size_t first, size_t len) {
+  thread_local std::vector<float> values;
+  values.resize(size_t(gram.n) * len);
+  std::vector<float*> v(gram.n);
+  for (int i = 0; i < gram.n; ++i) v[i] = values.data() + size_t(i) * len;
+  load_vectors(pt, in, task_vectors, gram.n, first, len, v.data());
+  std::vector<double> sums(gram.sums(), 0.0);
+  for (int i = 0; i < gram.n; ++i)
+    for (int k = i; k < gram.n; ++k) {
+      double s = 0;
+      for (size_t j = 0; j < len; ++j) s += double(v[i][j]) * double(v[k][j]);
+      sums[gram.index(i, k)] = s;
+    }
+  return sums;
+}
+
 std::span<uint64_t> GramPass::state(int, size_t tensor) {
   std::vector<uint64_t>& s = states_[tensor];
   if (s.empty()) s.assign(size_t(gram_.sums()) * ExactDot::kSize, 0);

@@ -25,6 +25,14 @@ struct Gram {
   int index(int i, int k) const { return i == k ? i : pair(std::min(i, k), std::max(i, k)); }  // <v_i, v_k>
 };
 
+// The Gram sums of elements [first, first + len) of a unit's n vectors (as
+// GramPass reads them), in double in element order: one row for the per-row
+// variants (model_stock's filter_wise, nuslerp_flatten: false), whose rows
+// lie whole in a unit. Float32 products are exact in double, so only the
+// additions round, in the same order at any rank count and chunk size.
+std::vector<double> row_gram(const Gram& gram, const PlannedTensor& pt, UnitInputs in, bool task_vectors,
+                             size_t first, size_t len);
+
 // The one statistics pass of the methods built on a Gram matrix (slerp,
 // nuslerp, multislerp, karcher, model_stock): over every merged tensor, the
 // Gram sums of its n vectors (the sources, or with a base the task vectors

@@ -39,7 +39,7 @@ class Method {
   // rather than every slice all of sources().
   virtual bool models_may_differ_per_slice() const { return false; }
   // Units of `t` hold a multiple of this many elements (1: any split).
-  virtual uint64_t unit_alignment(const PlannedTensor&) const { return 1; }
+  virtual uint64_t unit_alignment(const Job&, const PlannedTensor&) const { return 1; }
   // Resolves and checks every parameter for every merged tensor of `plan`
   // (built with sources() and unit_alignment()); throws naming the key.
   virtual std::unique_ptr<PreparedMethod> prepare(const Job& job, const MergePlan& plan) const = 0;

@@ -6,7 +6,9 @@
 //   out = t * (sum_i w_i) / N + (1 - t) * w_0
 // in float32 as torch does. One statistics pass sums the Gram matrix of the
 // task vectors (their squared norms and pairwise dot products) exactly over
-// the tensor's chunks and ranks (kernels/exact_dot.hpp).
+// the tensor's chunks and ranks (kernels/exact_dot.hpp). With filter_wise, t
+// per row (the last dimension; a 1-D tensor is one row): units hold whole
+// rows, and each row's sums are taken in its unit, in double.
 #include <cmath>
 #include <mutex>
 
@@ -18,40 +20,50 @@
 namespace cocktail {
 namespace {
 
-class PreparedModelStock : public GramPass {
- public:
-  PreparedModelStock(const MergePlan& plan, size_t models)
-      : GramPass(plan, Gram{static_cast<int>(models)}, true), t_(plan.tensors.size(), 0.0f) {}
-
-  // mergekit's float32 steps from the exact sums: norms as float32, the
-  // product of two norms clamped at 1e-6, the cosines' mean summed in pair
-  // order.
-  void finish_tensor(size_t tensor, const std::vector<double>& sums) override {
-    const int n = gram_.n;
-    std::vector<float> norm(n);
-    for (int i = 0; i < n; ++i) norm[i] = static_cast<float>(std::sqrt(sums[i]));
-    float sum = 0;
-    for (int i = 0; i < n; ++i)
-      for (int k = i + 1; k < n; ++k) {
+// t from the Gram sums of the task vectors (a tensor's, or with filter_wise
+// a row's) in mergekit's float32 steps: norms as float32, the product of two
+// norms clamped at 1e-6, the cosines' mean summed in pair order.
+float stock_t(const Gram& gram, const std::vector<double>& sums) {
+  const int n = gram.n;
+  std::vector<float> norm(n);
+  for (int i = 0; i < n; ++i) norm[i] = static_cast<float>(std::sqrt(sums[i]));
+  float sum = 0;
+  for (int i = 0; i < n; ++i)
+    for (int k = i + 1; k < n; ++k) {
         const float product = std::fmax(norm[i] * norm[k], 1e-6f);
-        float c = static_cast<float>(sums[gram_.pair(i, k)] / double(product));
+        float c = static_cast<float>(sums[gram.pair(i, k)] / double(product));
         c = std::isnan(c) ? c : std::fmin(1.0f, std::fmax(-1.0f, c));
         sum = sum + c;
       }
-    const float cos = sum / static_cast<float>(n * (n - 1) / 2);
-    const float denominator = 1.0f + static_cast<float>(n - 1) * cos;
-    t_[tensor] = std::fabs(denominator) < 1e-6f ? 0.0f : (static_cast<float>(n) * cos) / denominator;
-  }
+  const float cos = sum / static_cast<float>(n * (n - 1) / 2);
+  const float denominator = 1.0f + static_cast<float>(n - 1) * cos;
+  return std::fabs(denominator) < 1e-6f ? 0.0f : (static_cast<float>(n) * cos) / denominator;
+}
+
+class PreparedModelStock : public GramPass {
+ public:
+  PreparedModelStock(const MergePlan& plan, size_t models, std::vector<bool> per_row)
+      : GramPass(plan, Gram{static_cast<int>(models)}, true), t_(plan.tensors.size(), 0.0f),
+        per_row_(std::move(per_row)) {}
+
+  // filter_wise tensors take their t per row, inside the apply.
+  bool reads(int pass, size_t tensor) const override { return !per_row_[tensor] && GramPass::reads(pass, tensor); }
+
+  void finish_tensor(size_t tensor, const std::vector<double>& sums) override { t_[tensor] = stock_t(gram_, sums); }
 
   void apply(const WorkUnit& unit, UnitInputs in, std::byte* out, ThreadPool& pool,
              uint64_t* nonfinite) const override {
     const PlannedTensor& pt = plan_.tensors[unit.tensor];
     const int n = gram_.n;
-    const float t = t_[unit.tensor], one_minus_t = 1.0f - t, count = static_cast<float>(n);
+    const float count = static_cast<float>(n);
+    const uint64_t cols = per_row_[unit.tensor] ? pt.row_length() : 1;  // a row is whole in one thread
     std::mutex mu;
-    pool.parallel_for(unit.count, [&](size_t begin, size_t end) {
+    pool.parallel_for(unit.count / cols, [&](size_t first_row, size_t last_row) {
       std::vector<uint64_t> bad(n + 2, 0);
-      for (size_t j = begin; j < end; ++j) {
+      float row_t = 0;
+      for (size_t j = first_row * cols; j < last_row * cols; ++j) {
+        if (j % cols == 0 && per_row_[unit.tensor]) row_t = stock_t(gram_, row_gram(gram_, pt, in, true, j, cols));
+        const float t = per_row_[unit.tensor] ? row_t : t_[unit.tensor], one_minus_t = 1.0f - t;
         const float w0 = load_as_f32(in[0], pt.sources[0].tensor->info.dtype, j);
         bad[0] += is_nonfinite(w0);
         float total = 0.0f;  // Python's sum() starts from 0, so -0 + 0 = +0 as there
@@ -70,13 +82,14 @@ class PreparedModelStock : public GramPass {
   }
 
   std::string describe(size_t tensor) const override {
-    return plan_.tensors[tensor].action == TensorAction::Merge ? "t from the task vectors' mean cosine"
-                                                               : "copied from the reference model";
+    if (plan_.tensors[tensor].action != TensorAction::Merge) return "copied from the reference model";
+    return per_row_[tensor] ? "t per row from the task vectors' mean cosine" : "t from the task vectors' mean cosine";
   }
   std::string summary() const override { return std::to_string(gram_.n) + " fine-tunes; t per tensor from their angles"; }
 
  private:
   std::vector<float> t_;  // per tensor, after the statistics pass
+  std::vector<bool> per_row_;  // filter_wise, per tensor
 };
 
 class ModelStockMethod : public Method {
@@ -84,7 +97,12 @@ class ModelStockMethod : public Method {
   std::string_view name() const override { return "model_stock"; }
 
   std::vector<ParamSpec> parameters() const override {
-    return {{"filter_wise", ParamType::Boolean, ParamScope::Job, "false", {}, "one t per row (not yet: false only)"}};
+    return {{"filter_wise", ParamType::Boolean, ParamScope::Job, "false", {}, "one t per row (per filter of the output)"}};
+  }
+
+  uint64_t unit_alignment(const Job& job, const PlannedTensor& t) const override {
+    if (t.action != TensorAction::Merge) return 1;
+    return ParamResolver(job, parameters()).get("filter_wise", t).number != 0 ? t.row_length() : 1;
   }
 
   std::vector<size_t> sources(const Job& job) const override {
@@ -100,11 +118,9 @@ class ModelStockMethod : public Method {
 
   std::unique_ptr<PreparedMethod> prepare(const Job& job, const MergePlan& plan) const override {
     const ParamResolver params(job, parameters());
-    for (const auto& t : plan.tensors) {
-      const ParamValue fw = params.get("filter_wise", t);
-      if (fw.number != 0) throw Error(fw.where + ": model_stock's filter_wise is not supported yet (docs/methods.md)");
-    }
-    return std::make_unique<PreparedModelStock>(plan, job.models.size() - 1);
+    std::vector<bool> per_row;
+    for (const auto& t : plan.tensors) per_row.push_back(params.get("filter_wise", t).number != 0);
+    return std::make_unique<PreparedModelStock>(plan, job.models.size() - 1, std::move(per_row));
   }
 };
 

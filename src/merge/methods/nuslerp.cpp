@@ -8,6 +8,9 @@
 //   otherwise:  (sin((1 - t) theta) v_1 + sin(t theta) v_2) / sin(theta)
 // per element in float32 as torch does (t itself in double, as Python
 // computes it). One statistics pass: the two vectors' Gram sums, exactly.
+// With nuslerp_flatten: false, an angle per row (the last dimension; a 1-D
+// tensor is one row): units hold whole rows, each row's sums taken in its
+// unit, in double; no statistics pass.
 #include <cmath>
 #include <mutex>
 
@@ -27,6 +30,22 @@ struct NuslerpTensor {
   // After the statistics pass: the per-element factors.
   bool colinear = false;
   float a0 = 0, a1 = 0, sin_theta = 1;  // sin((1-t) theta), sin(t theta), or (1-t), t when colinear
+  bool per_row = false;                 // nuslerp_flatten: false: the factors per row, in the apply
+
+  // The factors from the Gram sums of the two vectors (the tensor's or a row's).
+  void set_factors(double aa, double bb, double ab) {
+    auto norm = [](double sq) { return std::fmax(static_cast<float>(std::sqrt(sq)), 1e-7f); };
+    float cos = static_cast<float>(ab / (double(norm(aa)) * double(norm(bb))));
+    if (!std::isfinite(aa) || !std::isfinite(bb)) cos = NAN;  // torch's sums are NaN then
+    cos = std::isnan(cos) ? cos : std::fmin(1.0f, std::fmax(-1.0f, cos));
+    colinear = 1.0f - cos * cos <= 1e-16f;
+    const float theta = std::acos(colinear ? 0.0f : cos);
+    sin_theta = std::sin(theta);
+    // (1 - t) and t are Python floats, rounded to float32 where they meet a tensor.
+    const float one_minus_t_f = static_cast<float>(1.0 - t), t_f = static_cast<float>(t);
+    a0 = colinear ? one_minus_t_f : std::sin(one_minus_t_f * theta);
+    a1 = colinear ? t_f : std::sin(t_f * theta);
+  }
 };
 
 class PreparedNuslerp : public GramPass {
@@ -40,33 +59,29 @@ class PreparedNuslerp : public GramPass {
       const double w2 = params.get("weight", pt, models[1]).number;
       const double total = w1 + w2;
       tensors_[i].t = std::fabs(total) < 1e-6 ? 0.5 : w2 / total;
+      tensors_[i].per_row = params.get("nuslerp_flatten", pt).number == 0;
     }
   }
 
+  bool reads(int pass, size_t tensor) const override { return !tensors_[tensor].per_row && GramPass::reads(pass, tensor); }
+
   void finish_tensor(size_t tensor, const std::vector<double>& sums) override {
-    const double aa = sums[0], bb = sums[1], ab = sums[kGram.pair(0, 1)];
-    NuslerpTensor& n = tensors_[tensor];
-    auto norm = [](double sq) { return std::fmax(static_cast<float>(std::sqrt(sq)), 1e-7f); };
-    float cos = static_cast<float>(ab / (double(norm(aa)) * double(norm(bb))));
-    if (!std::isfinite(aa) || !std::isfinite(bb)) cos = NAN;  // torch's sums are NaN then
-    cos = std::isnan(cos) ? cos : std::fmin(1.0f, std::fmax(-1.0f, cos));
-    n.colinear = 1.0f - cos * cos <= 1e-16f;
-    const float theta = std::acos(n.colinear ? 0.0f : cos);
-    n.sin_theta = std::sin(theta);
-    // (1 - t) and t are Python floats, rounded to float32 where they meet a tensor.
-    const float one_minus_t = static_cast<float>(1.0 - n.t), t = static_cast<float>(n.t);
-    n.a0 = n.colinear ? one_minus_t : std::sin(one_minus_t * theta);
-    n.a1 = n.colinear ? t : std::sin(t * theta);
+    tensors_[tensor].set_factors(sums[0], sums[1], sums[kGram.pair(0, 1)]);
   }
 
   void apply(const WorkUnit& unit, UnitInputs in, std::byte* out, ThreadPool& pool,
              uint64_t* nonfinite) const override {
     const PlannedTensor& pt = plan_.tensors[unit.tensor];
-    const NuslerpTensor& n = tensors_[unit.tensor];
+    const uint64_t cols = tensors_[unit.tensor].per_row ? pt.row_length() : 1;  // a row is whole in one thread
     std::mutex mu;
-    pool.parallel_for(unit.count, [&](size_t begin, size_t end) {
+    pool.parallel_for(unit.count / cols, [&](size_t first_row, size_t last_row) {
       std::vector<uint64_t> bad(pt.sources.size() + 1, 0);
-      for (size_t j = begin; j < end; ++j) {
+      NuslerpTensor n = tensors_[unit.tensor];
+      for (size_t j = first_row * cols; j < last_row * cols; ++j) {
+        if (n.per_row && j % cols == 0) {
+          const std::vector<double> sums = row_gram(kGram, pt, in, has_base_, j, cols);
+          n.set_factors(sums[0], sums[1], sums[kGram.pair(0, 1)]);
+        }
         float x[3];
         for (size_t s = 0; s < pt.sources.size(); ++s) {
           x[s] = load_as_f32(in[s], pt.sources[s].tensor->info.dtype, j);
@@ -102,8 +117,8 @@ class NuslerpMethod : public Method {
 
   std::vector<ParamSpec> parameters() const override {
     return {{"weight", ParamType::Number, ParamScope::PerModel, std::nullopt, {}, "t = w_2 / (w_1 + w_2)"},
-            {"nuslerp_flatten", ParamType::Boolean, ParamScope::Job, "true", {}, "one angle per tensor (false: not yet)"},
-            {"nuslerp_row_wise", ParamType::Boolean, ParamScope::Job, "false", {}, "with flatten false: per column"}};
+            {"nuslerp_flatten", ParamType::Boolean, ParamScope::Job, "true", {}, "one angle per tensor (false: per row)"},
+            {"nuslerp_row_wise", ParamType::Boolean, ParamScope::Job, "false", {}, "with flatten false: per column (not yet)"}};
   }
 
   std::vector<size_t> sources(const Job& job) const override {
@@ -116,11 +131,18 @@ class NuslerpMethod : public Method {
     return {0, 1};
   }
 
+  uint64_t unit_alignment(const Job& job, const PlannedTensor& t) const override {
+    if (t.action != TensorAction::Merge) return 1;
+    return ParamResolver(job, parameters()).get("nuslerp_flatten", t).number == 0 ? t.row_length() : 1;
+  }
+
   std::unique_ptr<PreparedMethod> prepare(const Job& job, const MergePlan& plan) const override {
     const ParamResolver params(job, parameters());
     for (const auto& t : plan.tensors) {
-      const ParamValue flat = params.get("nuslerp_flatten", t);
-      if (flat.number == 0) throw Error(flat.where + ": nuslerp per row (nuslerp_flatten: false) is not supported yet");
+      const ParamValue columns = params.get("nuslerp_row_wise", t);
+      if (params.get("nuslerp_flatten", t).number == 0 && columns.number != 0)
+        throw Error(columns.where + ": nuslerp per column (nuslerp_row_wise with nuslerp_flatten: false) is not "
+                    "supported yet; per row (nuslerp_row_wise: false) and flattened are");
     }
     const bool has_base = job.models[0].role == ModelRole::Base;
     const std::vector<size_t> models = has_base ? std::vector<size_t>{1, 2} : std::vector<size_t>{0, 1};

@@ -755,9 +755,9 @@ class TaskVectorMethod : public Method {
     return every_model(job);
   }
 
-  uint64_t unit_alignment(const PlannedTensor& t) const override {
+  uint64_t unit_alignment(const Job&, const PlannedTensor& t) const override {
     if (spec_.sparsifier != Sparsifier::Della || t.action != TensorAction::Merge) return 1;
-    return t.shape.size() >= 2 ? std::max<uint64_t>(1, t.shape.back()) : std::max<uint64_t>(1, t.numel);
+    return t.row_length();
   }
 
   std::unique_ptr<PreparedMethod> prepare(const Job& job, const MergePlan& plan) const override {
