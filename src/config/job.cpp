@@ -598,11 +598,12 @@ void read_registered(const Reporter& r, const Mapping& root, const fs::path& dir
   const bool examples = root.get("examples").has_value();
   if (auto p = root.get("parameters")) job.parameters = read_settings(r, *p);
   // With examples, LM-Cocktail's weights: softmax(-loss / T) over the models
-  // under `models`, and an optional target mixed in with alpha.
+  // under `models`, and an optional target mixed in with alpha. Without, an
+  // alpha is the method's own (ramplus_tl), checked by the method.
   const auto alpha = std::find_if(job.parameters.begin(), job.parameters.end(),
                                   [](const Setting& s) { return s.name == "alpha"; });
-  if (alpha != job.parameters.end()) {
-    if (!examples || !root.get("target"))
+  if (alpha != job.parameters.end() && examples) {
+    if (!root.get("target"))
       throw Error(alpha->where + ": alpha mixes in a target with few-shot weights: add 'target' and 'examples'");
     const SettingValue& v = alpha->conditions[0].value;
     if (alpha->conditional || v.gradient || v.items.size() != 1)

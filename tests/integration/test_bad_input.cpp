@@ -321,6 +321,11 @@ std::vector<Case> cases() {
        "key 'models': arcee_fusion merges exactly two models, the base and one other; got 3 in all"},
       {"ArceeFusionParameter", [](const fs::path& d) { method_job(d, "arcee_fusion", "weight: 1"); },
        "key 'models[0].parameters.weight': unknown parameter for arcee_fusion"},
+      {"RamplusWithoutBase",
+       [](const fs::path& d) {
+         write_file(d / "job.yaml", "merge_method: ramplus_tl\nmodels:\n  - model: base\n  - model: ft\noutput: out\n");
+       },
+       "key 'base_model': missing: ramplus_tl merges the models' task vectors"},
       {"SlerpWithoutT", [](const fs::path& d) { method_job(d, "slerp", ""); }, "key 'parameters.t': missing"},
       {"SlerpWeight", [](const fs::path& d) { method_job(d, "slerp", "weight: 1", "parameters: {t: 0.5}\n"); },
        "key 'models[0].parameters.weight': unknown parameter for slerp"},

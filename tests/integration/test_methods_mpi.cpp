@@ -1,4 +1,4 @@
-// mergekit's task-vector methods, sce, arcee_fusion, slerp, nuslerp, multislerp, karcher, nearswap, model_stock and passthrough
+// mergekit's task-vector methods, sce, arcee_fusion, ram, ramplus_tl, slerp, nuslerp, multislerp, karcher, nearswap, model_stock and passthrough
 // with slices under the real mpirun: the values against
 // mergekit 0.1.5's own outputs (tests/fixtures/mergekit, made by
 // make_mergekit_fixtures.py), the same bytes at any rank count, chunk size
@@ -99,7 +99,9 @@ INSTANTIATE_TEST_SUITE_P(
                       "passthrough_slices-bfloat16", "passthrough_slices-float16", "ties_slices-float32",
                       "ties_slices-bfloat16", "ties_slices-float16", "sce-bfloat16", "sce-float16",
                       "sce_all-bfloat16", "arcee_fusion-float32", "arcee_fusion-bfloat16",
-                      "arcee_fusion-float16", "nuslerp_rows-bfloat16", "model_stock_rows-bfloat16"),
+                      "arcee_fusion-float16", "nuslerp_rows-bfloat16", "model_stock_rows-bfloat16",
+                      "ram-float32", "ram-bfloat16", "ram-float16", "ramplus_tl-float32", "ramplus_tl-bfloat16",
+                      "ramplus_tl-float16"),
     param_name);
 
 // Whole-tensor sums (the rescale's L1 norms, the spherical methods' and model_stock's dot products; karcher's
@@ -215,7 +217,7 @@ INSTANTIATE_TEST_SUITE_P(Methods, SameBytes,
                                            "multislerp-float32", "karcher_base-float16",
                                            "passthrough_slices-bfloat16", "slerp_slices-float32", "ties_slices-float16",
                                            "sce-float32", "sce-bfloat16", "arcee_fusion-bfloat16",
-                                           "nuslerp_rows-float32", "model_stock_rows-float16"),
+                                           "nuslerp_rows-float32", "model_stock_rows-float16", "ramplus_tl-bfloat16"),
                          param_name);
 
 class EmulatedGpu : public ::testing::TestWithParam<std::string> {};

@@ -18,6 +18,7 @@
 
 #include "core/error.hpp"
 #include "element_math.hpp"
+#include "merge/methods/elementwise.hpp"
 #include "merge/methods/registry.hpp"
 #include "merge/methods/two_models.hpp"
 #include "merge/methods/widen.hpp"
@@ -143,20 +144,8 @@ class PreparedFusion : public PreparedMethod {
     const PlannedTensor& pt = plan_.tensors[unit.tensor];
     const FusionTensor& t = tensors_[unit.tensor];
     const std::vector<float>& imp = unit_importances(unit, in, pool);
-    std::mutex mu;
-    pool.parallel_for(unit.count, [&](size_t begin, size_t end) {
-      uint64_t bad[3] = {};
-      for (size_t j = begin; j < end; ++j) {
-        const float b = load_as_f32(in[0], pt.sources[0].tensor->info.dtype, j);
-        const float x = load_as_f32(in[1], pt.sources[1].tensor->info.dtype, j);
-        bad[0] += is_nonfinite(b);
-        bad[1] += is_nonfinite(x);
-        const float mask = imp[j] >= t.threshold ? 1.0f : 0.0f;
-        store_from_f32(out, pt.out_dtype, j, canonicalize_nan(b + (x - b) * mask));
-        bad[2] += is_nonfinite(load_as_f32(out, pt.out_dtype, j));
-      }
-      std::lock_guard lock(mu);
-      for (int k = 0; k < 3; ++k) nonfinite[k] += bad[k];
+    apply_elementwise(pt, unit, in, out, pool, nonfinite, [&] {
+      return [&](const float* x, size_t j) { return x[0] + (x[1] - x[0]) * (imp[j] >= t.threshold ? 1.0f : 0.0f); };
     });
   }
 

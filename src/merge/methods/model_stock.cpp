@@ -10,10 +10,9 @@
 // per row (the last dimension; a 1-D tensor is one row): units hold whole
 // rows, and each row's sums are taken in its unit, in double.
 #include <cmath>
-#include <mutex>
 
 #include "core/error.hpp"
-#include "element_math.hpp"
+#include "merge/methods/elementwise.hpp"
 #include "merge/methods/gram.hpp"
 #include "merge/methods/registry.hpp"
 
@@ -56,29 +55,19 @@ class PreparedModelStock : public GramPass {
     const PlannedTensor& pt = plan_.tensors[unit.tensor];
     const int n = gram_.n;
     const float count = static_cast<float>(n);
-    const uint64_t cols = per_row_[unit.tensor] ? pt.row_length() : 1;  // a row is whole in one thread
-    std::mutex mu;
-    pool.parallel_for(unit.count / cols, [&](size_t first_row, size_t last_row) {
-      std::vector<uint64_t> bad(n + 2, 0);
-      float row_t = 0;
-      for (size_t j = first_row * cols; j < last_row * cols; ++j) {
-        if (j % cols == 0 && per_row_[unit.tensor]) row_t = stock_t(gram_, row_gram(gram_, pt, in, true, j, cols));
-        const float t = per_row_[unit.tensor] ? row_t : t_[unit.tensor], one_minus_t = 1.0f - t;
-        const float w0 = load_as_f32(in[0], pt.sources[0].tensor->info.dtype, j);
-        bad[0] += is_nonfinite(w0);
-        float total = 0.0f;  // Python's sum() starts from 0, so -0 + 0 = +0 as there
-        for (int i = 0; i < n; ++i) {
-          const float w = load_as_f32(in[i + 1], pt.sources[i + 1].tensor->info.dtype, j);
-          bad[i + 1] += is_nonfinite(w);
-          total = total + w;
-        }
-        const float v = t * (total / count) + one_minus_t * w0;
-        store_from_f32(out, pt.out_dtype, j, canonicalize_nan(v));
-        bad[n + 1] += is_nonfinite(load_as_f32(out, pt.out_dtype, j));
-      }
-      std::lock_guard lock(mu);
-      for (size_t k = 0; k < bad.size(); ++k) nonfinite[k] += bad[k];
-    });
+    const bool per_row = per_row_[unit.tensor];
+    const uint64_t cols = per_row ? pt.row_length() : 1;
+    apply_elementwise(
+        pt, unit, in, out, pool, nonfinite,
+        [&] {
+          return [&, t = t_[unit.tensor]](const float* x, size_t j) mutable {
+            if (per_row && j % cols == 0) t = stock_t(gram_, row_gram(gram_, pt, in, true, j, cols));
+            float total = 0.0f;  // Python's sum() starts from 0, so -0 + 0 = +0 as there
+            for (int i = 0; i < n; ++i) total = total + x[i + 1];
+            return t * (total / count) + (1.0f - t) * x[0];
+          };
+        },
+        cols);
   }
 
   std::string describe(size_t tensor) const override {

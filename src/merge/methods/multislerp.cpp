@@ -16,10 +16,9 @@
 // |g| below 2.4e-4 cos|g| and sin|g| / |g| are 1 in float32, so taking
 // |g| = eps changes no value unless the unit vectors nearly cancel.
 #include <cmath>
-#include <mutex>
 
 #include "core/error.hpp"
-#include "element_math.hpp"
+#include "merge/methods/elementwise.hpp"
 #include "merge/methods/gram.hpp"
 #include "merge/methods/registry.hpp"
 
@@ -97,18 +96,10 @@ class PreparedMultislerp : public GramPass {
     const PlannedTensor& pt = plan_.tensors[unit.tensor];
     const MultislerpTensor& m = tensors_[unit.tensor];
     const int n = models();
-    const size_t sources = pt.sources.size();
-    std::mutex mu;
-    pool.parallel_for(unit.count, [&](size_t begin, size_t end) {
-      std::vector<uint64_t> bad(sources + 1, 0);
-      std::vector<float> x(sources), u(n);
-      for (size_t j = begin; j < end; ++j) {
-        for (size_t s = 0; s < sources; ++s) {
-          x[s] = load_as_f32(in[s], pt.sources[s].tensor->info.dtype, j);
-          bad[s] += is_nonfinite(x[s]);
-        }
+    apply_elementwise(pt, unit, in, out, pool, nonfinite, [&] {
+      return [&, u = std::vector<float>(n)](const float* x, size_t) mutable {
         const float base = has_base_ ? x[0] : 0.0f;
-        const float* d = x.data() + (has_base_ ? 1 : 0);
+        const float* d = x + (has_base_ ? 1 : 0);
         float v;
         if (n == 1) {
           v = d[0];  // the model itself
@@ -127,11 +118,8 @@ class PreparedMultislerp : public GramPass {
           v = (mean * m.cos_g + tangent * m.sinc_g) * m.scale;
           if (has_base_) v = v + base;
         }
-        store_from_f32(out, pt.out_dtype, j, canonicalize_nan(v));
-        bad.back() += is_nonfinite(load_as_f32(out, pt.out_dtype, j));
-      }
-      std::lock_guard lock(mu);
-      for (size_t s = 0; s < bad.size(); ++s) nonfinite[s] += bad[s];
+        return v;
+      };
     });
   }
 

@@ -4,9 +4,8 @@
 // in float32, each step rounded as torch does (no fused multiply-add), NaN
 // passing through the clamps. No statistics: one pass.
 #include <cmath>
-#include <mutex>
 
-#include "element_math.hpp"
+#include "merge/methods/elementwise.hpp"
 #include "merge/methods/registry.hpp"
 #include "merge/methods/two_models.hpp"
 
@@ -38,21 +37,9 @@ class PreparedNearswap : public PreparedMethod {
   void apply(const WorkUnit& unit, UnitInputs in, std::byte* out, ThreadPool& pool,
              uint64_t* nonfinite) const override {
     const PlannedTensor& pt = plan_.tensors[unit.tensor];
-    const DType da = pt.sources[0].tensor->info.dtype, db = pt.sources[1].tensor->info.dtype;
     const float t = static_cast<float>(t_[unit.tensor]);
-    std::mutex mu;
-    pool.parallel_for(unit.count, [&](size_t begin, size_t end) {
-      uint64_t bad[3] = {0, 0, 0};
-      for (size_t j = begin; j < end; ++j) {
-        const float a = load_as_f32(in[0], da, j), b = load_as_f32(in[1], db, j);
-        bad[0] += is_nonfinite(a);
-        bad[1] += is_nonfinite(b);
-        store_from_f32(out, pt.out_dtype, j, canonicalize_nan(nearswap(a, b, t)));
-        bad[2] += is_nonfinite(load_as_f32(out, pt.out_dtype, j));
-      }
-      std::lock_guard lock(mu);
-      for (int s = 0; s < 3; ++s) nonfinite[s] += bad[s];
-    });
+    apply_elementwise(pt, unit, in, out, pool, nonfinite,
+                      [&] { return [t](const float* x, size_t) { return nearswap(x[0], x[1], t); }; });
   }
 
   std::string describe(size_t tensor) const override { return describe_t(t_[tensor]); }

@@ -12,10 +12,9 @@
 // tensor is one row): units hold whole rows, each row's sums taken in its
 // unit, in double; no statistics pass.
 #include <cmath>
-#include <mutex>
 
 #include "core/error.hpp"
-#include "element_math.hpp"
+#include "merge/methods/elementwise.hpp"
 #include "merge/methods/gram.hpp"
 #include "merge/methods/registry.hpp"
 #include "merge/methods/two_models.hpp"
@@ -72,31 +71,22 @@ class PreparedNuslerp : public GramPass {
   void apply(const WorkUnit& unit, UnitInputs in, std::byte* out, ThreadPool& pool,
              uint64_t* nonfinite) const override {
     const PlannedTensor& pt = plan_.tensors[unit.tensor];
-    const uint64_t cols = tensors_[unit.tensor].per_row ? pt.row_length() : 1;  // a row is whole in one thread
-    std::mutex mu;
-    pool.parallel_for(unit.count / cols, [&](size_t first_row, size_t last_row) {
-      std::vector<uint64_t> bad(pt.sources.size() + 1, 0);
-      NuslerpTensor n = tensors_[unit.tensor];
-      for (size_t j = first_row * cols; j < last_row * cols; ++j) {
-        if (n.per_row && j % cols == 0) {
-          const std::vector<double> sums = row_gram(kGram, pt, in, has_base_, j, cols);
-          n.set_factors(sums[0], sums[1], sums[kGram.pair(0, 1)]);
-        }
-        float x[3];
-        for (size_t s = 0; s < pt.sources.size(); ++s) {
-          x[s] = load_as_f32(in[s], pt.sources[s].tensor->info.dtype, j);
-          bad[s] += is_nonfinite(x[s]);
-        }
-        const float base = has_base_ ? x[0] : 0.0f;
-        const float v0 = has_base_ ? x[1] - base : x[0], v1 = has_base_ ? x[2] - base : x[1];
-        const float r = n.colinear ? n.a0 * v0 + n.a1 * v1 : (n.a0 * v0 + n.a1 * v1) / n.sin_theta;
-        const float value = has_base_ ? base + r : r;
-        store_from_f32(out, pt.out_dtype, j, canonicalize_nan(value));
-        bad.back() += is_nonfinite(load_as_f32(out, pt.out_dtype, j));
-      }
-      std::lock_guard lock(mu);
-      for (size_t s = 0; s < bad.size(); ++s) nonfinite[s] += bad[s];
-    });
+    const uint64_t cols = tensors_[unit.tensor].per_row ? pt.row_length() : 1;
+    apply_elementwise(
+        pt, unit, in, out, pool, nonfinite,
+        [&] {
+          return [&, n = tensors_[unit.tensor]](const float* x, size_t j) mutable {
+            if (n.per_row && j % cols == 0) {
+              const std::vector<double> sums = row_gram(kGram, pt, in, has_base_, j, cols);
+              n.set_factors(sums[0], sums[1], sums[kGram.pair(0, 1)]);
+            }
+            const float base = has_base_ ? x[0] : 0.0f;
+            const float v0 = has_base_ ? x[1] - base : x[0], v1 = has_base_ ? x[2] - base : x[1];
+            const float r = n.colinear ? n.a0 * v0 + n.a1 * v1 : (n.a0 * v0 + n.a1 * v1) / n.sin_theta;
+            return has_base_ ? base + r : r;
+          };
+        },
+        cols);
   }
 
   std::string describe(size_t tensor) const override { return describe_t(tensors_[tensor].t); }

@@ -12,6 +12,7 @@ const std::vector<const Method*>& all_methods() {
       &slerp_method(),           &nearswap_method(),
       &model_stock_method(),     &nuslerp_method(),         &multislerp_method(),       &karcher_method(),
       &passthrough_method(),      &sce_method(),            &arcee_fusion_method(),
+      &ram_method(),              &ramplus_tl_method(),
   };
   return methods;
 }

@@ -21,5 +21,7 @@ const Method& karcher_method();
 const Method& passthrough_method();
 const Method& sce_method();
 const Method& arcee_fusion_method();
+const Method& ram_method();
+const Method& ramplus_tl_method();
 
 }  // namespace cocktail

@@ -19,6 +19,7 @@
 
 #include "core/error.hpp"
 #include "element_math.hpp"
+#include "merge/methods/elementwise.hpp"
 #include "merge/methods/magnitude_select.hpp"
 #include "merge/methods/registry.hpp"
 
@@ -167,18 +168,11 @@ class PreparedSce : public PreparedMethod {
     const PlannedTensor& pt = plan_.tensors[unit.tensor];
     const SceTensor& t = tensors_[unit.tensor];
     const std::vector<uint8_t> keep = unit_keep(unit, in);
-    std::mutex mu;
-    pool.parallel_for(unit.count, [&](size_t begin, size_t end) {
-      std::vector<uint64_t> bad(models_ + 2, 0);
-      std::vector<float> d(models_);
-      for (size_t j = begin; j < end; ++j) {
-        const float base = load_as_f32(in[0], pt.sources[0].tensor->info.dtype, j);
-        bad[0] += is_nonfinite(base);
+    apply_elementwise(pt, unit, in, out, pool, nonfinite, [&] {
+      return [&, d = std::vector<float>(models_)](const float* x, size_t j) mutable {
         float sum = 0;
         for (size_t i = 0; i < models_; ++i) {
-          const float x = load_as_f32(in[i + 1], pt.sources[i + 1].tensor->info.dtype, j);
-          bad[i + 1] += is_nonfinite(x);
-          d[i] = keep[j] ? x - base : 0.0f * (x - base);  // torch multiplies by the 0/1 mask
+          d[i] = keep[j] ? x[i + 1] - x[0] : 0.0f * (x[i + 1] - x[0]);  // torch multiplies by the 0/1 mask
           sum = sum + d[i];
         }
         const float majority = sum >= 0 ? 1.0f : -1.0f;
@@ -189,12 +183,8 @@ class PreparedSce : public PreparedMethod {
           merged = merged + d[i] * erased;
           weight = weight + erased;
         }
-        const float v = base + merged / std::fmax(weight, 1e-6f);
-        store_from_f32(out, pt.out_dtype, j, canonicalize_nan(v));
-        bad.back() += is_nonfinite(load_as_f32(out, pt.out_dtype, j));
-      }
-      std::lock_guard lock(mu);
-      for (size_t k = 0; k < bad.size(); ++k) nonfinite[k] += bad[k];
+        return x[0] + merged / std::fmax(weight, 1e-6f);
+      };
     });
   }
 
