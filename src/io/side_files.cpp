@@ -253,7 +253,9 @@ void restack_layers(SideFiles& files, const std::vector<std::pair<fs::path, long
   std::map<fs::path, nlohmann::ordered_json> configs;  // each source folder's, read once
   for (const auto& [folder, layer] : layers) {
     auto [it, fresh] = configs.try_emplace(folder);
-    if (!fresh || !fs::exists(folder / "config.json")) continue;
+    if (!fresh) continue;
+    if (!fs::exists(folder / "config.json"))
+      throw Error(folder.string() + ": no config.json, so its layers' settings are unknown; slices need one in every model");
     it->second = read_config(folder / "config.json");
     // A layer of another width would not fit the stack (the shapes of one
     // model's layers agree by construction; a stack's do not).
@@ -263,11 +265,22 @@ void restack_layers(SideFiles& files, const std::vector<std::pair<fs::path, long
                   ", but the reference model's is " + json["hidden_size"].dump() +
                   ": slices stack layers of models of one width");
   }
-  const auto old = json.find("num_hidden_layers");
+  // The layer count under its usual names (GPT-2 and MPT spell it otherwise).
+  const char* kCounts[] = {"num_hidden_layers", "n_layer", "n_layers", "num_layers"};
+  const char* count_key = "num_hidden_layers";
+  for (const char* k : kCounts)
+    if (json.contains(k) && json[k].is_number_unsigned()) {
+      count_key = k;
+      break;
+    }
+  const auto old = json.find(count_key);
   if (old != json.end() && old->is_number_unsigned()) {
     const size_t count = old->get<size_t>();
-    for (auto& [key, value] : json.items()) {
-      if (!value.is_array() || value.size() != count || count == 0) continue;
+    // The per-layer lists transformers configs carry, one entry per layer.
+    for (const char* key : {"layer_types", "no_rope_layers"}) {
+      const auto found = json.find(key);
+      if (found == json.end() || !found->is_array() || found->size() != count) continue;
+      nlohmann::ordered_json& value = *found;
       nlohmann::ordered_json restacked = nlohmann::ordered_json::array();
       for (const auto& [folder, layer] : layers) {
         const nlohmann::ordered_json& config = configs[folder];
@@ -280,7 +293,7 @@ void restack_layers(SideFiles& files, const std::vector<std::pair<fs::path, long
       value = std::move(restacked);
     }
   }
-  json["num_hidden_layers"] = layers.size();
+  json[count_key] = layers.size();
   files.config_json = json.dump(2) + "\n";
 }
 

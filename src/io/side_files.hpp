@@ -48,10 +48,11 @@ std::vector<std::filesystem::path> side_files_read(const std::filesystem::path& 
 SideFiles read_side_files(const std::filesystem::path& reference_folder,
                           std::optional<DType> torch_dtype);
 
-// After slices: config.json's num_hidden_layers becomes layers.size(), and
-// each per-layer list (a list as long as the reference's num_hidden_layers,
-// as layer_types) takes entry l of the model folder that gives output layer
-// (folder, l). Throws naming the config.json that lacks such a list.
+// After slices: config.json's layer count (num_hidden_layers, or n_layer,
+// n_layers, num_layers) becomes layers.size(), and each per-layer list
+// (layer_types, no_rope_layers) takes entry l of the model folder that gives
+// output layer (folder, l). Throws naming the config.json that lacks such a
+// list, a folder without config.json, or a model of another hidden_size.
 void restack_layers(SideFiles& files,
                     const std::vector<std::pair<std::filesystem::path, long>>& layers);
 

@@ -33,6 +33,12 @@ std::optional<long> layer_index(const std::string& name) {
   return std::stol(name.substr(d->first, d->second - d->first));
 }
 
+std::optional<std::string> layer_stack_prefix(const std::string& name) {
+  const auto d = layer_digits(name);
+  if (!d) return std::nullopt;
+  return name.substr(0, d->first);
+}
+
 std::string with_layer(const std::string& name, long layer) {
   const auto d = layer_digits(name);
   if (!d) throw Error("internal: tensor '" + name + "' has no layer index");
@@ -40,6 +46,7 @@ std::string with_layer(const std::string& name, long layer) {
 }
 
 bool before_layers(const std::string& name) {
+  if (name.find("embed_out") != std::string::npos) return false;  // GPT-NeoX's output head
   return name.find("embed") != std::string::npos || name.find("wte") != std::string::npos ||
          name.find("wpe") != std::string::npos;
 }

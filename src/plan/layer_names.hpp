@@ -12,12 +12,16 @@ namespace cocktail {
 // The layer index in `name`, if it names a layer's tensor.
 std::optional<long> layer_index(const std::string& name);
 
+// The part of `name` before its layer index ("model.layers."): which layer
+// stack it belongs to.
+std::optional<std::string> layer_stack_prefix(const std::string& name);
+
 // `name` with its layer index replaced by `layer` (it must have one).
 std::string with_layer(const std::string& name, long layer);
 
 // Outside the layers, before them (embeddings: "embed", "wte", "wpe") or
-// after (final norm, lm_head, pooler): where mergekit's architectures put
-// pre_weights and post_weights.
+// after (final norm, lm_head, GPT-NeoX's embed_out, pooler): where
+// mergekit's architectures put pre_weights and post_weights.
 bool before_layers(const std::string& name);
 
 // The layer count of a model: one more than the largest layer index.

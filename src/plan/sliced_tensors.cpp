@@ -26,6 +26,13 @@ void check_slices(const std::vector<Checkpoint>& models, const std::vector<Slice
     const SliceSource& first = slice.sources[0];
     std::set<size_t> named;
     for (const SliceSource& s : slice.sources) {
+      std::set<std::string> stacks;
+      for (const auto& t : models[s.model].tensors())
+        if (auto p = layer_stack_prefix(t.info.name)) stacks.insert(*p);
+      if (stacks.size() > 1)
+        throw Error(s.where + ": " + models[s.model].path().string() + " has " + std::to_string(stacks.size()) +
+                    " layer stacks ('" + *stacks.begin() + "', '" + *stacks.rbegin() +
+                    "'); slices work on a model with one (mergekit's modules are not supported)");
       const long layers = layer_count(names_of(models[s.model]));
       if (s.end > layers)
         throw Error(s.where + ": " + range_text(s) + " is past the layers of " + models[s.model].path().string() +

@@ -198,6 +198,21 @@ TEST(Slices, ConfigJsonCountsAndRestacksTheLayers) {
   EXPECT_EQ(cocktail::Checkpoint::open(tmp.dir / "out").tensors().size(), 3 + 4 * 9u);  // embed, norm, lm_head
 }
 
+// sce with select_topk 0 keeps no entry of any task vector: the base, as
+// mergekit's sce_mask of zeros gives.
+TEST(Sce, SelectTopkZeroIsTheBase) {
+  Tmp tmp;
+  const std::string in = (kMergekit / "inputs" / "float32").string();
+  write_file(tmp.dir / "job.yaml", "merge_method: sce\nbase_model: " + in + "/base\nparameters: {select_topk: 0}\n"
+                                   "models:\n  - model: " + in + "/a\n  - model: " + in + "/b\noutput: " +
+                                   (tmp.dir / "out").string() + "\nprogress_interval: 0\n");
+  const RunResult r = run_mpi(2, {(tmp.dir / "job.yaml").string()});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto out = values(tmp.dir / "out");
+  const auto base = values(kMergekit / "inputs" / "float32" / "base");
+  for (const auto& [name, v] : out) EXPECT_EQ(v, base.at(name)) << name;
+}
+
 class SameBytes : public ::testing::TestWithParam<std::string> {};
 
 // Invariant 1 for every method: ranks, chunks and threads change no byte.

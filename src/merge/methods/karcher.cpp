@@ -83,11 +83,24 @@ std::vector<float> karcher_weights(const Gram& gram, const std::vector<double>& 
 
 class PreparedKarcher : public GramPass {
  public:
-  PreparedKarcher(const MergePlan& plan, int models, int max_iter, double tol)
-      : GramPass(plan, Gram{models}, false), max_iter_(max_iter), tol_(tol), weights_(plan.tensors.size()) {}
+  PreparedKarcher(const MergePlan& plan, int models, const ParamResolver& params)
+      : GramPass(plan, Gram{models}, false), max_iter_(plan.tensors.size(), 0), tol_(plan.tensors.size(), 0),
+        weights_(plan.tensors.size()) {
+    for (size_t i = 0; i < plan.tensors.size(); ++i) {
+      if (plan.tensors[i].action != TensorAction::Merge) continue;
+      const ParamValue max_iter = params.get("max_iter", plan.tensors[i]), tol = params.get("tol", plan.tensors[i]);
+      if (!(max_iter.number >= 0 && max_iter.number <= 1e6) || max_iter.number != std::floor(max_iter.number))
+        throw Error(max_iter.where + ": max_iter must be a whole number from 0 to 1000000, got " +
+                    number_text(max_iter.number));
+      if (!(tol.number >= 0) || !std::isfinite(tol.number))
+        throw Error(tol.where + ": tol must be a finite number at least 0, got " + number_text(tol.number));
+      max_iter_[i] = static_cast<int>(max_iter.number);
+      tol_[i] = tol.number;
+    }
+  }
 
   void finish_tensor(size_t tensor, const std::vector<double>& sums) override {
-    weights_[tensor] = karcher_weights(gram_, sums, max_iter_, tol_);
+    weights_[tensor] = karcher_weights(gram_, sums, max_iter_[tensor], tol_[tensor]);
   }
 
   bool weighted_by_tensor() const override { return true; }
@@ -98,16 +111,15 @@ class PreparedKarcher : public GramPass {
 
   std::string describe(size_t tensor) const override {
     if (plan_.tensors[tensor].action != TensorAction::Merge) return "copied from the reference model";
-    return "the models' Karcher mean";
+    return "at most " + std::to_string(max_iter_[tensor]) + " iterations to tol " + number_text(tol_[tensor]);
   }
   std::string summary() const override {
-    return std::to_string(gram_.n) + " models, at most " + std::to_string(max_iter_) + " iterations to tol " +
-           number_text(tol_);
+    return std::to_string(gram_.n) + " models, their Karcher mean per tensor";
   }
 
  private:
-  int max_iter_;
-  double tol_;
+  std::vector<int> max_iter_;  // per tensor
+  std::vector<double> tol_;
   std::vector<std::vector<float>> weights_;  // per tensor, after the statistics pass
 };
 
@@ -127,14 +139,7 @@ class KarcherMethod : public Method {
 
   std::unique_ptr<PreparedMethod> prepare(const Job& job, const MergePlan& plan) const override {
     const ParamResolver params(job, parameters());
-    const ParamValue max_iter = params.get("max_iter"), tol = params.get("tol");
-    if (!(max_iter.number >= 0 && max_iter.number <= 1e6) || max_iter.number != std::floor(max_iter.number))
-      throw Error(max_iter.where + ": max_iter must be a whole number from 0 to 1000000, got " +
-                  number_text(max_iter.number));
-    if (!(tol.number >= 0) || !std::isfinite(tol.number))
-      throw Error(tol.where + ": tol must be a finite number at least 0, got " + number_text(tol.number));
-    return std::make_unique<PreparedKarcher>(plan, static_cast<int>(job.models.size()),
-                                             static_cast<int>(max_iter.number), tol.number);
+    return std::make_unique<PreparedKarcher>(plan, static_cast<int>(job.models.size()), params);
   }
 };
 

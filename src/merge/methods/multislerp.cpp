@@ -27,6 +27,7 @@ namespace {
 
 struct MultislerpTensor {
   bool merged = false;
+  float eps = 1e-8f;
   std::vector<float> w;  // the weights, normalised as the job asks
   // After the statistics pass.
   std::vector<float> denominator;  // |d_i| + eps
@@ -38,8 +39,8 @@ struct MultislerpTensor {
 class PreparedMultislerp : public GramPass {
  public:
   PreparedMultislerp(const MergePlan& plan, const ParamResolver& params, bool has_base,
-                     const std::vector<size_t>& models, bool normalize, float eps)
-      : GramPass(plan, Gram{static_cast<int>(models.size())}, has_base), has_base_(has_base), eps_(eps),
+                     const std::vector<size_t>& models)
+      : GramPass(plan, Gram{static_cast<int>(models.size())}, has_base), has_base_(has_base),
         tensors_(plan.tensors.size()) {
     for (size_t i = 0; i < plan.tensors.size(); ++i) {
       const PlannedTensor& pt = plan.tensors[i];
@@ -51,8 +52,12 @@ class PreparedMultislerp : public GramPass {
         m.w.push_back(static_cast<float>(params.get("weight", pt, model).number));
         total = total + m.w.back();
       }
-      if (normalize)
+      if (params.get("normalize_weights", pt).number != 0)
         for (float& w : m.w) w = w / total;
+      const ParamValue eps = params.get("eps", pt);
+      if (!(eps.number >= 0) || !std::isfinite(static_cast<float>(eps.number)))
+        throw Error(eps.where + ": eps must be a finite number at least 0, got " + number_text(eps.number));
+      m.eps = static_cast<float>(eps.number);
     }
   }
 
@@ -64,7 +69,7 @@ class PreparedMultislerp : public GramPass {
     m.denominator.resize(n);
     for (int i = 0; i < n; ++i) {
       norm[i] = static_cast<float>(std::sqrt(g(i, i)));
-      m.denominator[i] = norm[i] + eps_;
+      m.denominator[i] = norm[i] + m.eps;
     }
     // <u_i, m> and |m|^2 from the Gram matrix of the unit vectors.
     std::vector<double> u_dot_m(n, 0.0);
@@ -74,7 +79,7 @@ class PreparedMultislerp : public GramPass {
       mm += double(m.w[i]) * u_dot_m[i];
     }
     m.mean_norm = static_cast<float>(std::sqrt(std::fmax(mm, 0.0)));
-    if (m.mean_norm < eps_) {
+    if (m.mean_norm < m.eps) {
       if (n != 2)
         throw Error("tensor '" + plan_.tensors[tensor].name +
                     "': multislerp: the weighted sum of the models' unit vectors is zero (antipodal models whose "
@@ -84,7 +89,7 @@ class PreparedMultislerp : public GramPass {
     }
     m.dot.resize(n);
     for (int i = 0; i < n; ++i) m.dot[i] = static_cast<float>(u_dot_m[i] / m.mean_norm);
-    const float g_norm = 0.0f + eps_;
+    const float g_norm = 0.0f + m.eps;
     m.cos_g = std::cos(g_norm);
     m.sinc_g = std::sin(g_norm) / g_norm;
     m.scale = 0;
@@ -138,7 +143,6 @@ class PreparedMultislerp : public GramPass {
   int models() const { return gram_.n; }
 
   bool has_base_;
-  float eps_;
   std::vector<MultislerpTensor> tensors_;
 };
 
@@ -167,12 +171,7 @@ class MultislerpMethod : public Method {
     const bool has_base = job.models[0].role == ModelRole::Base;
     std::vector<size_t> models;
     for (size_t i = has_base ? 1 : 0; i < job.models.size(); ++i) models.push_back(i);
-    const bool normalize = params.get("normalize_weights").number != 0;
-    const ParamValue eps = params.get("eps");
-    if (!(eps.number >= 0) || !std::isfinite(static_cast<float>(eps.number)))
-      throw Error(eps.where + ": eps must be a finite number at least 0, got " + number_text(eps.number));
-    return std::make_unique<PreparedMultislerp>(plan, params, has_base, models, normalize,
-                                                static_cast<float>(eps.number));
+    return std::make_unique<PreparedMultislerp>(plan, params, has_base, models);
   }
 };
 

@@ -129,11 +129,13 @@ ParamValue ParamResolver::get(const std::string& name, const PlannedTensor& tens
   }
   if (slice) places.push_back(&slice->parameters);
   places.push_back(&job_.parameters);
-  return find(s, places, tensor.name, tensor.layer_position, model);
-}
-
-ParamValue ParamResolver::get(const std::string& name) const {
-  return find(spec(name), {&job_.parameters}, "", 0, std::nullopt);
+  // mergekit matches a per-model parameter's filters against that model's
+  // own tensor name (with slices, its layer before renaming).
+  const std::string* name_seen = &tensor.name;
+  if (model && s.scope == ParamScope::PerModel)
+    for (const TensorSource& src : tensor.sources)
+      if (src.model == *model) name_seen = &src.tensor->info.name;
+  return find(s, places, *name_seen, tensor.layer_position, model);
 }
 
 ParamValue ParamResolver::find(const ParamSpec& s, const std::vector<const Settings*>& places,

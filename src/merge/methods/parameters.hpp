@@ -58,8 +58,6 @@ class ParamResolver {
   // The value for `tensor`; `model` is an index into job.models for
   // per-model parameters. Throws when a required one is missing.
   ParamValue get(const std::string& name, const PlannedTensor& tensor, std::optional<size_t> model = std::nullopt) const;
-  // A value for the whole job: the top-level setting without a filter.
-  ParamValue get(const std::string& name) const;
 
  private:
   const ParamSpec& spec(const std::string& name) const;

@@ -21,18 +21,33 @@
 namespace cocktail {
 namespace {
 
-struct RamParams {
+struct RamParams {  // per tensor
   float epsilon = 1e-5f;
-  bool plus = false;  // ramplus_tl
-  float r = 0.1f, alpha = 0.2f;
+  float r = 0.1f, alpha = 0.2f;  // ramplus_tl
 };
 
 class PreparedRam : public PreparedMethod {
  public:
-  PreparedRam(const MergePlan& plan, RamParams p, size_t models)
-      : plan_(plan), p_(p), models_(models), lambda_(plan.tensors.size(), std::vector<float>(models, 1.0f)) {}
+  PreparedRam(const MergePlan& plan, const ParamResolver& params, bool plus, size_t models)
+      : plan_(plan), plus_(plus), p_(plan.tensors.size()), models_(models),
+        lambda_(plan.tensors.size(), std::vector<float>(models, 1.0f)) {
+    for (size_t i = 0; i < plan.tensors.size(); ++i) {
+      if (plan.tensors[i].action != TensorAction::Merge) continue;
+      auto finite = [&](const char* key) {
+        const ParamValue v = params.get(key, plan.tensors[i]);
+        if (!std::isfinite(static_cast<float>(v.number)))
+          throw Error(v.where + ": " + key + " must be a finite number, got " + number_text(v.number));
+        return static_cast<float>(v.number);
+      };
+      p_[i].epsilon = finite("epsilon");
+      if (plus_) {
+        p_[i].r = finite("r");
+        p_[i].alpha = finite("alpha");
+      }
+    }
+  }
 
-  int passes() const override { return p_.plus ? 1 : 0; }
+  int passes() const override { return plus_ ? 1 : 0; }
   bool reads(int, size_t tensor) const override { return plan_.tensors[tensor].action == TensorAction::Merge; }
 
   std::span<uint64_t> state(int, size_t tensor) override {
@@ -50,7 +65,7 @@ class PreparedRam : public PreparedMethod {
       for (size_t j = begin; j < end; ++j) {
         const int c = deltas(unit.tensor, in, j, d.data());
         for (size_t i = 0; i < models_; ++i) {
-          if (!(std::fabs(d[i]) > p_.epsilon)) continue;
+          if (!(std::fabs(d[i]) > p_[unit.tensor].epsilon)) continue;
           local[2 * i] += c > 1;
           local[2 * i + 1] += c == 1;
         }
@@ -65,9 +80,10 @@ class PreparedRam : public PreparedMethod {
     if (it == states_.end()) return;
     for (size_t i = 0; i < models_; ++i) {
       // torch: int64 counts; clamp(min=eps) makes the unique count a float32.
-      const float unique = std::fmax(static_cast<float>(it->second[2 * i + 1]), p_.epsilon);
+      const RamParams& p = p_[tensor];
+      const float unique = std::fmax(static_cast<float>(it->second[2 * i + 1]), p.epsilon);
       const float rho = static_cast<float>(it->second[2 * i]) / unique;
-      lambda_[tensor][i] = 1.0f + p_.r * std::fmin(std::fmax(rho, 0.0f), p_.alpha);
+      lambda_[tensor][i] = 1.0f + p.r * std::fmin(std::fmax(rho, 0.0f), p.alpha);
     }
     states_.erase(it);
   }
@@ -76,19 +92,20 @@ class PreparedRam : public PreparedMethod {
              uint64_t* nonfinite) const override {
     const PlannedTensor& pt = plan_.tensors[unit.tensor];
     const std::vector<float>& lambda = lambda_[unit.tensor];
+    const RamParams& p = p_[unit.tensor];
     apply_elementwise(pt, unit, in, out, pool, nonfinite, [&] {
       return [&, d = std::vector<float>(models_)](const float* x, size_t) mutable {
         int c = 0;
         for (size_t i = 0; i < models_; ++i) {
           d[i] = x[i + 1] - x[0];
-          c += std::fabs(d[i]) > p_.epsilon;
+          c += std::fabs(d[i]) > p.epsilon;
         }
         const float unique = c == 1 ? 1.0f : 0.0f, shared = c > 1 ? 1.0f : 0.0f;
         const float count = static_cast<float>(c > 1 ? c : 1);
         float merged = 0;
         for (size_t i = 0; i < models_; ++i) {
-          const float z = d[i] * (std::fabs(d[i]) > p_.epsilon ? 1.0f : 0.0f);
-          const float own = p_.plus ? (z * unique) * lambda[i] : z * unique;
+          const float z = d[i] * (std::fabs(d[i]) > p.epsilon ? 1.0f : 0.0f);
+          const float own = plus_ ? (z * unique) * lambda[i] : z * unique;
           merged = merged + (own + (z * shared) / count);
         }
         return x[0] + merged;
@@ -98,14 +115,15 @@ class PreparedRam : public PreparedMethod {
 
   std::string describe(size_t tensor) const override {
     if (plan_.tensors[tensor].action != TensorAction::Merge) return "copied from the reference model";
-    if (!p_.plus) return "unique entries kept, shared ones averaged";
-    std::string text = "lambda";
+    std::string text = "epsilon " + number_text(p_[tensor].epsilon);
+    if (!plus_) return text;
+    text += ", lambda";
     for (float l : lambda_[tensor]) text += " " + number_text(l);
     return text;
   }
   std::string summary() const override {
-    return std::to_string(models_) + " task vectors, epsilon " + number_text(p_.epsilon) +
-           (p_.plus ? ", r " + number_text(p_.r) + ", alpha " + number_text(p_.alpha) : "");
+    return std::to_string(models_) + " task vectors; unique entries kept" + (plus_ ? " and boosted" : "") +
+           ", shared ones averaged";
   }
 
  private:
@@ -116,13 +134,14 @@ class PreparedRam : public PreparedMethod {
     int c = 0;
     for (size_t i = 0; i < models_; ++i) {
       d[i] = load_as_f32(in[i + 1], pt.sources[i + 1].tensor->info.dtype, j) - base;
-      c += std::fabs(d[i]) > p_.epsilon;
+      c += std::fabs(d[i]) > p_[tensor].epsilon;
     }
     return c;
   }
 
   const MergePlan& plan_;
-  RamParams p_;
+  bool plus_;
+  std::vector<RamParams> p_;
   size_t models_;
   std::vector<std::vector<float>> lambda_;  // per tensor and model (1 for ram)
   std::map<size_t, std::vector<uint64_t>> states_;
@@ -157,20 +176,7 @@ class RamMethod : public Method {
 
   std::unique_ptr<PreparedMethod> prepare(const Job& job, const MergePlan& plan) const override {
     const ParamResolver params(job, parameters());
-    RamParams p;
-    p.plus = plus_;
-    auto finite = [&](const char* key) {
-      const ParamValue v = params.get(key);
-      if (!std::isfinite(static_cast<float>(v.number)))
-        throw Error(v.where + ": " + key + " must be a finite number, got " + number_text(v.number));
-      return static_cast<float>(v.number);
-    };
-    p.epsilon = finite("epsilon");
-    if (plus_) {
-      p.r = finite("r");
-      p.alpha = finite("alpha");
-    }
-    return std::make_unique<PreparedRam>(plan, p, job.models.size() - 1);
+    return std::make_unique<PreparedRam>(plan, params, plus_, job.models.size() - 1);
   }
 
  private:

@@ -214,7 +214,7 @@ class PreparedSce : public PreparedMethod {
   // order, since an element at the threshold is kept by its tie index.
   std::vector<uint8_t> unit_keep(const WorkUnit& unit, UnitInputs in) const {
     const SceTensor& t = tensors_[unit.tensor];
-    std::vector<uint8_t> keep(unit.count, 1);
+    std::vector<uint8_t> keep(unit.count, t.topk <= 0 ? 0 : 1);
     if (!t.selects) return keep;
     uint64_t tie = t.cut.counts_ties() ? t.cut.ties_before_unit[unit.first / t.unit_step] : 0;
     std::vector<float> d(models_);
