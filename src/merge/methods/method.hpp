@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config/job.hpp"
+#include "core/error.hpp"
 #include "merge/methods/parameters.hpp"
 #include "merge/tensor_method.hpp"
 #include "plan/merge_plan.hpp"
@@ -53,6 +54,19 @@ inline std::vector<size_t> every_model(const Job& job) {
   std::vector<size_t> all(job.models.size());
   for (size_t i = 0; i < all.size(); ++i) all[i] = i;
   return all;
+}
+
+// Every model, for a method that merges the task vectors (model - base) of
+// any number of models with no weights to set (sce, ram): throws naming the
+// key when the job has no base_model, no other model, or examples.
+inline std::vector<size_t> base_and_task_vectors(const Job& job, std::string_view method) {
+  const std::string name(method);
+  if (job.models.empty() || job.models[0].role != ModelRole::Base)
+    throw Error(config_line(job) + ": key 'base_model': missing: " + name + " merges the models' task vectors (model - base)");
+  if (job.models.size() < 2)
+    throw Error(config_line(job) + ": key 'models': " + name + " needs at least one model besides the base_model");
+  if (job.fewshot) throw Error(config_line(job) + ": key 'examples': " + name + " has no model weights for the examples to set");
+  return every_model(job);
 }
 
 // The method called `name`, or null.

@@ -242,12 +242,7 @@ class SceMethod : public Method {
   }
 
   std::vector<size_t> sources(const Job& job) const override {
-    if (job.models.empty() || job.models[0].role != ModelRole::Base)
-      throw Error(config_line(job) + ": key 'base_model': missing: sce merges the models' task vectors (model - base)");
-    if (job.models.size() < 2)
-      throw Error(config_line(job) + ": key 'models': sce needs at least one model besides the base_model");
-    if (job.fewshot) throw Error(config_line(job) + ": key 'examples': sce weighs the task vectors by their squares");
-    return every_model(job);
+    return base_and_task_vectors(job, name());
   }
 
   std::unique_ptr<PreparedMethod> prepare(const Job& job, const MergePlan& plan) const override {
