@@ -296,7 +296,9 @@ class Mapping {
 MergeMethod read_method(const Reporter& r, const Mapping& root, Job& job) {
   const std::optional<Field> f = root.get("merge_method");
   if (!f) r.fail(root.line(), "merge_method", "missing (for example linear, lm_cocktail, ties)");
-  job.method_name = scalar(r, *f, "a method name such as linear, lm_cocktail or ties");
+  constexpr std::string_view kExpected = "a method name such as linear, lm_cocktail or ties";
+  job.method_name = scalar(r, *f, kExpected);
+  if (job.method_name.empty()) fail_expected(r, *f, kExpected);
   job.method_where = r.where(f->line(), f->key);
   if (job.method_name == "linear") return MergeMethod::Linear;
   if (job.method_name == "lm_cocktail") return MergeMethod::LmCocktail;

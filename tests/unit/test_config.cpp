@@ -488,6 +488,9 @@ std::vector<Reject> rejects() {
        lines({"merge_method: lm_cocktail", "base_model: ../models/base", "parameters: {alpha: 0.3}",
               "examples: ../models/ex.jsonl", "models:", "  - model: ../models/ft_b"}),
        3, "parameters.alpha", "add 'target'"},
+      // A tag with no text reads as an empty scalar (found by fuzz_job_config).
+      {"empty method name", lines({"merge_method: !inear", "models:", kModelA}), 1, "merge_method",
+       "a method name"},
       {"duplicate key",
        lines({"merge_method: linear", "models:", kModelA, "chunk_size: 1M", "chunk_size: 2M"}), 5,
        "chunk_size", "first on line 4"},
