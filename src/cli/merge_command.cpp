@@ -24,6 +24,7 @@
 #include "plan/sliced_tensors.hpp"
 #include "io/safetensors_writer.hpp"
 #include "io/side_files.hpp"
+#include "vocab/output_vocabulary.hpp"
 #include "fewshot/fewshot_weights.hpp"
 #include "gpu/placement.hpp"
 #include "merge/methods/method.hpp"
@@ -74,6 +75,7 @@ struct PreparedJob {
   OutputLock lock;  // rank 0 of a merge: held until the job has ended
   const Method* method = nullptr;            // a method of src/merge/methods/, else null
   std::unique_ptr<PreparedMethod> prepared;  // its parameters for every tensor of `plan`
+  std::unique_ptr<OutputVocabulary> vocabulary;  // under tokenizer_source / tokenizer; `plan` points into it
 };
 
 // A registered method's settings as written, for the shard headers: a run
@@ -178,6 +180,12 @@ void plan_merge(int ranks, PreparedJob& p) {
   }
   options.reference = p.job.reference_index();
   options.summed = p.recipe.models;
+  if (p.job.tokenizer) {
+    std::vector<fs::path> folders;
+    for (const Checkpoint& m : p.models) folders.push_back(m.folder());
+    p.vocabulary = std::make_unique<OutputVocabulary>(build_output_vocabulary(p.job, folders, p.recipe.models));
+    options.vocabulary = p.vocabulary.get();
+  }
   options.out_dtype = p.job.out_dtype;
   options.max_shard_size = p.job.max_shard_size;
   options.chunk_size = p.job.chunk_size;
@@ -197,6 +205,7 @@ void plan_merge(int ranks, PreparedJob& p) {
     p.prepared = p.method->prepare(p.job, p.plan);
     p.recipe.description = p.prepared->summary();
   }
+  if (p.vocabulary) p.recipe.vocabulary = p.vocabulary->summary();
   p.side_files =
       read_side_files(p.models[p.job.reference_index()].folder(), config_dtype(p.job, p.plan));
   if (!p.job.slices.empty()) {
@@ -204,6 +213,9 @@ void plan_merge(int ranks, PreparedJob& p) {
     for (const auto& [model, layer] : sliced_layer_sources(p.job.slices)) layers.emplace_back(p.models[model].folder(), layer);
     restack_layers(p.side_files, layers);
   }
+  if (p.vocabulary)
+    use_vocabulary(p.side_files, p.vocabulary->source_folder, p.vocabulary->tokenizer_json,
+                   p.vocabulary->tokenizer_config_json, p.vocabulary->rows);
   p.staging = staging_path(p.job.output);
   if (p.placement.gpu != kCpu && p.method && !p.prepared->has_device_kernels() && !p.prepared->weighted_by_tensor()) {
     const std::string why = p.job.method_name + " has no GPU kernel yet";

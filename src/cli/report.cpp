@@ -112,6 +112,7 @@ void print_plan(std::ostream& out, const Job& job, const MergeRecipe& recipe,
   out << "  tensors: " << plan.tensors.size() << " (" << merged << " merged, "
       << plan.tensors.size() - merged << " copied from "
       << labels[job.reference_index()] << ")\n";
+  if (!recipe.vocabulary.empty()) out << "  vocabulary: " << recipe.vocabulary << "\n";
   out << "  read " << format_bytes(plan.total_read_bytes()) << ", write "
       << format_bytes(plan.layout.total_tensor_bytes) << " in " << plan.units.size()
       << " work units of up to " << format_bytes(job.chunk_size) << "\n";
@@ -266,6 +267,7 @@ std::string merge_report_json(const Job& job, const MergeRecipe& recipe, const M
     f["candidates"] = list;
     report["fewshot"] = f;
   }
+  if (!recipe.vocabulary.empty()) report["vocabulary"] = recipe.vocabulary;
   report["tensors"] = plan.tensors.size();
   report["shards"] = plan.layout.shards.size();
   // The job's bytes, not this run's: a resumed run reads less, and the

@@ -741,6 +741,84 @@ void read_common(const Reporter& r, const Mapping& root, const fs::path& dir, Jo
   }
 }
 
+// ---- vocabularies: tokenizer_source / tokenizer ----------------------------
+
+// A model a tokenizer key names: a path, which must be one of the merge's.
+size_t merged_model(const Reporter& r, const Field& f, const fs::path& dir, Job& job) {
+  const fs::path path = existing_path(r, f, dir);
+  if (std::optional<size_t> i = ModelList(r, job.models).find(path)) return *i;
+  r.fail(f.line(), f.key, "the model " + path.string() + " is not one of this merge's models");
+}
+
+TokenEmbedding token_embedding(const Reporter& r, const Field& f, const fs::path& dir, Job& job) {
+  TokenEmbedding e;
+  e.where = r.where(f.line(), f.key);
+  const Mapping m(r, f);
+  m.check_known({"source", "force"}, " for a token");
+  if (auto force = m.get("force")) e.force = boolean(r, *force);
+  const std::optional<Field> src = m.get("source");
+  if (!src || src->value.IsNull()) return e;
+  e.has_source = true;
+  if (src->value.IsScalar()) {
+    e.model = merged_model(r, *src, dir, job);
+    return e;
+  }
+  const Mapping sm(r, *src);
+  sm.check_known({"kind", "model", "token_id", "token"}, " for a token source");
+  const std::optional<Field> kind = sm.get("kind");
+  if (!kind) r.fail(sm.line(), Mapping::join(src->key, "kind"), "missing (model_token or zero)");
+  const std::string k = scalar(r, *kind, "model_token or zero");
+  if (k == "zero") {
+    e.kind = TokenEmbedding::Kind::Zero;
+    return e;
+  }
+  if (k != "model_token") fail_expected(r, *kind, "model_token or zero");
+  e.kind = TokenEmbedding::Kind::ModelToken;
+  const std::optional<Field> model = sm.get("model"), id = sm.get("token_id"), token = sm.get("token");
+  if (!model) r.fail(sm.line(), Mapping::join(src->key, "model"), "missing");
+  e.model = merged_model(r, *model, dir, job);
+  if (!id == !token) r.fail(sm.line(), src->key, "give one of token_id and token");
+  if (id) e.token_id = whole_number(r, *id, 0, std::numeric_limits<int>::max());
+  if (token) e.token = scalar(r, *token, "a token of the model's vocabulary");
+  return e;
+}
+
+void read_tokenizer(const Reporter& r, const Mapping& root, const fs::path& dir, Job& job) {
+  const std::optional<Field> short_form = root.get("tokenizer_source"), block = root.get("tokenizer");
+  if (!short_form && !block) return;
+  const Field& f = short_form ? *short_form : *block;
+  if (short_form && block)
+    r.fail(block->key_line, block->key, "give tokenizer_source or tokenizer, not both (as mergekit)");
+  if (job.method == MergeMethod::LmCocktail || job.fewshot)
+    r.fail(f.key_line, f.key, "few-shot weights need models of one vocabulary; use a method such as linear");
+  if (!job.slices.empty())
+    r.fail(f.key_line, f.key, "not supported with slices yet (docs/methods.md, Not yet)");
+  TokenizerChoice t;
+  t.where = r.where(f.key_line, f.key);
+  std::optional<Field> source = short_form;
+  if (block) {
+    const Mapping m(r, *block);
+    m.check_known({"source", "tokens", "pad_to_multiple_of"}, " in tokenizer");
+    source = m.get("source");
+    if (auto pad = m.get("pad_to_multiple_of"))
+      t.pad_to_multiple_of = static_cast<uint64_t>(whole_number(r, *pad, 1, 1 << 20));
+    if (auto tokens = m.get("tokens")) {
+      const Mapping tm(r, *tokens);
+      for (const auto& [token, value] : tm.entries()) t.tokens.emplace_back(token, token_embedding(r, value, dir, job));
+    }
+  }
+  if (source) {
+    const std::string v = scalar(r, *source, "base, union or the path of one of the models");
+    if (v == "base") t.source = TokenizerChoice::Source::Base;
+    else if (v == "union") t.source = TokenizerChoice::Source::Union;
+    else {
+      t.source = TokenizerChoice::Source::Model;
+      t.model = merged_model(r, *source, dir, job);
+    }
+  }
+  job.tokenizer = std::move(t);
+}
+
 }  // namespace
 
 Job load_job(const fs::path& config_file) {
@@ -763,11 +841,7 @@ Job load_job(const fs::path& config_file) {
   const fs::path dir = job.config_path.parent_path();
   const Mapping root(r, Field{"", doc, 1});
   // mergekit keys this version does not run yet: said plainly, not "unknown".
-  for (const char* key : {"tokenizer_source", "tokenizer"})
-    if (auto f = root.get(key))
-      r.fail(f->key_line, f->key, "mergekit's '" + std::string(key) +
-                                      "' is not supported yet; models must share one vocabulary (docs/methods.md, Not yet)");
-  root.check_known({"merge_method", "base_model", "target", "models", "slices", "parameters", "dtype",
+  root.check_known({"tokenizer_source", "tokenizer", "merge_method", "base_model", "target", "models", "slices", "parameters", "dtype",
                     "out_dtype", "output", "max_shard_size", "chunk_size", "threads",
                     "io_threads", "prefetch", "device", "progress_interval", "examples", "temperature",
                     "batch_size", "max_input_length", "neg_number", "seed", "loss_reduction", "random_seed"},
@@ -787,6 +861,7 @@ Job load_job(const fs::path& config_file) {
   }
   read_fewshot(r, root, dir, job);
   read_common(r, root, dir, job);
+  read_tokenizer(r, root, dir, job);
   return job;
 }
 

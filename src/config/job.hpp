@@ -45,6 +45,32 @@ struct Slice {
   std::string where;    // "FILE:LINE: key 'slices[i]'"
 };
 
+// mergekit's tokenizer_source / tokenizer block: which vocabulary the output
+// has and where the embedding row of each of its tokens comes from (vocab/).
+struct TokenEmbedding {
+  enum class Kind {
+    Model,       // the row of this token in `model`
+    ModelToken,  // the row of another token of `model`, by id or text
+    Zero,
+  };
+  Kind kind = Kind::Model;
+  size_t model = 0;            // index into Job::models
+  std::optional<int64_t> token_id;
+  std::string token;           // ModelToken without token_id
+  bool has_source = false;     // else the default rule (a token that is not in the vocabulary is added)
+  bool force = false;          // even where a model has the token
+  std::string where;           // "FILE:LINE: key 'tokenizer.tokens.X'"
+};
+
+struct TokenizerChoice {
+  enum class Source { Base, Union, Model };
+  Source source = Source::Union;
+  size_t model = 0;  // Source::Model: index into Job::models
+  std::vector<std::pair<std::string, TokenEmbedding>> tokens;  // in file order
+  uint64_t pad_to_multiple_of = 0;  // 0: no padding rows
+  std::string where;                // "FILE:LINE: key 'tokenizer_source'"
+};
+
 // LM-Cocktail's weights from few-shot examples (paper section 2).
 struct FewShot {
   std::vector<std::filesystem::path> files;  // pooled in order
@@ -76,6 +102,8 @@ struct Job {
   // lm_cocktail with examples: candidates are the base (when given) and the
   // peers under `models`; their weights come from their losses.
   std::optional<FewShot> fewshot;
+  // Models with different vocabularies: the output's (mergekit's semantics).
+  std::optional<TokenizerChoice> tokenizer;
   std::optional<DType> out_dtype;   // out_dtype, else dtype, else the reference model's
   std::filesystem::path output;     // absolute
   uint64_t max_shard_size = 5'000'000'000;

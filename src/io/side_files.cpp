@@ -297,6 +297,29 @@ void restack_layers(SideFiles& files, const std::vector<std::pair<fs::path, long
   files.config_json = json.dump(2) + "\n";
 }
 
+void use_vocabulary(SideFiles& files, const fs::path& tokenizer_folder, const std::string& tokenizer_json,
+                    const std::string& tokenizer_config, uint64_t vocab_size) {
+  static const std::set<std::string> kTokenizerFiles = {
+      "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model", "vocab.json",
+      "merges.txt", "vocab.txt", "added_tokens.json", "sentencepiece.bpe.model", "spiece.model"};
+  std::erase_if(files.copies, [&](const fs::path& p) {
+    if (!kTokenizerFiles.count(p.string())) return false;
+    if (p != "tokenizer.json" && p != "tokenizer_config.json" && p != "special_tokens_map.json")
+      files.not_copied.emplace_back(p.string(), "a slow tokenizer's file; the output's vocabulary is in tokenizer.json");
+    return true;
+  });
+  files.generated.emplace_back("tokenizer.json", tokenizer_json);
+  if (!tokenizer_config.empty()) files.generated.emplace_back("tokenizer_config.json", tokenizer_config);
+  const fs::path map = tokenizer_folder / "special_tokens_map.json";
+  if (fs::is_regular_file(map)) files.generated.emplace_back("special_tokens_map.json", read_small_file(map.string(), kMaxConfigJson));
+  if (files.config_json.empty()) return;
+  nlohmann::ordered_json json = nlohmann::ordered_json::parse(files.config_json);
+  nlohmann::ordered_json& where =
+      !json.contains("vocab_size") && json.contains("text_config") && json["text_config"].is_object() ? json["text_config"] : json;
+  where["vocab_size"] = vocab_size;
+  files.config_json = json.dump(2) + "\n";
+}
+
 void stage_side_files(const fs::path& reference_folder, const SideFiles& files,
                       const fs::path& staging) {
   if (!files.config_json.empty()) write_staged_file(staging, "config.json", files.config_json);

@@ -56,6 +56,15 @@ SideFiles read_side_files(const std::filesystem::path& reference_folder,
 void restack_layers(SideFiles& files,
                     const std::vector<std::pair<std::filesystem::path, long>>& layers);
 
+// Under a tokenizer choice: the output's tokenizer.json and
+// tokenizer_config.json (`tokenizer_config` empty: none) replace the
+// reference's tokenizer files, special_tokens_map.json comes from
+// `tokenizer_folder`, a slow tokenizer's files (which would disagree with
+// the new vocabulary) are left out, and config.json's vocab_size (or
+// text_config's) becomes `vocab_size`.
+void use_vocabulary(SideFiles& files, const std::filesystem::path& tokenizer_folder, const std::string& tokenizer_json,
+                    const std::string& tokenizer_config, uint64_t vocab_size);
+
 void stage_side_files(const std::filesystem::path& reference_folder, const SideFiles& files,
                       const std::filesystem::path& staging);
 

@@ -25,6 +25,16 @@ const File& InputFiles::file(const TensorSource& s) {
   return it->second.file;
 }
 
+void InputFiles::submit_reads(ThreadPool& io, std::vector<std::future<void>>& into, const PlannedTensor& t, size_t s,
+                              uint64_t first, uint64_t count, std::byte* dst) {
+  if (t.vocabulary) return submit_vocabulary_reads(io, into, t, s, first, count, dst);
+  const CheckpointTensor& src = *t.sources[s].tensor;
+  const uint64_t size = dtype_size(src.info.dtype);
+  const File* f = &file(t.sources[s]);
+  const uint64_t offset = src.file_offset() + first * size;
+  submit_pieces(io, into, count * size, [f, dst, offset](uint64_t at, uint64_t n) { f->pread_full(dst + at, n, offset + at); });
+}
+
 void InputFiles::check_unchanged() const {
   for (const auto& [key, in] : files_)
     if (!(in.file.stamp() == in.opened))

@@ -7,6 +7,7 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -30,6 +31,13 @@ class InputFiles {
   // The file holding a source's tensor, opened on first use.
   const File& file(const TensorSource& s);
 
+  // Queues on `io` the reads that fill `dst` with elements [first, first +
+  // count) of t.sources[s] in the output's order: one range of its file, or
+  // for a vocabulary tensor its rows in the output's token order (whole
+  // rows: such tensors' units are row-aligned). Call from one thread.
+  void submit_reads(ThreadPool& io, std::vector<std::future<void>>& into, const PlannedTensor& t, size_t s,
+                    uint64_t first, uint64_t count, std::byte* dst);
+
   // A checkpoint rewritten during the merge would leave an output mixing
   // two versions of it: throws naming the file.
   void check_unchanged() const;
@@ -39,8 +47,15 @@ class InputFiles {
     File file;
     FileStamp opened;
   };
+  void submit_vocabulary_reads(ThreadPool& io, std::vector<std::future<void>>& into, const PlannedTensor& t,
+                               size_t s, uint64_t first, uint64_t count, std::byte* dst);
+  const std::vector<std::byte>& mean_row(const PlannedTensor& t, size_t model);
+
   const std::vector<Checkpoint>& models_;
   std::map<std::pair<size_t, uint32_t>, Input> files_;
+  // Each model's mean row of a vocabulary tensor (its padding rows), by
+  // (tensor name, model): computed once, by the rank that needs it.
+  std::map<std::pair<std::string, size_t>, std::vector<std::byte>> mean_rows_;
 };
 
 }  // namespace cocktail

@@ -14,6 +14,7 @@ struct MergeRecipe {
   std::vector<size_t> models;  // indices into Job::models, summed in this order
   std::vector<float> weights;  // aligned with `models`; empty for a method of src/merge/methods/
   std::string description;     // such a method's parameters, printed instead of weights
+  std::string vocabulary;      // under a tokenizer choice: the output vocabulary's summary
   std::vector<std::string> warnings;
 };
 

@@ -51,15 +51,8 @@ class UnitReader {
     const PlannedTensor& t = plan_.tensors[unit.tensor];
     slot.buffers.resize(t.sources.size());
     for (size_t s = 0; s < t.sources.size(); ++s) {
-      const CheckpointTensor& src = *t.sources[s].tensor;
-      const uint64_t size = dtype_size(src.info.dtype), bytes = unit.count * size;
-      slot.buffers[s].resize(bytes);
-      const File* f = &files_.file(t.sources[s]);
-      const uint64_t offset = src.file_offset() + unit.first * size;
-      std::byte* dst = slot.buffers[s].data();
-      submit_pieces(io_, slot.reads, bytes, [f, dst, offset](uint64_t at, uint64_t n) {
-        f->pread_full(dst + at, n, offset + at);
-      });
+      slot.buffers[s].resize(unit.count * dtype_size(t.sources[s].tensor->info.dtype));
+      files_.submit_reads(io_, slot.reads, t, s, unit.first, unit.count, slot.buffers[s].data());
     }
   }
 

@@ -47,7 +47,7 @@ class FileCache {
             const OutputLayout& layout)
       : inputs_(models), out_dir_(out_dir), layout_(layout) {}
 
-  const File& input(const TensorSource& s) { return inputs_.file(s); }
+  InputFiles& inputs() { return inputs_; }
   void check_inputs_unchanged() const { inputs_.check_unchanged(); }
 
   const File& output(size_t shard) {
@@ -193,16 +193,8 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
     retire(i % slots.size());
     const WorkUnit& unit = plan.units[todo[i]];
     const PlannedTensor& t = plan.tensors[unit.tensor];
-    for (size_t s = 0; s < t.sources.size(); ++s) {
-      const CheckpointTensor& src = *t.sources[s].tensor;
-      const uint64_t size = dtype_size(src.info.dtype);
-      const File* file = &files.input(t.sources[s]);
-      const uint64_t offset = src.file_offset() + unit.first * size;
-      std::byte* dst = slot.inputs[s].get();
-      submit_pieces(io, slot.reads, unit.count * size, [file, dst, offset](uint64_t at, uint64_t n) {
-        file->pread_full(dst + at, n, offset + at);
-      });
-    }
+    for (size_t s = 0; s < t.sources.size(); ++s)
+      files.inputs().submit_reads(io, slot.reads, t, s, unit.first, unit.count, slot.inputs[s].get());
   };
 
   auto compute_unit = [&](size_t i) -> const std::byte* {

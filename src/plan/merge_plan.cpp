@@ -1,8 +1,10 @@
 #include "plan/merge_plan.hpp"
 
 #include <algorithm>
+#include <numeric>
 
 #include "plan/sliced_tensors.hpp"
+#include "vocab/output_vocabulary.hpp"
 
 namespace cocktail {
 
@@ -65,6 +67,11 @@ uint64_t plan_fingerprint(const MergePlan& plan) {
       f.add(s.tensor->file_offset());
       f.add(static_cast<uint64_t>(s.tensor->info.dtype));
     }
+  for (const auto& t : plan.tensors)
+    if (t.vocabulary) {
+      f.add(t.vocabulary->fingerprint());
+      break;  // one vocabulary for the job
+    }
   // Units, not their ranks: a resumed job may run at another rank count.
   for (const WorkUnit& u : plan.units) {
     f.add(u.tensor);
@@ -79,9 +86,12 @@ MergePlan make_merge_plan(const std::vector<Checkpoint>& models, const PlanOptio
   plan.tensors = options.slices && !options.slices->empty()
                      ? plan_sliced_tensors(models, *options.slices, options.summed, options.slice_models_may_differ,
                                            options.out_dtype)
-                     : plan_tensors(models, options.reference, options.summed, options.out_dtype);
+                     : plan_tensors(models, options.reference, options.summed, options.out_dtype, options.vocabulary);
   if (options.unit_alignment)
     for (auto& t : plan.tensors) t.unit_alignment = std::max<uint64_t>(1, options.unit_alignment(t));
+  // Token rows are read one by one: a unit holds whole rows.
+  for (auto& t : plan.tensors)
+    if (t.vocabulary) t.unit_alignment = std::lcm(t.unit_alignment, t.numel / t.shape[0]);
   plan.layout = make_output_layout(plan.tensors, options.max_shard_size, options.metadata);
   plan.units = make_work_units(plan.tensors, options.chunk_size);
   plan.rank_bounds = assign_units(plan.units, plan.tensors, options.ranks);

@@ -42,6 +42,9 @@ struct PlanOptions {
   // tensor of the reference model, from every summed model.
   const std::vector<Slice>* slices = nullptr;
   bool slice_models_may_differ = false;  // passthrough: each slice its own model
+  // Models of different vocabularies: the output's (vocab/), which the
+  // token-indexed tensors are re-mapped to; null = one shared vocabulary.
+  const OutputVocabulary* vocabulary = nullptr;
   // The merge method's PlannedTensor::unit_alignment; null = 1 everywhere.
   std::function<uint64_t(const PlannedTensor&)> unit_alignment;
 };

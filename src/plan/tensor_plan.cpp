@@ -3,6 +3,7 @@
 #include "core/dtype_names.hpp"
 #include "core/error.hpp"
 #include "plan/layer_names.hpp"
+#include "vocab/output_vocabulary.hpp"
 
 namespace cocktail {
 namespace {
@@ -36,6 +37,42 @@ void check_agreement(const PlannedTensor& t, const std::vector<const CheckpointT
   }
 }
 
+// A tensor indexed by token under a tokenizer choice: the models' row
+// counts may differ; every other dimension, and the dtype, must agree.
+PlannedTensor plan_vocabulary_tensor(const std::string& name, const std::vector<const CheckpointTensor*>& all,
+                                     const std::vector<Checkpoint>& models, size_t reference,
+                                     const std::vector<size_t>& summed, std::optional<DType> out_dtype,
+                                     const OutputVocabulary& vocab) {
+  PlannedTensor t;
+  t.name = name;
+  const TensorInfo& r = all[reference]->info;
+  if (r.shape.empty())
+    throw Error("tensor '" + name + "': a scalar in " + model_label(models[reference]) + ", not indexed by token");
+  for (size_t i : summed) {
+    const TensorInfo& s = all[i]->info;
+    const std::vector<uint64_t> rest(s.shape.begin() + (s.shape.empty() ? 0 : 1), s.shape.end());
+    if (s.shape.empty() || rest != std::vector<uint64_t>(r.shape.begin() + 1, r.shape.end()))
+      throw Error("tensor '" + name + "': shape " + format_shape(s.shape) + " in " + model_label(models[i]) +
+                  " but " + format_shape(r.shape) + " in " + model_label(models[reference]) +
+                  " (only the token rows may differ)");
+    if (!is_mergeable_float(s.dtype) || s.dtype != all[summed.front()]->info.dtype)
+      throw Error("tensor '" + name + "': dtype " + std::string(safetensors_name(s.dtype)) + " in " +
+                  model_label(models[i]) + "; re-mapping token rows needs one float dtype in every model");
+    if (static_cast<int64_t>(s.shape[0]) < vocab.models[i].rows_needed)
+      throw Error("tensor '" + name + "': " + std::to_string(s.shape[0]) + " rows in " + model_label(models[i]) +
+                  " but its config.json says vocab_size " + std::to_string(vocab.models[i].rows_needed));
+    t.sources.push_back({i, all[i]});
+  }
+  t.shape = r.shape;
+  t.shape[0] = vocab.rows;
+  t.numel = 1;
+  for (uint64_t d : t.shape) t.numel *= d;
+  t.action = TensorAction::Merge;
+  t.out_dtype = out_dtype ? *out_dtype : r.dtype;
+  t.vocabulary = &vocab;
+  return t;
+}
+
 }  // namespace
 
 PlannedTensor plan_tensor(const std::string& name, const std::vector<const CheckpointTensor*>& all,
@@ -63,7 +100,7 @@ PlannedTensor plan_tensor(const std::string& name, const std::vector<const Check
 
 std::vector<PlannedTensor> plan_tensors(const std::vector<Checkpoint>& models, size_t reference,
                                         const std::vector<size_t>& summed,
-                                        std::optional<DType> out_dtype) {
+                                        std::optional<DType> out_dtype, const OutputVocabulary* vocabulary) {
   const Checkpoint& ref = models.at(reference);
   for (size_t i = 0; i < models.size(); ++i) {
     // Tensors present elsewhere but absent from the reference are caught here;
@@ -88,7 +125,9 @@ std::vector<PlannedTensor> plan_tensors(const std::vector<Checkpoint>& models, s
                     model_label(m));
       all.push_back(s);
     }
-    planned.push_back(plan_tensor(rt.info.name, all, models, reference, summed, out_dtype));
+    planned.push_back(vocabulary && is_vocabulary_tensor(rt.info.name)
+                          ? plan_vocabulary_tensor(rt.info.name, all, models, reference, summed, out_dtype, *vocabulary)
+                          : plan_tensor(rt.info.name, all, models, reference, summed, out_dtype));
     planned.back().layer_position = layers.position(rt.info.name);
   }
   return planned;

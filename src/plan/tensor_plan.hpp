@@ -9,6 +9,8 @@
 
 namespace cocktail {
 
+struct OutputVocabulary;
+
 enum class TensorAction {
   Merge,          // float tensor: weighted sum of every model
   CopyReference,  // integer/bool tensor: the reference model's bytes, after comparing
@@ -35,6 +37,10 @@ struct PlannedTensor {
   // (mergekit's t: index / (layers - 1), 1 for one layer, 0 outside).
   double layer_position = 0;
   int slice = -1;  // the index into Job::slices that made it, or -1
+  // A tensor indexed by token (embeddings, output heads) under a tokenizer
+  // choice: each source's rows are read in the output's token order; null
+  // for every other tensor.
+  const OutputVocabulary* vocabulary = nullptr;
 
   uint64_t out_bytes() const { return numel * dtype_size(out_dtype); }
   // Elements of a row, the last dimension (a 1-D tensor is one row): what
@@ -57,6 +63,7 @@ PlannedTensor plan_tensor(const std::string& name, const std::vector<const Check
 
 std::vector<PlannedTensor> plan_tensors(const std::vector<Checkpoint>& models, size_t reference,
                                         const std::vector<size_t>& summed,
-                                        std::optional<DType> out_dtype);
+                                        std::optional<DType> out_dtype,
+                                        const OutputVocabulary* vocabulary = nullptr);
 
 }  // namespace cocktail
