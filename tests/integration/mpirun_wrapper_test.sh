@@ -8,6 +8,9 @@ dist=$1 src=$2
 ranks=$(($(nproc) + 1))
 # The test environment oversubscribes on its own; a user's does not.
 unset OMPI_MCA_rmaps_base_oversubscribe
+# A session folder of its own, as tests/mpirun_own_session.sh.in explains.
+export OMPI_MCA_orte_tmpdir_base=$(mktemp -d "${TMPDIR:-/tmp}/cocktail-mpirun.XXXXXX")
+trap 'rm -rf "$OMPI_MCA_orte_tmpdir_base"' EXIT
 status=0
 for flag in -n --n -np --np -c; do
   out=$("$src/launch/mpirun.sh" "$flag" "$ranks" "$dist" inspect "$src/tests/fixtures/models/llama-fp32" 2>&1) || true
