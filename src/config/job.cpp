@@ -300,7 +300,9 @@ MergeMethod read_method(const Reporter& r, const Mapping& root, Job& job) {
   job.method_name = scalar(r, *f, kExpected);
   if (job.method_name.empty()) fail_expected(r, *f, kExpected);
   job.method_where = r.where(f->line(), f->key);
-  if (job.method_name == "linear") return MergeMethod::Linear;
+  // With slices, linear's weights are per tensor: the method of
+  // src/merge/methods/linear.cpp, the same sum as the core recipe.
+  if (job.method_name == "linear") return root.get("slices") ? MergeMethod::Registered : MergeMethod::Linear;
   if (job.method_name == "lm_cocktail") return MergeMethod::LmCocktail;
   // Checked against src/merge/methods/ once the job is read.
   return MergeMethod::Registered;
@@ -549,9 +551,11 @@ void read_slices(const Reporter& r, const Field& slices, const fs::path& dir, Mo
     const Field item{slices.key + "[" + std::to_string(i) + "]", slices.value[i], slices.line()};
     if (!item.value.IsMap()) fail_expected(r, item, "a mapping with a 'sources' key");
     const Mapping entry(r, item);
-    for (const char* key : {"base_model", "residual_weight"})
-      if (auto f = entry.get(key))
-        r.fail(f->key_line, f->key, "a slice's own '" + std::string(key) + "' is not supported yet (docs/methods.md, Not yet)");
+    if (auto f = entry.get("base_model"))
+      r.fail(f->key_line, f->key, "a slice's own base_model is not supported yet (docs/methods.md, Not yet)");
+    if (auto f = entry.get("residual_weight"))
+      r.fail(f->key_line, f->key,
+             "mergekit 0.1.5 reads residual_weight but never uses it; remove it: the merge is the same without it");
     entry.check_known({"sources", "parameters"}, " for a slice");
     Slice slice;
     slice.where = r.where(item.line(), item.key);
@@ -849,7 +853,7 @@ Job load_job(const fs::path& config_file) {
   job.method = read_method(r, root, job);
   if (auto f = root.get("slices"); f && job.method != MergeMethod::Registered)
     r.fail(f->key_line, f->key, "slices are not supported with " + job.method_name +
-                                    " yet; they work with passthrough and the methods of docs/methods.md");
+                                    " yet; they work with linear, passthrough and the methods of docs/methods.md");
   if (auto f = root.get("random_seed"); f && job.method != MergeMethod::Registered)
     r.fail(f->key_line, f->key, "seeds the random masks of dare and della; " + job.method_name + " draws none");
   if (job.method == MergeMethod::Linear) {

@@ -329,12 +329,21 @@ std::vector<Case> cases() {
       {"SlerpWithoutT", [](const fs::path& d) { method_job(d, "slerp", ""); }, "key 'parameters.t': missing"},
       {"SlerpWeight", [](const fs::path& d) { method_job(d, "slerp", "weight: 1", "parameters: {t: 0.5}\n"); },
        "key 'models[0].parameters.weight': unknown parameter for slerp"},
-      {"SlicesWithLinear",
+      {"SlicesWithLmCocktail",
        [](const fs::path& d) {
-         write_file(d / "job.yaml", "merge_method: linear\nslices:\n  - sources:\n      - model: base\n"
+         write_file(d / "job.yaml", "merge_method: lm_cocktail\nslices:\n  - sources:\n      - model: base\n"
                                     "        layer_range: [0, 1]\noutput: out\n");
        },
-       "key 'slices': slices are not supported with linear yet"},
+       "key 'slices': slices are not supported with lm_cocktail yet"},
+      {"SlicesWithLinearWithoutWeight",
+       [](const fs::path& d) {
+         write_safetensors(d / "la/model.safetensors", layered(2, 8));
+         write_safetensors(d / "lb/model.safetensors", layered(2, 8));
+         write_file(d / "job.yaml", "merge_method: linear\nslices:\n  - sources:\n      - model: la\n"
+                                    "        layer_range: [0, 2]\n      - model: lb\n        layer_range: [0, 2]\n"
+                                    "        parameters: {weight: 1}\noutput: out\n");
+       },
+       "la (tensor 'model.embed_tokens.weight'), and there is no top-level parameters.weight"},
       {"SlicesAndModels",
        [](const fs::path& d) {
          write_file(d / "job.yaml", "merge_method: passthrough\nmodels:\n  - model: ft\nslices:\n  - sources:\n"

@@ -151,7 +151,8 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, MergekitValuesWholeTensorSums,
                                            "slerp_slices-bfloat16", "slerp_slices-float16", "sce-float32",
                                            "sce_all-float32", "sce_all-float16", "nuslerp_rows-float32",
                                            "nuslerp_rows-float16", "model_stock_rows-float32",
-                                           "model_stock_rows-float16"),
+                                           "model_stock_rows-float16", "linear_slices-float32",
+                                           "linear_slices-bfloat16", "linear_slices-float16"),
                          param_name);
 
 // slerp at t = 0 is the base and at t = 1 the other model, byte for byte
@@ -198,6 +199,26 @@ TEST(Slices, ConfigJsonCountsAndRestacksTheLayers) {
   EXPECT_EQ(cocktail::Checkpoint::open(tmp.dir / "out").tensors().size(), 3 + 4 * 9u);  // embed, norm, lm_head
 }
 
+// linear with slices runs as a method of src/merge/methods/; one slice of
+// every layer with each model's weight is the core linear job, value for value.
+TEST(LinearMethod, OneSliceOfEveryLayerIsTheCoreLinear) {
+  Tmp tmp;
+  const std::string in = (kMergekit / "inputs" / "bfloat16").string(), out = tmp.dir.string();
+  write_file(tmp.dir / "core.yaml", "merge_method: linear\nmodels:\n  - model: " + in + "/a\n    parameters: {weight: 0.3}\n"
+                                    "  - model: " + in + "/b\n    parameters: {weight: 0.45}\noutput: " + out +
+                                    "/core\nprogress_interval: 0\n");
+  write_file(tmp.dir / "sliced.yaml", "merge_method: linear\nslices:\n  - sources:\n      - model: " + in +
+                                      "/a\n        layer_range: [0, 3]\n        parameters: {weight: 0.3}\n"
+                                      "      - model: " + in + "/b\n        layer_range: [0, 3]\n"
+                                      "        parameters: {weight: 0.45}\noutput: " + out + "/sliced\nprogress_interval: 0\n");
+  for (const char* job : {"core", "sliced"}) {
+    const RunResult r = run_mpi(2, {(tmp.dir / (std::string(job) + ".yaml")).string()});
+    ASSERT_EQ(r.status, 0) << r.output;
+  }
+  // The headers' metadata say how each was written; the tensors are the same.
+  EXPECT_EQ(values(tmp.dir / "sliced"), values(tmp.dir / "core"));
+}
+
 // sce with select_topk 0 keeps no entry of any task vector: the base, as
 // mergekit's sce_mask of zeros gives.
 TEST(Sce, SelectTopkZeroIsTheBase) {
@@ -232,7 +253,8 @@ INSTANTIATE_TEST_SUITE_P(Methods, SameBytes,
                                            "multislerp-float32", "karcher_base-float16",
                                            "passthrough_slices-bfloat16", "slerp_slices-float32", "ties_slices-float16",
                                            "sce-float32", "sce-bfloat16", "arcee_fusion-bfloat16",
-                                           "nuslerp_rows-float32", "model_stock_rows-float16", "ramplus_tl-bfloat16"),
+                                           "nuslerp_rows-float32", "model_stock_rows-float16", "ramplus_tl-bfloat16",
+                                           "linear_slices-bfloat16"),
                          param_name);
 
 class EmulatedGpu : public ::testing::TestWithParam<std::string> {};

@@ -502,6 +502,10 @@ std::vector<Reject> rejects() {
       // A tag with no text reads as an empty scalar (found by fuzz_job_config).
       {"empty method name", lines({"merge_method: !inear", "models:", kModelA}), 1, "merge_method",
        "a method name"},
+      {"slice residual_weight",
+       lines({"merge_method: passthrough", "slices:", "  - sources:", "      - model: ../models/ft_a",
+              "        layer_range: [0, 1]", "    residual_weight: 0.5"}),
+       6, "slices[0].residual_weight", "never uses it; remove it"},
       {"duplicate key",
        lines({"merge_method: linear", "models:", kModelA, "chunk_size: 1M", "chunk_size: 2M"}), 5,
        "chunk_size", "first on line 4"},

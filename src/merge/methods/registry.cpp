@@ -7,7 +7,7 @@ namespace {
 
 const std::vector<const Method*>& all_methods() {
   static const std::vector<const Method*> methods = {
-      &task_arithmetic_method(), &ties_method(),        &dare_linear_method(),      &dare_ties_method(),
+      &linear_method(),          &task_arithmetic_method(), &ties_method(),        &dare_linear_method(),      &dare_ties_method(),
       &breadcrumbs_method(),     &breadcrumbs_ties_method(), &della_method(),       &della_linear_method(),
       &slerp_method(),           &nearswap_method(),
       &model_stock_method(),     &nuslerp_method(),         &multislerp_method(),       &karcher_method(),
@@ -26,7 +26,7 @@ const Method* find_method(std::string_view name) {
 }
 
 std::string method_list() {
-  std::string list = "linear, lm_cocktail";
+  std::string list = "lm_cocktail";
   for (const Method* m : all_methods()) list += ", " + std::string(m->name());
   return list;
 }

@@ -4,6 +4,7 @@
 
 namespace cocktail {
 
+const Method& linear_method();
 const Method& task_arithmetic_method();
 const Method& ties_method();
 const Method& dare_linear_method();
