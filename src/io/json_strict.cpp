@@ -1,6 +1,8 @@
 #include "io/json_strict.hpp"
 
 #include <cstdio>
+#include <set>
+#include <type_traits>
 #include <vector>
 
 #include "core/error.hpp"
@@ -38,37 +40,49 @@ namespace {
 // deep nesting on the way. Not json::parse with a callback: nlohmann's
 // callback parser scans the whole enclosing object or array for a discarded
 // value each time a nested object ends, so a header of N tensor entries took
-// N^2 / 2 steps (60,000 tensors: 32 s). Here each event is O(1) apart from
-// the O(log size) insertion of a key.
+// N^2 / 2 steps (60,000 tensors: 32 s). Nor ordered_json::parse: it inserts
+// each key after a linear search of the object, so a tokenizer's vocabulary
+// of N tokens took N^2 / 2 string compares (32,000 tokens: 2 s; Llama 3's
+// 128,000: half a minute). Here each event is O(1) apart from the O(log
+// size) check of a key.
+template <class Json>
 class StrictDomBuilder {
+  static constexpr bool kOrdered = std::is_same_v<Json, nlohmann::ordered_json>;
+
  public:
-  StrictDomBuilder(json& root, const std::string& label, const std::string& what)
+  StrictDomBuilder(Json& root, const std::string& label, const std::string& what)
       : root_(root), label_(label), what_(what) {}
 
   bool null() { return value(nullptr); }
   bool boolean(bool v) { return value(v); }
-  bool number_integer(json::number_integer_t v) { return value(v); }
-  bool number_unsigned(json::number_unsigned_t v) { return value(v); }
-  bool number_float(json::number_float_t v, const json::string_t&) { return value(v); }
-  bool string(json::string_t& v) { return value(std::move(v)); }
-  bool binary(json::binary_t& v) { return value(std::move(v)); }
+  bool number_integer(typename Json::number_integer_t v) { return value(v); }
+  bool number_unsigned(typename Json::number_unsigned_t v) { return value(v); }
+  bool number_float(typename Json::number_float_t v, const typename Json::string_t&) { return value(v); }
+  bool string(typename Json::string_t& v) { return value(std::move(v)); }
+  bool binary(typename Json::binary_t& v) { return value(std::move(v)); }
 
   bool start_object(std::size_t) {
     check_depth();
-    open(json::value_t::object);
-    objects_.push_back(nullptr);
+    open(nlohmann::json::value_t::object);
+    objects_.emplace_back();
     return true;
   }
-  bool key(json::string_t& k) {
-    auto& object = containers_.back()->get_ref<json::object_t&>();
-    auto [it, fresh] = object.emplace(std::move(k), nullptr);
-    if (!fresh) {
-      std::string where;
-      if (objects_.size() > 1) where = " inside " + quote_name(*objects_[objects_.size() - 2]);
-      throw Error(label_ + ": " + what_ + " has duplicate key " + quote_name(it->first) + where);
+  bool key(typename Json::string_t& k) {
+    auto& object = containers_.back()->template get_ref<typename Json::object_t&>();
+    Open& open = objects_.back();
+    if constexpr (kOrdered) {
+      // In file order, without ordered_map's search: the set says it is new.
+      if (!open.keys.insert(k).second) duplicate(k);
+      auto& items = static_cast<typename Json::object_t::Container&>(object);
+      items.emplace_back(std::move(k), nullptr);
+      open.key = &items.back().first;
+      slot_ = &items.back().second;
+    } else {
+      auto [it, fresh] = object.emplace(std::move(k), nullptr);
+      if (!fresh) duplicate(it->first);
+      open.key = &it->first;  // map keys do not move
+      slot_ = &it->second;
     }
-    objects_.back() = &it->first;  // map keys do not move
-    slot_ = &it->second;
     return true;
   }
   bool end_object() {
@@ -78,7 +92,7 @@ class StrictDomBuilder {
   }
   bool start_array(std::size_t) {
     check_depth();
-    open(json::value_t::array);
+    open(nlohmann::json::value_t::array);
     return true;
   }
   bool end_array() {
@@ -91,6 +105,18 @@ class StrictDomBuilder {
   }
 
  private:
+  struct Open {  // an object being read
+    std::set<std::string> keys;    // ordered_json only: the keys so far
+    const std::string* key = nullptr;  // the current one, for messages (its parent
+                                       // does not grow while it is open)
+  };
+
+  [[noreturn]] void duplicate(const std::string& k) const {
+    std::string where;
+    if (objects_.size() > 1) where = " inside " + quote_name(*objects_[objects_.size() - 2].key);
+    throw Error(label_ + ": " + what_ + " has duplicate key " + quote_name(k) + where);
+  }
+
   // Same rule and message as check_json_depth: `containers_` counts the
   // arrays and objects open around the one starting.
   void check_depth() const {
@@ -100,15 +126,16 @@ class StrictDomBuilder {
     }
   }
   // Where the next value goes: the root, the end of the open array, or the
-  // slot the last key made in the open object.
-  json* place(json&& v) {
+  // slot the last key made in the open object. A parent does not grow while
+  // a child of it is open, so the pointers stay valid.
+  Json* place(Json&& v) {
     if (containers_.empty()) {
       root_ = std::move(v);
       return &root_;
     }
-    json& parent = *containers_.back();
+    Json& parent = *containers_.back();
     if (parent.is_array()) {
-      auto& array = parent.get_ref<json::array_t&>();
+      auto& array = parent.template get_ref<typename Json::array_t&>();
       array.push_back(std::move(v));
       return &array.back();
     }
@@ -117,23 +144,21 @@ class StrictDomBuilder {
   }
   template <class T>
   bool value(T&& v) {
-    place(json(std::forward<T>(v)));
+    place(Json(std::forward<T>(v)));
     return true;
   }
-  void open(json::value_t type) { containers_.push_back(place(json(type))); }
+  void open(nlohmann::json::value_t type) { containers_.push_back(place(Json(type))); }
 
-  json& root_;
+  Json& root_;
   const std::string& label_;
   const std::string& what_;
-  std::vector<json*> containers_;            // open arrays and objects, outermost first
-  std::vector<const std::string*> objects_;  // per open object: its current key
-  json* slot_ = nullptr;
+  std::vector<Json*> containers_;  // open arrays and objects, outermost first
+  std::vector<Open> objects_;      // open objects, outermost first
+  Json* slot_ = nullptr;
 };
 
-}  // namespace
-
-json parse_strict_json(std::string_view text, const std::string& label,
-                       const std::string& what) {
+template <class Json>
+Json parse_strict(std::string_view text, const std::string& label, const std::string& what) {
   if (auto bad = find_invalid_utf8(text)) {
     throw Error(label + ": " + what + " is not valid UTF-8 (bad byte at offset " +
                 std::to_string(*bad) + ")");
@@ -146,16 +171,27 @@ json parse_strict_json(std::string_view text, const std::string& label,
   }
   // nlohmann keeps the last of duplicate keys without a word; a checkpoint
   // whose two readers could disagree on a tensor's offsets must be refused.
-  json root;
-  StrictDomBuilder builder(root, label, what);
+  Json root;
+  StrictDomBuilder<Json> builder(root, label, what);
   try {
-    json::sax_parse(text.begin(), text.end(), &builder);
-  } catch (const json::exception& e) {  // parse_error; out_of_range for 1e400
+    Json::sax_parse(text.begin(), text.end(), &builder);
+  } catch (const nlohmann::json::exception& e) {  // parse_error; out_of_range for 1e400
     std::string detail = e.what();
     if (auto p = detail.find("] "); p != std::string::npos) detail.erase(0, p + 2);
     throw Error(label + ": " + what + " is not valid JSON: " + detail);
   }
   return root;
+}
+
+}  // namespace
+
+json parse_strict_json(std::string_view text, const std::string& label, const std::string& what) {
+  return parse_strict<json>(text, label, what);
+}
+
+nlohmann::ordered_json parse_strict_ordered_json(std::string_view text, const std::string& label,
+                                                 const std::string& what) {
+  return parse_strict<nlohmann::ordered_json>(text, label, what);
 }
 
 // ---- safetensors header -----------------------------------------------------

@@ -1,6 +1,6 @@
 #pragma once
-// Internal to the io folder: JSON parsing for files we do not trust
-// (safetensors headers, shard indexes, config.json). Stricter than nlohmann's
+// JSON parsing for files we do not trust (safetensors headers, shard
+// indexes, config.json, tokenizer.json). Stricter than nlohmann's
 // defaults, which accept duplicate keys by silently keeping the last one and
 // any depth of nesting.
 #include <cstddef>
@@ -55,6 +55,10 @@ std::optional<size_t> find_invalid_utf8(std::string_view text);
 // starting with `label` (`what` names the text, e.g. "header").
 nlohmann::json parse_strict_json(std::string_view text, const std::string& label,
                                  const std::string& what);
+// The same, keeping every object's keys in file order (tokenizer.json, whose
+// vocabulary is written back in the order it was read).
+nlohmann::ordered_json parse_strict_ordered_json(std::string_view text, const std::string& label,
+                                                 const std::string& what);
 
 // `s` in single quotes, control bytes escaped so a message stays one line.
 std::string quote_name(std::string_view s);

@@ -5,6 +5,7 @@
 
 #include "core/error.hpp"
 #include "io/file.hpp"
+#include "io/json_strict.hpp"
 #include "io/json_file.hpp"
 
 namespace fs = std::filesystem;
@@ -53,11 +54,7 @@ ModelVocabulary read_model_vocabulary(const fs::path& folder) {
   if (!fs::is_regular_file(file))
     throw Error(file.string() + ": missing; merging vocabularies needs each model's tokenizer.json (a fast tokenizer)");
   const std::string label = file.string();
-  try {
-    v.tokenizer = nlohmann::ordered_json::parse(read_small_file(label, kMaxTokenizerJson));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(label + ": not valid JSON (" + e.what() + ")");
-  }
+  v.tokenizer = parse_strict_ordered_json(read_small_file(label, kMaxTokenizerJson), label, "the tokenizer");
   if (!v.tokenizer.is_object() || !v.tokenizer.contains("model") || !v.tokenizer["model"].is_object())
     throw Error(label + ": not a tokenizer (no \"model\" object)");
   const nlohmann::ordered_json& vocab = v.tokenizer["model"].value("vocab", nlohmann::ordered_json());

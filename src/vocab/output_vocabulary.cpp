@@ -10,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "io/file.hpp"
+#include "io/json_strict.hpp"
 #include "io/journal.hpp"
 #include "plan/layer_names.hpp"
 #include "vocab/model_vocabulary.hpp"
@@ -72,12 +73,7 @@ struct Builder {
 std::string tokenizer_config(const fs::path& folder, int64_t keep_below, const Builder& b) {
   const fs::path p = folder / "tokenizer_config.json";
   if (!fs::is_regular_file(p)) return "";
-  Json cfg;
-  try {
-    cfg = Json::parse(read_small_file(p.string(), kMaxTokenizerConfig));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(p.string() + ": not valid JSON (" + e.what() + ")");
-  }
+  Json cfg = parse_strict_ordered_json(read_small_file(p.string(), kMaxTokenizerConfig), p.string(), "the tokenizer config");
   if (!cfg.is_object()) throw Error(p.string() + ": not a JSON object");
   if (cfg.contains("added_tokens_decoder") && cfg["added_tokens_decoder"].is_object()) {
     Json decoder = Json::object();

@@ -43,7 +43,7 @@ for name in base a b; do
   m="$dir/$name-$size"
   seed=$([ "$name" = base ] && echo 1 || ([ "$name" = a ] && echo 2 || echo 3))
   [ -f "$m/config.json" ] || "$synth" "$m" --size "$size" --hidden 2048 --intermediate 5632 --vocab 32000 \
-    --heads 16 --kv-heads 4 --seed "$seed" >/dev/null
+    --heads 32 --kv-heads 4 --seed "$seed" >/dev/null
 done
 
 job() {  # method -> YAML both tools read (ours adds output and progress below)

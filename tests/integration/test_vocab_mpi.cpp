@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <regex>
 #include <nlohmann/json.hpp>
 
 #include "io/checkpoint.hpp"
@@ -99,5 +100,72 @@ TEST(VocabularyLayouts, SameBytesAtAnyRankCountAndChunkSize) {
   for (const Layout& l : {Layout{2, 1024, 1}, Layout{3, 2048, 2}})
     EXPECT_EQ(merge(tmp.dir / std::to_string(l.ranks), job, l), one) << l.ranks << " ranks, chunk " << l.chunk;
 }
+
+// Vocabularies that cannot be merged: one line naming the file or tensor on
+// every rank, a non-zero exit, and no output.
+struct BadVocabulary {
+  std::string name;
+  void (*spoil)(const fs::path& inputs);  // the inputs: base, a, b of vocab-float32
+  std::string expect;
+};
+
+std::string param_name(const ::testing::TestParamInfo<BadVocabulary>& info) { return info.param.name; }
+
+class BadVocabularies : public ::testing::TestWithParam<BadVocabulary> {};
+
+TEST_P(BadVocabularies, FailOnEveryRankWithOneLineAndNoOutput) {
+  Tmp tmp;
+  const fs::path inputs = tmp.dir / "inputs";
+  fs::create_directories(inputs);
+  fs::copy(kMergekit / "inputs" / "vocab-float32", inputs, fs::copy_options::recursive);
+  GetParam().spoil(inputs);
+  std::string job = read_file(kMergekit / "jobs" / "vocab_union-float32.yaml");
+  job = std::regex_replace(job, std::regex("\\.\\./inputs/vocab-float32/"), inputs.string() + "/");
+  write_file(tmp.dir / "job.yaml", job + "output: " + (tmp.dir / "out").string() + "\nprogress_interval: 0\n");
+  const RunResult r = run_mpi(2, {(tmp.dir / "job.yaml").string()}, true);
+  ASSERT_EQ(r.rank_status.size(), 2u) << r.output;
+  for (int s : r.rank_status) EXPECT_NE(s, 0) << r.output;
+  EXPECT_EQ(r.lines_containing("cocktail: error:"), 1) << r.output;
+  EXPECT_EQ(r.lines_containing(GetParam().expect), 1) << r.output;
+  EXPECT_FALSE(fs::exists(tmp.dir / "out"));
+}
+
+void set_vocab_size(const fs::path& model, int rows) {
+  auto config = nlohmann::json::parse(read_file(model / "config.json"));
+  config["vocab_size"] = rows;
+  write_file(model / "config.json", config.dump(2));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    All, BadVocabularies,
+    ::testing::Values(
+        BadVocabulary{"MissingTokenizerJson", [](const fs::path& d) { fs::remove(d / "a" / "tokenizer.json"); },
+                      "a/tokenizer.json: missing; merging vocabularies needs each model's tokenizer.json"},
+        BadVocabulary{"TokenizerJsonNotJson", [](const fs::path& d) { write_file(d / "b" / "tokenizer.json", "{\"model\": "); },
+                      "b/tokenizer.json: the tokenizer is not valid JSON"},
+        BadVocabulary{"NotATokenizer", [](const fs::path& d) { write_file(d / "b" / "tokenizer.json", "{\"version\": 1}"); },
+                      "b/tokenizer.json: not a tokenizer (no \"model\" object)"},
+        // config.json promises more rows than the embedding has.
+        BadVocabulary{"FewerRowsThanVocabSize", [](const fs::path& d) { set_vocab_size(d / "b", 40); },
+                      "but its config.json says vocab_size 40"},
+        // An embedding of another width: the rows cannot be mixed.
+        BadVocabulary{"OtherHiddenSize",
+                      [](const fs::path& d) {
+                        auto ts = cocktail::Checkpoint::open(d / "b");
+                        std::vector<FixtureTensor> out;
+                        const std::string bytes = read_file(ts.files()[0].path);
+                        for (const auto& t : ts.tensors()) {
+                          std::vector<uint64_t> shape = t.info.shape;
+                          std::string data = bytes.substr(t.file_offset(), t.info.nbytes());
+                          if (t.info.name == "model.embed_tokens.weight") {
+                            shape[1] /= 2;
+                            data.resize(data.size() / 2);
+                          }
+                          out.push_back({t.info.name, "F32", shape, std::vector<uint8_t>(data.begin(), data.end())});
+                        }
+                        write_safetensors(d / "b" / "model.safetensors", out);
+                      },
+                      "tensor 'model.embed_tokens.weight': shape"}),
+    param_name);
 
 }  // namespace

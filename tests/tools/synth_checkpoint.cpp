@@ -6,6 +6,10 @@
 //   cocktail_synth OUT_DIR [--size 2G | --layers N] [--hidden H] [--intermediate I]
 //                  [--vocab V] [--heads A] [--kv-heads K] [--dtype bfloat16]
 //                  [--seed S] [--max-shard-size 5G]
+//
+// With --size the shape is TinyLlama's (hidden 2048, intermediate 5632,
+// vocab 32000, 32 heads, 4 KV heads) where an option does not say otherwise,
+// and the layer count is chosen to reach the size.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -141,6 +145,9 @@ void write_checkpoint(const Options& o, const std::vector<PlannedTensor>& tensor
 
 Options parse(int argc, char** argv) {
   Options o;
+  // With --size, TinyLlama's shape for what the options do not set.
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--size") o.shape = {1, 2048, 5632, 32000, 32, 4};
   auto need = [&](int& i) -> std::string {
     if (i + 1 >= argc) throw Error(std::string(argv[i]) + " needs a value");
     return argv[++i];
@@ -173,8 +180,8 @@ int main(int argc, char** argv) {
   try {
     Options o = parse(argc, argv);
     if (o.size) {
-      // Llama-shaped at TinyLlama's width; layers chosen to reach the size.
-      o.shape = {1, 2048, 5632, 32000, 32, 4};
+      // Layers chosen to reach the size.
+      o.shape.layers = 1;
       const uint64_t one = total_bytes(llama_tensors(o.shape, o.dtype));
       o.shape.layers = 2;
       const uint64_t two = total_bytes(llama_tensors(o.shape, o.dtype));

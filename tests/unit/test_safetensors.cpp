@@ -14,6 +14,7 @@
 #include "core/error.hpp"
 #include "io/file.hpp"
 #include "io/json_file.hpp"
+#include "io/json_strict.hpp"
 #include "io/safetensors.hpp"
 
 namespace cocktail {
@@ -244,6 +245,29 @@ TEST(Safetensors, ParsedFields) {
 TEST(Safetensors, ParseChecksFileSize) {
   EXPECT_THROW(parse_safetensors_header("{}", 9, "x"), Error);  // 8 + 2 > 9
   EXPECT_NO_THROW(parse_safetensors_header("{}", 10, "x"));
+}
+
+// tokenizer.json is parsed keeping its keys in file order (the vocabulary is
+// written back as read), with the same refusals as a safetensors header.
+TEST(StrictOrderedJson, KeepsFileOrderAndRefusesDuplicates) {
+  std::string vocab = "{\"model\":{\"vocab\":{";
+  for (int i = 0; i < 50000; ++i) vocab += (i ? ",\"t" : "\"t") + std::to_string(49999 - i) + "\":" + std::to_string(i);
+  vocab += "}},\"added_tokens\":[]}";
+  const auto doc = cocktail::parse_strict_ordered_json(vocab, "tokenizer.json", "the tokenizer");
+  EXPECT_EQ(doc.begin().key(), "model");
+  const auto& v = doc["model"]["vocab"];
+  ASSERT_EQ(v.size(), 50000u);
+  int i = 0;
+  for (const auto& [token, id] : v.items()) {
+    ASSERT_EQ(token, "t" + std::to_string(49999 - i)) << i;
+    ASSERT_EQ(id.get<int>(), i++);
+  }
+  try {
+    cocktail::parse_strict_ordered_json("{\"model\":{\"vocab\":{\"a\":0,\"b\":1,\"a\":2}}}", "tokenizer.json", "the tokenizer");
+    FAIL() << "a duplicate token was accepted";
+  } catch (const cocktail::Error& e) {
+    EXPECT_STREQ(e.what(), "tokenizer.json: the tokenizer has duplicate key 'a' inside 'vocab'");
+  }
 }
 
 TEST(DTypeNames, SafetensorsRoundTrip) {
