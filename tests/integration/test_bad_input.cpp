@@ -280,14 +280,6 @@ std::vector<Case> cases() {
        "key 'models': model_stock needs the base and at least two fine-tunes (three models); got 2"},
       {"NuslerpOneModel", [](const fs::path& d) { method_job(d, "nuslerp", "weight: 1"); },
        "key 'models': nuslerp merges exactly two models (besides an optional base_model); got 1"},
-      {"NuslerpPerColumn",
-       [](const fs::path& d) {
-         write_safetensors(d / "ft2/model.safetensors", model(3));
-         write_file(d / "job.yaml", "merge_method: nuslerp\nparameters: {nuslerp_flatten: false, nuslerp_row_wise: true}\nmodels:\n"
-                                    "  - model: ft\n    parameters: {weight: 1}\n  - model: ft2\n"
-                                    "    parameters: {weight: 1}\noutput: out\n");
-       },
-       "key 'parameters.nuslerp_row_wise': nuslerp per column (nuslerp_row_wise with nuslerp_flatten: false) is not supported yet"},
       {"MultislerpOnlyTheBase",
        [](const fs::path& d) {
          write_file(d / "job.yaml", "merge_method: multislerp\nbase_model: base\nmodels:\n  - model: base\n"

@@ -99,7 +99,7 @@ INSTANTIATE_TEST_SUITE_P(
                       "passthrough_slices-bfloat16", "passthrough_slices-float16", "ties_slices-float32",
                       "ties_slices-bfloat16", "ties_slices-float16", "sce-bfloat16", "sce-float16",
                       "sce_all-bfloat16", "arcee_fusion-float32", "arcee_fusion-bfloat16",
-                      "arcee_fusion-float16", "nuslerp_rows-bfloat16", "model_stock_rows-bfloat16",
+                      "arcee_fusion-float16", "nuslerp_rows-bfloat16", "model_stock_rows-bfloat16", "nuslerp_cols-bfloat16",
                       "ram-float32", "ram-bfloat16", "ram-float16", "ramplus_tl-float32", "ramplus_tl-bfloat16",
                       "ramplus_tl-float16"),
     param_name);
@@ -152,7 +152,8 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, MergekitValuesWholeTensorSums,
                                            "sce_all-float32", "sce_all-float16", "nuslerp_rows-float32",
                                            "nuslerp_rows-float16", "model_stock_rows-float32",
                                            "model_stock_rows-float16", "linear_slices-float32",
-                                           "linear_slices-bfloat16", "linear_slices-float16"),
+                                           "linear_slices-bfloat16", "linear_slices-float16", "nuslerp_cols-float32",
+                                           "nuslerp_cols-float16"),
                          param_name);
 
 // slerp at t = 0 is the base and at t = 1 the other model, byte for byte
@@ -254,7 +255,7 @@ INSTANTIATE_TEST_SUITE_P(Methods, SameBytes,
                                            "passthrough_slices-bfloat16", "slerp_slices-float32", "ties_slices-float16",
                                            "sce-float32", "sce-bfloat16", "arcee_fusion-bfloat16",
                                            "nuslerp_rows-float32", "model_stock_rows-float16", "ramplus_tl-bfloat16",
-                                           "linear_slices-bfloat16"),
+                                           "linear_slices-bfloat16", "nuslerp_cols-float32", "nuslerp_cols-float16"),
                          param_name);
 
 class EmulatedGpu : public ::testing::TestWithParam<std::string> {};

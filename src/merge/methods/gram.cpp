@@ -83,6 +83,22 @@ std::vector<double> row_gram(const Gram& gram, const PlannedTensor& pt, UnitInpu
   return sums;
 }
 
+void column_gram(const Gram& gram, const PlannedTensor& pt, UnitInputs in, bool task_vectors, size_t first_row,
+                 size_t rows, size_t cols, double* out) {
+  thread_local std::vector<float> values;
+  values.resize(size_t(gram.n) * cols);
+  std::vector<float*> v(gram.n);
+  for (int i = 0; i < gram.n; ++i) v[i] = values.data() + size_t(i) * cols;
+  for (size_t r = first_row; r < first_row + rows; ++r) {
+    load_vectors(pt, in, task_vectors, gram.n, r * cols, cols, v.data());
+    for (int i = 0; i < gram.n; ++i)
+      for (int k = i; k < gram.n; ++k) {
+        double* sum = out + size_t(gram.index(i, k)) * cols;
+        for (size_t c = 0; c < cols; ++c) sum[c] += double(v[i][c]) * double(v[k][c]);
+      }
+  }
+}
+
 std::span<uint64_t> GramPass::state(int, size_t tensor) {
   std::vector<uint64_t>& s = states_[tensor];
   if (s.empty()) s.assign(size_t(gram_.sums()) * ExactDot::kSize, 0);

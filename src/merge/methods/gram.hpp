@@ -33,6 +33,14 @@ struct Gram {
 std::vector<double> row_gram(const Gram& gram, const PlannedTensor& pt, UnitInputs in, bool task_vectors,
                              size_t first, size_t len);
 
+// The Gram sums of each column of rows [first_row, first_row + rows) of a
+// unit whose rows are `cols` elements, in double in row order:
+// out[k * cols + c] += sum k of column c. For nuslerp's angle per column
+// (nuslerp_row_wise), summed per block of rows the plan fixes, so that the
+// order of the additions does not depend on the units.
+void column_gram(const Gram& gram, const PlannedTensor& pt, UnitInputs in, bool task_vectors, size_t first_row,
+                 size_t rows, size_t cols, double* out);
+
 // The one statistics pass of the methods built on a Gram matrix (slerp,
 // nuslerp, multislerp, karcher, model_stock): over every merged tensor, the
 // Gram sums of its n vectors (the sources, or with a base the task vectors
@@ -46,7 +54,7 @@ class GramPass : public PreparedMethod {
   bool reads(int, size_t tensor) const override { return plan_.tensors[tensor].action == TensorAction::Merge; }
   std::span<uint64_t> state(int, size_t tensor) override;
   void accumulate(int pass, const WorkUnit& unit, UnitInputs in, ThreadPool& pool) override;
-  void finish(int, size_t tensor) final;
+  void finish(int, size_t tensor) override;
 
  protected:
   // The tensor's sums rounded to double, in Gram order.

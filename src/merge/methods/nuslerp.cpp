@@ -10,8 +10,17 @@
 // computes it). One statistics pass: the two vectors' Gram sums, exactly.
 // With nuslerp_flatten: false, an angle per row (the last dimension; a 1-D
 // tensor is one row): units hold whole rows, each row's sums taken in its
-// unit, in double; no statistics pass.
+// unit, in double; no statistics pass. With nuslerp_row_wise too, an angle
+// per column (the vectors along the first dimension, as mergekit transposes
+// dim 0 to the last): the statistics pass sums each column in double over
+// blocks of rows the plan fixes (ColumnBlocks; units hold whole blocks),
+// each block's sums kept apart in the state and added in block order at the
+// end, so the order of the additions is the same at any rank count and
+// chunk size.
+#include <algorithm>
+#include <bit>
 #include <cmath>
+#include <map>
 
 #include "core/error.hpp"
 #include "merge/methods/elementwise.hpp"
@@ -24,14 +33,37 @@ namespace {
 
 constexpr Gram kGram{2};
 
+// A tensor seen as [rows, cols]: rows along the first dimension, each row
+// the rest (a 1-D tensor: one column). Columns are summed per block of
+// `block_rows` rows: at most 32 blocks, of at least 16 rows, so the state
+// stays within 32 x 3 doubles per column.
+struct ColumnBlocks {
+  uint64_t rows = 1, cols = 1, block_rows = 1, blocks = 1;
+
+  explicit ColumnBlocks(const PlannedTensor& t) {
+    rows = t.shape.empty() || t.shape[0] == 0 ? 1 : t.shape[0];
+    cols = std::max<uint64_t>(1, t.numel / rows);
+    block_rows = std::max<uint64_t>(16, (rows + 31) / 32);
+    blocks = (rows + block_rows - 1) / block_rows;
+  }
+};
+
+enum class Angle { Tensor, Row, Column };
+
+// A column's factors, kept for every column of every tensor until the
+// apply: 12 bytes each (colinear as sin_theta 1: x / 1 is x).
+struct ColumnFactors {
+  float a0 = 0, a1 = 0, sin_theta = 1;
+};
+
 struct NuslerpTensor {
   double t = NAN;  // NaN: not merged (copied)
+  Angle angle = Angle::Tensor;
   // After the statistics pass: the per-element factors.
   bool colinear = false;
   float a0 = 0, a1 = 0, sin_theta = 1;  // sin((1-t) theta), sin(t theta), or (1-t), t when colinear
-  bool per_row = false;                 // nuslerp_flatten: false: the factors per row, in the apply
 
-  // The factors from the Gram sums of the two vectors (the tensor's or a row's).
+  // The factors from the Gram sums of the two vectors (the tensor's, a row's or a column's).
   void set_factors(double aa, double bb, double ab) {
     auto norm = [](double sq) { return std::fmax(static_cast<float>(std::sqrt(sq)), 1e-7f); };
     float cos = static_cast<float>(ab / (double(norm(aa)) * double(norm(bb))));
@@ -58,11 +90,61 @@ class PreparedNuslerp : public GramPass {
       const double w2 = params.get("weight", pt, models[1]).number;
       const double total = w1 + w2;
       tensors_[i].t = std::fabs(total) < 1e-6 ? 0.5 : w2 / total;
-      tensors_[i].per_row = params.get("nuslerp_flatten", pt).number == 0;
+      if (params.get("nuslerp_flatten", pt).number == 0)
+        tensors_[i].angle = params.get("nuslerp_row_wise", pt).number != 0 ? Angle::Column : Angle::Row;
     }
   }
 
-  bool reads(int pass, size_t tensor) const override { return !tensors_[tensor].per_row && GramPass::reads(pass, tensor); }
+  bool reads(int pass, size_t tensor) const override {
+    return tensors_[tensor].angle != Angle::Row && GramPass::reads(pass, tensor);
+  }
+
+  // Per column: each block's sums as double bits, [block][sum][column]; a
+  // block lies in one unit, so every other rank adds zeros to it.
+  std::span<uint64_t> state(int pass, size_t tensor) override {
+    if (tensors_[tensor].angle != Angle::Column) return GramPass::state(pass, tensor);
+    std::vector<uint64_t>& s = column_states_[tensor];
+    const ColumnBlocks g(plan_.tensors[tensor]);
+    if (s.empty()) s.assign(g.blocks * kGram.sums() * g.cols, 0);
+    return s;
+  }
+
+  void accumulate(int pass, const WorkUnit& unit, UnitInputs in, ThreadPool& pool) override {
+    if (tensors_[unit.tensor].angle != Angle::Column) return GramPass::accumulate(pass, unit, in, pool);
+    const PlannedTensor& pt = plan_.tensors[unit.tensor];
+    const ColumnBlocks g(pt);
+    uint64_t* state = this->state(pass, unit.tensor).data();
+    const uint64_t first_row = unit.first / g.cols, rows = unit.count / g.cols;
+    const uint64_t first_block = first_row / g.block_rows;
+    pool.parallel_for((rows + g.block_rows - 1) / g.block_rows, [&](size_t begin, size_t end) {
+      std::vector<double> sums(kGram.sums() * g.cols);
+      for (size_t b = begin; b < end; ++b) {
+        std::fill(sums.begin(), sums.end(), 0.0);
+        const uint64_t r = b * g.block_rows;
+        column_gram(kGram, pt, in, has_base_, r, std::min(g.block_rows, rows - r), g.cols, sums.data());
+        uint64_t* slot = state + (first_block + b) * sums.size();
+        for (size_t k = 0; k < sums.size(); ++k) slot[k] = std::bit_cast<uint64_t>(sums[k]);
+      }
+    });
+  }
+
+  void finish(int pass, size_t tensor) override {
+    const auto it = column_states_.find(tensor);
+    if (it == column_states_.end()) return GramPass::finish(pass, tensor);
+    const ColumnBlocks g(plan_.tensors[tensor]);
+    std::vector<ColumnFactors>& columns = columns_[tensor];
+    columns.resize(g.cols);
+    NuslerpTensor n = tensors_[tensor];
+    const uint64_t block = kGram.sums() * g.cols;
+    for (uint64_t c = 0; c < g.cols; ++c) {
+      double sums[3] = {0, 0, 0};
+      for (uint64_t b = 0; b < g.blocks; ++b)
+        for (int k = 0; k < 3; ++k) sums[k] += std::bit_cast<double>(it->second[b * block + k * g.cols + c]);
+      n.set_factors(sums[0], sums[1], sums[kGram.pair(0, 1)]);
+      columns[c] = {n.a0, n.a1, n.colinear ? 1.0f : n.sin_theta};
+    }
+    column_states_.erase(it);
+  }
 
   void finish_tensor(size_t tensor, const std::vector<double>& sums) override {
     tensors_[tensor].set_factors(sums[0], sums[1], sums[kGram.pair(0, 1)]);
@@ -71,18 +153,29 @@ class PreparedNuslerp : public GramPass {
   void apply(const WorkUnit& unit, UnitInputs in, std::byte* out, ThreadPool& pool,
              uint64_t* nonfinite) const override {
     const PlannedTensor& pt = plan_.tensors[unit.tensor];
-    const uint64_t cols = tensors_[unit.tensor].per_row ? pt.row_length() : 1;
+    const NuslerpTensor& tensor = tensors_[unit.tensor];
+    const uint64_t cols = tensor.angle == Angle::Row ? pt.row_length()
+                          : tensor.angle == Angle::Column ? ColumnBlocks(pt).cols : 1;
+    static const std::vector<ColumnFactors> kNone;
+    const auto found = columns_.find(unit.tensor);
+    const std::vector<ColumnFactors>& columns = found == columns_.end() ? kNone : found->second;
     apply_elementwise(
         pt, unit, in, out, pool, nonfinite,
         [&] {
-          return [&, n = tensors_[unit.tensor]](const float* x, size_t j) mutable {
-            if (n.per_row && j % cols == 0) {
+          return [&, n = tensor](const float* x, size_t j) mutable {
+            if (n.angle == Angle::Row && j % cols == 0) {
               const std::vector<double> sums = row_gram(kGram, pt, in, has_base_, j, cols);
               n.set_factors(sums[0], sums[1], sums[kGram.pair(0, 1)]);
             }
             const float base = has_base_ ? x[0] : 0.0f;
             const float v0 = has_base_ ? x[1] - base : x[0], v1 = has_base_ ? x[2] - base : x[1];
-            const float r = n.colinear ? n.a0 * v0 + n.a1 * v1 : (n.a0 * v0 + n.a1 * v1) / n.sin_theta;
+            float r;
+            if (n.angle == Angle::Column) {
+              const ColumnFactors& f = columns[j % cols];
+              r = (f.a0 * v0 + f.a1 * v1) / f.sin_theta;
+            } else {
+              r = n.colinear ? n.a0 * v0 + n.a1 * v1 : (n.a0 * v0 + n.a1 * v1) / n.sin_theta;
+            }
             return has_base_ ? base + r : r;
           };
         },
@@ -99,6 +192,8 @@ class PreparedNuslerp : public GramPass {
  private:
   bool has_base_;
   std::vector<NuslerpTensor> tensors_;
+  std::map<size_t, std::vector<uint64_t>> column_states_;  // the per-column tensors in progress
+  std::map<size_t, std::vector<ColumnFactors>> columns_;    // per column: the factors of each
 };
 
 class NuslerpMethod : public Method {
@@ -108,7 +203,7 @@ class NuslerpMethod : public Method {
   std::vector<ParamSpec> parameters() const override {
     return {{"weight", ParamType::Number, ParamScope::PerModel, std::nullopt, {}, "t = w_2 / (w_1 + w_2)"},
             {"nuslerp_flatten", ParamType::Boolean, ParamScope::Job, "true", {}, "one angle per tensor (false: per row)"},
-            {"nuslerp_row_wise", ParamType::Boolean, ParamScope::Job, "false", {}, "with flatten false: per column (not yet)"}};
+            {"nuslerp_row_wise", ParamType::Boolean, ParamScope::Job, "false", {}, "with flatten false: per column"}};
   }
 
   std::vector<size_t> sources(const Job& job) const override {
@@ -123,17 +218,15 @@ class NuslerpMethod : public Method {
 
   uint64_t unit_alignment(const Job& job, const PlannedTensor& t) const override {
     if (t.action != TensorAction::Merge) return 1;
-    return ParamResolver(job, parameters()).get("nuslerp_flatten", t).number == 0 ? t.row_length() : 1;
+    const ParamResolver params(job, parameters());
+    if (params.get("nuslerp_flatten", t).number != 0) return 1;
+    if (params.get("nuslerp_row_wise", t).number == 0) return t.row_length();
+    const ColumnBlocks g(t);
+    return g.block_rows * g.cols;
   }
 
   std::unique_ptr<PreparedMethod> prepare(const Job& job, const MergePlan& plan) const override {
     const ParamResolver params(job, parameters());
-    for (const auto& t : plan.tensors) {
-      const ParamValue columns = params.get("nuslerp_row_wise", t);
-      if (params.get("nuslerp_flatten", t).number == 0 && columns.number != 0)
-        throw Error(columns.where + ": nuslerp per column (nuslerp_row_wise with nuslerp_flatten: false) is not "
-                    "supported yet; per row (nuslerp_row_wise: false) and flattened are");
-    }
     const bool has_base = job.models[0].role == ModelRole::Base;
     const std::vector<size_t> models = has_base ? std::vector<size_t>{1, 2} : std::vector<size_t>{0, 1};
     return std::make_unique<PreparedNuslerp>(plan, params, has_base, models);
