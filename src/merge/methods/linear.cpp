@@ -75,10 +75,8 @@ class LinearMethod : public Method {
             {"normalize", ParamType::Boolean, ParamScope::Job, "true", {}, "divide by the sum of the weights"}};
   }
 
-  std::vector<size_t> sources(const Job& job) const override {
-    if (job.fewshot) throw Error(config_line(job) + ": key 'examples': few-shot weights with slices are not supported yet");
-    return every_model(job);
-  }
+  // Only reached with slices (config/job.cpp), where examples are refused.
+  std::vector<size_t> sources(const Job& job) const override { return every_model(job); }
 
   std::unique_ptr<PreparedMethod> prepare(const Job& job, const MergePlan& plan) const override {
     const ParamResolver params(job, parameters());
