@@ -12,7 +12,7 @@
 namespace cocktail {
 namespace {
 
-class PreparedLinear : public PreparedMethod {
+class PreparedLinear : public NoStatistics {
  public:
   PreparedLinear(const Job& job, const MergePlan& plan, const ParamResolver& params)
       : job_(job), plan_(plan), weights_(plan.tensors.size()), normalize_(plan.tensors.size(), false) {
@@ -34,12 +34,6 @@ class PreparedLinear : public PreparedMethod {
       for (double x : w) weights_[i].push_back(static_cast<float>(normalize_[i] ? x / sum : x));
     }
   }
-
-  int passes() const override { return 0; }
-  bool reads(int, size_t) const override { return false; }
-  std::span<uint64_t> state(int, size_t) override { return {}; }
-  void accumulate(int, const WorkUnit&, UnitInputs, ThreadPool&) override {}
-  void finish(int, size_t) override {}
 
   bool weighted_by_tensor() const override { return true; }
   std::vector<float> tensor_weights(size_t tensor) const override { return weights_[tensor]; }

@@ -6,6 +6,7 @@
 // a file here and a line in registry.cpp.
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,17 @@ class PreparedMethod : public TensorMethod {
   virtual std::string describe(size_t tensor) const = 0;
   // The parameters over the whole job, for the summary and merge_report.json.
   virtual std::string summary() const = 0;
+};
+
+// A prepared method with no statistics pass (linear, passthrough, nearswap):
+// its apply needs only the unit and the resolved parameters.
+class NoStatistics : public PreparedMethod {
+ public:
+  int passes() const override { return 0; }
+  bool reads(int, size_t) const override { return false; }
+  std::span<uint64_t> state(int, size_t) override { return {}; }
+  void accumulate(int, const WorkUnit&, UnitInputs, ThreadPool&) override {}
+  void finish(int, size_t) override {}
 };
 
 class Method {

@@ -24,15 +24,9 @@ float nearswap(float a, float b, float t) {
   return w * b + (1.0f - w) * a;
 }
 
-class PreparedNearswap : public PreparedMethod {
+class PreparedNearswap : public NoStatistics {
  public:
   PreparedNearswap(const MergePlan& plan, const ParamResolver& params) : plan_(plan), t_(resolve_t(plan, params)) {}
-
-  int passes() const override { return 0; }
-  bool reads(int, size_t) const override { return false; }
-  std::span<uint64_t> state(int, size_t) override { return {}; }
-  void accumulate(int, const WorkUnit&, UnitInputs, ThreadPool&) override {}
-  void finish(int, size_t) override {}
 
   void apply(const WorkUnit& unit, UnitInputs in, std::byte* out, ThreadPool& pool,
              uint64_t* nonfinite) const override {

@@ -13,7 +13,7 @@
 namespace cocktail {
 namespace {
 
-class PreparedPassthrough : public PreparedMethod {
+class PreparedPassthrough : public NoStatistics {
  public:
   PreparedPassthrough(const Job& job, const MergePlan& plan, const ParamResolver& params)
       : job_(job), plan_(plan), scale_(plan.tensors.size(), 1.0) {
@@ -26,12 +26,6 @@ class PreparedPassthrough : public PreparedMethod {
       scale_[i] = v.number;
     }
   }
-
-  int passes() const override { return 0; }
-  bool reads(int, size_t) const override { return false; }
-  std::span<uint64_t> state(int, size_t) override { return {}; }
-  void accumulate(int, const WorkUnit&, UnitInputs, ThreadPool&) override {}
-  void finish(int, size_t) override {}
 
   bool weighted_by_tensor() const override { return true; }
   std::vector<float> tensor_weights(size_t tensor) const override {
