@@ -3,7 +3,7 @@
 // authors pad them, through the layer-streamed forward.
 #include <vector>
 
-#include "fewshot/decoder_forward.hpp"
+#include "model/decoder_forward.hpp"
 #include "fewshot/decoder_sequences.hpp"
 #include "fewshot/weights.hpp"
 

@@ -3,7 +3,7 @@
 // padded as transformers pads them, through the layer-streamed encoder.
 #include <vector>
 
-#include "fewshot/encoder_forward.hpp"
+#include "model/encoder_forward.hpp"
 #include "fewshot/encoder_sequences.hpp"
 #include "fewshot/weights.hpp"
 

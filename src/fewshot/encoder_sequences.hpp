@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "fewshot/examples.hpp"
-#include "fewshot/tokenizer.hpp"
+#include "tokenizer/tokenizer.hpp"
 
 namespace cocktail {
 

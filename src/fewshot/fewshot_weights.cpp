@@ -11,8 +11,8 @@
 #include "fewshot/encoder_evaluator.hpp"
 #include "fewshot/distributed_losses.hpp"
 #include "fewshot/examples.hpp"
-#include "fewshot/special_tokens.hpp"
-#include "fewshot/tokenizer.hpp"
+#include "tokenizer/special_tokens.hpp"
+#include "tokenizer/tokenizer.hpp"
 #include "io/json_file.hpp"
 
 namespace cocktail {

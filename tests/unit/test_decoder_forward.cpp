@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
-#include "fewshot/decoder_forward.hpp"
+#include "model/decoder_forward.hpp"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;

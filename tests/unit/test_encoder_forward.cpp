@@ -18,8 +18,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
-#include "fewshot/encoder_forward.hpp"
-#include "fewshot/encoder_layer.hpp"
+#include "model/encoder_forward.hpp"
+#include "model/encoder_layer.hpp"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;

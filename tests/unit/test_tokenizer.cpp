@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "core/error.hpp"
-#include "fewshot/tokenizer.hpp"
+#include "tokenizer/tokenizer.hpp"
 
 namespace fs = std::filesystem;
 using cocktail::Error;

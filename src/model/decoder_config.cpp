@@ -1,0 +1,169 @@
+#include "model/decoder_config.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "io/json_file.hpp"
+
+namespace cocktail {
+namespace {
+
+using json = nlohmann::json;
+
+// Real configs are a few KB; this only stops a wrong path from exhausting memory.
+constexpr const char* kSupportedTypes = "llama, mistral, qwen2";
+
+// A key that is absent or null takes the transformers default.
+bool has(const json& j, const char* key) { return j.contains(key) && !j[key].is_null(); }
+
+int64_t positive_int(const json& j, const char* key, const std::string& label,
+                     std::optional<int64_t> fallback = std::nullopt) {
+  if (!has(j, key)) {
+    if (fallback) return *fallback;
+    throw Error(label + ": missing \"" + key + "\"");
+  }
+  if (!j[key].is_number_integer() || j[key].get<int64_t>() <= 0)
+    throw Error(label + ": \"" + key + "\" is not a positive integer");
+  return j[key].get<int64_t>();
+}
+
+double number(const json& j, const char* key, const std::string& label, double fallback) {
+  if (!has(j, key)) return fallback;
+  if (!j[key].is_number()) throw Error(label + ": \"" + key + "\" is not a number");
+  return j[key].get<double>();
+}
+
+bool boolean(const json& j, const char* key, const std::string& label, bool fallback) {
+  if (!has(j, key)) return fallback;
+  if (!j[key].is_boolean()) throw Error(label + ": \"" + key + "\" is not true or false");
+  return j[key].get<bool>();
+}
+
+// transformers 5 writes "rope_parameters" (theta inside); 4.x wrote
+// "rope_theta" beside "rope_scaling". A non-null rope_scaling wins, as there.
+RopeConfig read_rope(const json& root, const std::string& label, int64_t max_positions) {
+  RopeConfig rope;
+  const char* key = has(root, "rope_scaling") ? "rope_scaling" : "rope_parameters";
+  const json params = has(root, key) ? root[key] : json::object();
+  if (!params.is_object()) throw Error(label + ": \"" + key + "\" is not an object");
+  const std::string where = label + ": \"" + key + "\"";
+
+  rope.theta = number(params, "rope_theta", where, number(root, "rope_theta", label, 10000.0));
+  if (number(params, "partial_rotary_factor", where, 1.0) != 1.0)
+    throw Error(where + ": partial_rotary_factor other than 1 is not supported by llama, "
+                        "mistral or qwen2");
+  std::string type = "default";
+  for (const char* k : {"rope_type", "type"}) {
+    if (!has(params, k)) continue;
+    if (!params[k].is_string()) throw Error(where + ": \"" + k + "\" is not a string");
+    type = params[k].get<std::string>();
+    break;
+  }
+  if (type == "default") return rope;
+  if (type == "linear") rope.type = RopeType::Linear;
+  else if (type == "dynamic") rope.type = RopeType::Dynamic;
+  else if (type == "llama3") rope.type = RopeType::Llama3;
+  else
+    throw Error(where + ": RoPE type '" + type +
+                "' is not supported (supported: default, linear, dynamic, llama3)");
+  if (!has(params, "factor")) throw Error(where + ": RoPE type '" + type + "' needs \"factor\"");
+  rope.factor = number(params, "factor", where, 1.0);
+  if (rope.type == RopeType::Llama3) {
+    for (const char* k : {"low_freq_factor", "high_freq_factor"})
+      if (!has(params, k)) throw Error(where + ": RoPE type 'llama3' needs \"" + k + "\"");
+    rope.low_freq_factor = number(params, "low_freq_factor", where, 1.0);
+    rope.high_freq_factor = number(params, "high_freq_factor", where, 4.0);
+    rope.original_max_position_embeddings =
+        positive_int(params, "original_max_position_embeddings", where, max_positions);
+  }
+  return rope;
+}
+
+// Which layers use the sliding window, by transformers' rules per family:
+// llama never; mistral every layer when sliding_window is set (absent means
+// 4096); qwen2 only with use_sliding_window, on the layers layer_types marks
+// (or, without it, layers from max_window_layers on).
+void read_sliding(const json& root, const std::string& label, DecoderConfig& cfg) {
+  cfg.layer_sliding.assign(static_cast<size_t>(cfg.num_layers), false);
+  if (cfg.model_type == "llama") return;
+  if (cfg.model_type == "mistral") {
+    if (root.contains("sliding_window") && root["sliding_window"].is_null()) return;
+    cfg.sliding_window = positive_int(root, "sliding_window", label, 4096);
+    cfg.layer_sliding.assign(cfg.layer_sliding.size(), true);
+    return;
+  }
+  if (boolean(root, "use_sliding_window", label, false))
+    cfg.sliding_window = positive_int(root, "sliding_window", label, 4096);
+  if (has(root, "layer_types")) {
+    const json& types = root["layer_types"];
+    if (!types.is_array() || types.size() != cfg.layer_sliding.size())
+      throw Error(label + ": \"layer_types\" is not a list of " + std::to_string(cfg.num_layers) +
+                  " layer types");
+    for (size_t i = 0; i < types.size(); ++i) {
+      const std::string t = types[i].is_string() ? types[i].get<std::string>() : "";
+      if (t != "full_attention" && t != "sliding_attention")
+        throw Error(label + ": \"layer_types\" entry " + std::to_string(i) +
+                    " is not \"full_attention\" or \"sliding_attention\"");
+      cfg.layer_sliding[i] = t == "sliding_attention";
+    }
+    for (bool s : cfg.layer_sliding)
+      if (s && !cfg.sliding_window)
+        throw Error(label + ": \"layer_types\" has sliding_attention layers but "
+                            "use_sliding_window is false, so there is no window");
+  } else if (cfg.sliding_window) {
+    const int64_t first = positive_int(root, "max_window_layers", label, 28);
+    for (int64_t i = first; i < cfg.num_layers; ++i) cfg.layer_sliding[static_cast<size_t>(i)] = true;
+  }
+  bool any = false;
+  for (bool s : cfg.layer_sliding) any = any || s;
+  if (!any) cfg.sliding_window.reset();
+}
+
+}  // namespace
+
+DecoderConfig read_decoder_config(const std::filesystem::path& config_json) {
+  const std::string label = config_json.string();
+  const json root = read_json_object(config_json);
+  if (!root.contains("model_type") || !root["model_type"].is_string())
+    throw Error(label + ": no \"model_type\" string (supported: " + kSupportedTypes + ")");
+
+  DecoderConfig cfg;
+  cfg.model_type = root["model_type"].get<std::string>();
+  const bool llama = cfg.model_type == "llama", mistral = cfg.model_type == "mistral";
+  const bool qwen2 = cfg.model_type == "qwen2";
+  if (!llama && !mistral && !qwen2)
+    throw Error(label + ": model_type '" + cfg.model_type +
+                "' is not a supported decoder (supported: " + kSupportedTypes + ")");
+  if (has(root, "hidden_act") &&
+      (!root["hidden_act"].is_string() || root["hidden_act"].get<std::string>() != "silu"))
+    throw Error(label + ": hidden_act " + root["hidden_act"].dump() +
+                " is not supported (supported: \"silu\")");
+
+  // Sizes have no sensible default: every saved config has them.
+  cfg.hidden_size = positive_int(root, "hidden_size", label);
+  cfg.intermediate_size = positive_int(root, "intermediate_size", label);
+  cfg.num_layers = positive_int(root, "num_hidden_layers", label);
+  cfg.num_heads = positive_int(root, "num_attention_heads", label);
+  cfg.vocab_size = positive_int(root, "vocab_size", label);
+  // The family defaults of transformers' config classes for the rest.
+  const int64_t kv_default = mistral ? 8 : qwen2 ? 32 : cfg.num_heads;
+  cfg.num_kv_heads = positive_int(root, "num_key_value_heads", label, kv_default);
+  cfg.head_dim = positive_int(root, "head_dim", label, cfg.hidden_size / cfg.num_heads);
+  if (cfg.num_heads % cfg.num_kv_heads != 0)
+    throw Error(label + ": num_attention_heads " + std::to_string(cfg.num_heads) +
+                " is not a multiple of num_key_value_heads " + std::to_string(cfg.num_kv_heads));
+  if (cfg.head_dim % 2 != 0)
+    throw Error(label + ": head_dim " + std::to_string(cfg.head_dim) + " is odd; RoPE needs pairs");
+  cfg.max_position_embeddings = positive_int(root, "max_position_embeddings", label,
+                                             mistral ? 4096 * 32 : qwen2 ? 32768 : 2048);
+  cfg.rms_norm_eps = number(root, "rms_norm_eps", label, 1e-6);
+  cfg.tie_word_embeddings = boolean(root, "tie_word_embeddings", label, false);
+  cfg.qkv_bias = qwen2 || (llama && boolean(root, "attention_bias", label, false));
+  cfg.o_bias = llama && boolean(root, "attention_bias", label, false);
+  cfg.mlp_bias = llama && boolean(root, "mlp_bias", label, false);
+  cfg.rope = read_rope(root, label, cfg.max_position_embeddings);
+  read_sliding(root, label, cfg);
+  return cfg;
+}
+
+}  // namespace cocktail

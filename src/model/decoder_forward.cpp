@@ -1,0 +1,131 @@
+#include "model/decoder_forward.hpp"
+
+#include <string>
+
+#include "core/error.hpp"
+#include "model/decoder_layer.hpp"
+#include "model/decoder_rope.hpp"
+#include "model/decoder_vocab.hpp"
+#include "model/decoder_weights.hpp"
+
+namespace cocktail {
+namespace {
+
+const std::string kEmbedding = "model.embed_tokens.weight";
+
+struct DeviceBatch {
+  torch::Tensor input_ids, attention_mask, labels;  // int64 on the device
+};
+
+torch::Tensor checked_ids(const torch::Tensor& t, const char* what, const std::string& where,
+                          const std::vector<int64_t>& shape) {
+  if (!t.defined()) throw Error(where + ": no " + what);
+  if (t.sizes().vec() != shape || t.is_floating_point() || t.is_complex())
+    throw Error(where + ": " + what + " is not an integer tensor of the input_ids' shape [B, T]");
+  return t.to(torch::kLong);
+}
+
+// Token ids outside the vocabulary would index past the embedding; labels
+// outside it have no logit. Checked on the host before anything is read.
+std::vector<DeviceBatch> prepare(const std::vector<DecoderBatch>& batches, int64_t vocab,
+                                 torch::Device device) {
+  std::vector<DeviceBatch> out;
+  for (size_t i = 0; i < batches.size(); ++i) {
+    const std::string where = "batch " + std::to_string(i);
+    const DecoderBatch& b = batches[i];
+    if (!b.input_ids.defined() || b.input_ids.dim() != 2)
+      throw Error(where + ": input_ids is not a [B, T] tensor");
+    const std::vector<int64_t> shape = b.input_ids.sizes().vec();
+    DeviceBatch d{checked_ids(b.input_ids, "input_ids", where, shape),
+                  checked_ids(b.attention_mask, "attention_mask", where, shape),
+                  checked_ids(b.labels, "labels", where, shape)};
+    if (d.input_ids.numel() > 0 && (d.input_ids.min().item<int64_t>() < 0 ||
+                                    d.input_ids.max().item<int64_t>() >= vocab))
+      throw Error(where + ": a token id is outside the vocabulary [0, " + std::to_string(vocab) + ")");
+    const torch::Tensor scored = d.labels.masked_select(d.labels.ne(-100));
+    if (scored.numel() > 0 && (scored.min().item<int64_t>() < 0 || scored.max().item<int64_t>() >= vocab))
+      throw Error(where + ": a label is neither -100 nor in the vocabulary [0, " +
+                  std::to_string(vocab) + ")");
+    out.push_back({d.input_ids.to(device), d.attention_mask.to(device), d.labels.to(device)});
+  }
+  return out;
+}
+
+int64_t layer_float_bytes(const DecoderConfig& cfg) {
+  int64_t elements = 0;
+  for (const TensorSpec& s : layer_tensor_specs(cfg, 0)) {
+    int64_t n = 1;
+    for (int64_t d : s.shape) n *= d;
+    elements += n;
+  }
+  return elements * static_cast<int64_t>(sizeof(float));
+}
+
+// Sorted distinct token ids of all batches: the embedding rows a tied model's
+// lookup reads.
+std::vector<int64_t> used_ids(const std::vector<DeviceBatch>& batches) {
+  std::vector<torch::Tensor> flat;
+  for (const DeviceBatch& b : batches) flat.push_back(b.input_ids.reshape({-1}).cpu());
+  if (flat.empty()) return {};
+  const torch::Tensor ids = std::get<0>(torch::_unique(torch::cat(flat), /*sorted=*/true));
+  return std::vector<int64_t>(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + ids.numel());
+}
+
+}  // namespace
+
+std::vector<BatchLoss> decoder_batch_losses(const Checkpoint& ckpt, const DecoderConfig& cfg,
+                                            const std::vector<DecoderBatch>& batches,
+                                            torch::Device device, ForwardStats* stats) {
+  torch::NoGradGuard no_grad;
+  check_decoder_tensors(ckpt, cfg);
+  const std::vector<DeviceBatch> inputs = prepare(batches, cfg.vocab_size, device);
+  WeightStream stream(ckpt, device);
+  // Vocabulary slices no larger than a layer keep the weight peak at one layer.
+  const int64_t layer_bytes = layer_float_bytes(cfg);
+  const int64_t slice_rows = std::max<int64_t>(1, layer_bytes / (cfg.hidden_size * 4));
+
+  std::vector<torch::Tensor> ids;
+  for (const DeviceBatch& b : inputs) ids.push_back(b.input_ids);
+  // Untied, the embedding is read whole, once. Tied, it is read whole at the
+  // end for the output, so the lookup reads only the rows it needs rather
+  // than holding the matrix through every layer.
+  const std::vector<RowRange> lookup = cfg.tie_word_embeddings
+                                           ? id_runs(used_ids(inputs), slice_rows)
+                                           : row_slices(cfg.vocab_size, slice_rows);
+  std::vector<torch::Tensor> hidden =
+      embed_batches(stream, kEmbedding, ids, lookup, cfg.hidden_size, device);
+
+  // Positions, hence RoPE tables and masks, are the same in every layer.
+  std::vector<RopeTables> rope;
+  std::vector<torch::Tensor> full_mask, window_mask;
+  for (const DeviceBatch& b : inputs) {
+    rope.push_back(rope_tables(cfg, b.input_ids.size(1), device));
+    full_mask.push_back(attention_allowed(b.attention_mask, std::nullopt));
+    window_mask.push_back(cfg.sliding_window ? attention_allowed(b.attention_mask, cfg.sliding_window)
+                                             : torch::Tensor());
+  }
+  for (int64_t l = 0; l < cfg.num_layers; ++l) {
+    {
+      const LayerWeights w = load_layer(stream, cfg, l);
+      const bool sliding = cfg.layer_sliding[static_cast<size_t>(l)];
+      for (size_t b = 0; b < inputs.size(); ++b)
+        hidden[b] = decoder_layer(hidden[b], w, cfg, rope[b], sliding ? window_mask[b] : full_mask[b]);
+    }
+    stream.release();
+  }
+
+  std::vector<ScoredTokens> scored;
+  {
+    const torch::Tensor norm = stream.load("model.norm.weight");
+    for (size_t b = 0; b < inputs.size(); ++b)
+      scored.push_back(scored_tokens(rms_norm(hidden[b], norm, cfg.rms_norm_eps), inputs[b].labels));
+  }
+  hidden.clear();
+  stream.release();
+  std::vector<BatchLoss> losses = output_losses(stream, output_matrix_name(cfg), scored,
+                                                row_slices(cfg.vocab_size, slice_rows));
+  stream.report(layer_bytes, stats);
+  return losses;
+}
+
+}  // namespace cocktail

@@ -1,0 +1,75 @@
+#include "model/decoder_layer.hpp"
+
+#include <cmath>
+#include <limits>
+
+namespace cocktail {
+namespace {
+
+torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias) {
+  return bias.defined() ? torch::linear(x, w, bias) : torch::linear(x, w);
+}
+
+// [B, T, heads * head_dim] -> [B, heads, T, head_dim]
+torch::Tensor split_heads(const torch::Tensor& x, int64_t head_dim) {
+  return x.view({x.size(0), x.size(1), -1, head_dim}).transpose(1, 2);
+}
+
+// Grouped-query attention: each key/value head serves num_heads / num_kv_heads
+// consecutive query heads (transformers' repeat_kv).
+torch::Tensor repeat_kv(const torch::Tensor& x, int64_t n_rep) {
+  if (n_rep == 1) return x;
+  const int64_t b = x.size(0), kv = x.size(1), t = x.size(2), d = x.size(3);
+  return x.unsqueeze(2).expand({b, kv, n_rep, t, d}).reshape({b, kv * n_rep, t, d});
+}
+
+torch::Tensor attention(const torch::Tensor& x, const LayerWeights& w, const DecoderConfig& cfg,
+                        const RopeTables& rope, const torch::Tensor& allowed) {
+  const int64_t b = x.size(0), t = x.size(1);
+  const torch::Tensor q = apply_rope(split_heads(linear(x, w.q, w.q_bias), cfg.head_dim), rope);
+  const torch::Tensor k = apply_rope(split_heads(linear(x, w.k, w.k_bias), cfg.head_dim), rope);
+  const torch::Tensor v = split_heads(linear(x, w.v, w.v_bias), cfg.head_dim);
+  const int64_t n_rep = cfg.num_heads / cfg.num_kv_heads;
+
+  const double scaling = 1.0 / std::sqrt(static_cast<double>(cfg.head_dim));
+  torch::Tensor scores = torch::matmul(q, repeat_kv(k, n_rep).transpose(2, 3)) * scaling;
+  // The lowest float, not -inf, as transformers' masks: a row with no allowed
+  // key (all padding) becomes uniform instead of NaN, and is not scored.
+  scores = scores.masked_fill(allowed.logical_not(), std::numeric_limits<float>::lowest());
+  const torch::Tensor probs = torch::softmax(scores, -1);
+  const torch::Tensor out = torch::matmul(probs, repeat_kv(v, n_rep)).transpose(1, 2).reshape({b, t, -1});
+  return linear(out, w.o, w.o_bias);
+}
+
+torch::Tensor mlp(const torch::Tensor& x, const LayerWeights& w) {
+  return linear(torch::silu(linear(x, w.gate, w.gate_bias)) * linear(x, w.up, w.up_bias), w.down,
+                w.down_bias);
+}
+
+}  // namespace
+
+torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
+  const torch::Tensor variance = x.pow(2).mean(-1, /*keepdim=*/true);
+  return weight * (x * torch::rsqrt(variance + eps));
+}
+
+torch::Tensor attention_allowed(const torch::Tensor& attention_mask, std::optional<int64_t> window) {
+  const int64_t t = attention_mask.size(1);
+  const auto opts = torch::TensorOptions().dtype(torch::kLong).device(attention_mask.device());
+  const torch::Tensor q_idx = torch::arange(t, opts).unsqueeze(1);
+  const torch::Tensor kv_idx = torch::arange(t, opts).unsqueeze(0);
+  torch::Tensor allowed = kv_idx <= q_idx;
+  if (window) allowed = allowed.logical_and(kv_idx > q_idx - *window);
+  const torch::Tensor key_valid = attention_mask.to(torch::kBool).unsqueeze(1).unsqueeze(1);
+  return allowed.unsqueeze(0).unsqueeze(0).logical_and(key_valid);
+}
+
+torch::Tensor decoder_layer(const torch::Tensor& hidden, const LayerWeights& w,
+                            const DecoderConfig& cfg, const RopeTables& rope,
+                            const torch::Tensor& allowed) {
+  const torch::Tensor h =
+      hidden + attention(rms_norm(hidden, w.input_norm, cfg.rms_norm_eps), w, cfg, rope, allowed);
+  return h + mlp(rms_norm(h, w.post_norm, cfg.rms_norm_eps), w);
+}
+
+}  // namespace cocktail

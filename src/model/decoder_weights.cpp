@@ -1,0 +1,132 @@
+#include "model/decoder_weights.hpp"
+
+#include "core/error.hpp"
+#include "model/tensor_loader.hpp"
+#include "io/safetensors.hpp"
+
+namespace cocktail {
+namespace {
+
+std::string layer_prefix(int64_t layer) { return "model.layers." + std::to_string(layer) + "."; }
+
+}  // namespace
+
+std::vector<TensorSpec> layer_tensor_specs(const DecoderConfig& cfg, int64_t layer) {
+  const std::string p = layer_prefix(layer);
+  const int64_t h = cfg.hidden_size, i = cfg.intermediate_size;
+  const int64_t q = cfg.num_heads * cfg.head_dim, kv = cfg.num_kv_heads * cfg.head_dim;
+  std::vector<TensorSpec> s = {
+      {p + "input_layernorm.weight", {h}},
+      {p + "self_attn.q_proj.weight", {q, h}},
+      {p + "self_attn.k_proj.weight", {kv, h}},
+      {p + "self_attn.v_proj.weight", {kv, h}},
+      {p + "self_attn.o_proj.weight", {h, q}},
+      {p + "post_attention_layernorm.weight", {h}},
+      {p + "mlp.gate_proj.weight", {i, h}},
+      {p + "mlp.up_proj.weight", {i, h}},
+      {p + "mlp.down_proj.weight", {h, i}},
+  };
+  if (cfg.qkv_bias) {
+    s.push_back({p + "self_attn.q_proj.bias", {q}});
+    s.push_back({p + "self_attn.k_proj.bias", {kv}});
+    s.push_back({p + "self_attn.v_proj.bias", {kv}});
+  }
+  if (cfg.o_bias) s.push_back({p + "self_attn.o_proj.bias", {h}});
+  if (cfg.mlp_bias) {
+    s.push_back({p + "mlp.gate_proj.bias", {i}});
+    s.push_back({p + "mlp.up_proj.bias", {i}});
+    s.push_back({p + "mlp.down_proj.bias", {h}});
+  }
+  return s;
+}
+
+std::string output_matrix_name(const DecoderConfig& cfg) {
+  return cfg.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight";
+}
+
+std::vector<TensorSpec> decoder_tensor_specs(const DecoderConfig& cfg) {
+  std::vector<TensorSpec> all = {{"model.embed_tokens.weight", {cfg.vocab_size, cfg.hidden_size}}};
+  for (int64_t l = 0; l < cfg.num_layers; ++l) {
+    for (TensorSpec& s : layer_tensor_specs(cfg, l)) all.push_back(std::move(s));
+  }
+  all.push_back({"model.norm.weight", {cfg.hidden_size}});
+  if (!cfg.tie_word_embeddings) all.push_back({"lm_head.weight", {cfg.vocab_size, cfg.hidden_size}});
+  return all;
+}
+
+void check_tensor_shapes(const Checkpoint& ckpt, const std::vector<TensorSpec>& specs,
+                         const std::string& model_type) {
+  for (const TensorSpec& s : specs) {
+    const CheckpointTensor& t = require_tensor(ckpt, s.name);
+    const std::vector<uint64_t> want(s.shape.begin(), s.shape.end());
+    if (t.info.shape != want)
+      throw Error(ckpt.path().string() + ": tensor '" + s.name + "' has shape " + format_shape(t.info.shape) +
+                  " but config.json (" + model_type + ") implies " + format_shape(want));
+  }
+}
+
+void check_decoder_tensors(const Checkpoint& ckpt, const DecoderConfig& cfg) {
+  check_tensor_shapes(ckpt, decoder_tensor_specs(cfg), cfg.model_type);
+}
+
+torch::Tensor WeightStream::hold(torch::Tensor t, uint64_t stored_bytes) {
+  const int64_t bytes = t.numel() * static_cast<int64_t>(sizeof(float));
+  bytes_read_ += stored_bytes;
+  // While a BF16/F16 tensor is converted, its stored copy is alive beside it.
+  const int64_t staging = stored_bytes == static_cast<uint64_t>(bytes) ? 0 : static_cast<int64_t>(stored_bytes);
+  peak_bytes_ = std::max(peak_bytes_, held_bytes_ + bytes + staging);
+  held_bytes_ += bytes;
+  held_.push_back(t);
+  return t;
+}
+
+torch::Tensor WeightStream::load(const std::string& name) {
+  return hold(load_tensor(ckpt_, name, device_), require_tensor(ckpt_, name).info.nbytes());
+}
+
+torch::Tensor WeightStream::load_rows(const std::string& name, int64_t begin, int64_t end) {
+  const uint64_t bytes = tensor_row_bytes(ckpt_, name) * static_cast<uint64_t>(end - begin);
+  return hold(load_tensor_rows(ckpt_, name, begin, end, device_), bytes);
+}
+
+void WeightStream::release() {
+  std::vector<torch::Tensor> still;
+  held_bytes_ = 0;
+  for (torch::Tensor& t : held_) {
+    // Our reference is one; a caller's copy of the tensor or a view of its
+    // storage is another, and keeps the memory alive.
+    if (t.use_count() > 1 || t.storage().use_count() > 1) {
+      held_bytes_ += t.numel() * static_cast<int64_t>(sizeof(float));
+      still.push_back(std::move(t));
+    }
+  }
+  held_ = std::move(still);
+}
+
+LayerWeights load_layer(WeightStream& stream, const DecoderConfig& cfg, int64_t layer) {
+  const std::string p = layer_prefix(layer);
+  LayerWeights w;
+  w.input_norm = stream.load(p + "input_layernorm.weight");
+  w.q = stream.load(p + "self_attn.q_proj.weight");
+  w.k = stream.load(p + "self_attn.k_proj.weight");
+  w.v = stream.load(p + "self_attn.v_proj.weight");
+  w.o = stream.load(p + "self_attn.o_proj.weight");
+  if (cfg.qkv_bias) {
+    w.q_bias = stream.load(p + "self_attn.q_proj.bias");
+    w.k_bias = stream.load(p + "self_attn.k_proj.bias");
+    w.v_bias = stream.load(p + "self_attn.v_proj.bias");
+  }
+  if (cfg.o_bias) w.o_bias = stream.load(p + "self_attn.o_proj.bias");
+  w.post_norm = stream.load(p + "post_attention_layernorm.weight");
+  w.gate = stream.load(p + "mlp.gate_proj.weight");
+  w.up = stream.load(p + "mlp.up_proj.weight");
+  w.down = stream.load(p + "mlp.down_proj.weight");
+  if (cfg.mlp_bias) {
+    w.gate_bias = stream.load(p + "mlp.gate_proj.bias");
+    w.up_bias = stream.load(p + "mlp.up_proj.bias");
+    w.down_bias = stream.load(p + "mlp.down_proj.bias");
+  }
+  return w;
+}
+
+}  // namespace cocktail
