@@ -9,6 +9,9 @@ PACKAGES=(
   libhdf5-openmpi-dev
   libyaml-cpp-dev nlohmann-json3-dev
   libgtest-dev
+  # the tokenizer: Oniguruma is the regex engine of Hugging Face's tokenizers,
+  # ICU supplies Unicode properties and normalisation
+  libonig-dev libicu-dev
   libtorch-dev
   # libtorch's matrix products go through libblas.so.3; without this Debian
   # falls back to the single-threaded reference BLAS, tens of times slower.

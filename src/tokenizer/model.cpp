@@ -27,7 +27,8 @@ std::unique_ptr<Model> make_model(const json& config, const JsonAt& at) {
   }
   if (type == "BPE") return make_bpe(config, at);
   if (type == "WordPiece") return make_wordpiece(config, at);
-  unsupported_type(at, type, "BPE, WordPiece");
+  if (type == "Unigram") return make_unigram(config, at);
+  unsupported_type(at, type, "BPE, Unigram, WordPiece");
 }
 
 }  // namespace cocktail::tok

@@ -1,6 +1,6 @@
 #pragma once
 // Internal to the tokenizer: tokenizer.json's "model", which turns one
-// pre-tokenised word into ids (BPE, WordPiece).
+// pre-tokenised word into ids (BPE, WordPiece, Unigram).
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -37,13 +37,14 @@ class Model {
   Vocab vocab_;
 };
 
-// Throws cocktail::Error for a model type other than BPE and WordPiece, or a
-// malformed one.
+// Throws cocktail::Error for a model type other than BPE, WordPiece and
+// Unigram, or a malformed one.
 std::unique_ptr<Model> make_model(const json& config, const JsonAt& at);
 
-// The builders behind make_model (tokenizer_bpe.cpp, tokenizer_wordpiece.cpp).
+// The builders behind make_model (bpe.cpp, wordpiece.cpp, unigram.cpp).
 Vocab read_vocab(const json& config, const JsonAt& at);
 std::unique_ptr<Model> make_bpe(const json& config, const JsonAt& at);
 std::unique_ptr<Model> make_wordpiece(const json& config, const JsonAt& at);
+std::unique_ptr<Model> make_unigram(const json& config, const JsonAt& at);
 
 }  // namespace cocktail::tok

@@ -10,7 +10,22 @@ namespace cocktail::tok {
 
 namespace {
 
-constexpr std::string_view kSupported = "BertNormalizer, NFC, Prepend, Replace, Sequence";
+constexpr std::string_view kSupported =
+    "BertNormalizer, Lowercase, NFC, NFD, Precompiled, Prepend, Replace, Sequence, Strip";
+
+class Lowercase final : public Normalizer {
+ public:
+  void normalize(Piece& text) const override {
+    Piece out;
+    std::u32string lower;
+    for (size_t i = 0; i < text.size(); ++i) {
+      lower.clear();
+      append_lowercase(text.chars[i], lower);
+      for (char32_t c : lower) out.push(c, text.origin[i]);
+    }
+    text = std::move(out);
+  }
+};
 
 class BertNormalizer final : public Normalizer {
  public:
@@ -53,16 +68,7 @@ class BertNormalizer final : public Normalizer {
       }
       text = std::move(out);
     }
-    if (lowercase_) {
-      Piece out;
-      std::u32string lower;
-      for (size_t i = 0; i < text.size(); ++i) {
-        lower.clear();
-        append_lowercase(text.chars[i], lower);
-        for (char32_t c : lower) out.push(c, text.origin[i]);
-      }
-      text = std::move(out);
-    }
+    if (lowercase_) Lowercase().normalize(text);
   }
 
  private:
@@ -72,6 +78,33 @@ class BertNormalizer final : public Normalizer {
 class Nfc final : public Normalizer {
  public:
   void normalize(Piece& text) const override { nfc(text); }
+};
+
+class Nfd final : public Normalizer {
+ public:
+  void normalize(Piece& text) const override { nfd(text); }
+};
+
+// Whitespace (Rust's char::is_whitespace) off either end.
+class Strip final : public Normalizer {
+ public:
+  Strip(const json& j, const JsonAt& at)
+      : left_(optional_bool(j, "strip_left", true, at)),
+        right_(optional_bool(j, "strip_right", true, at)) {}
+
+  void normalize(Piece& text) const override {
+    size_t begin = 0, end = text.size();
+    if (left_) {
+      while (begin < end && is_white_space(text.chars[begin])) ++begin;
+    }
+    if (right_) {
+      while (end > begin && is_white_space(text.chars[end - 1])) --end;
+    }
+    if (begin != 0 || end != text.size()) text = text.slice(begin, end);
+  }
+
+ private:
+  bool left_, right_;
 };
 
 class Prepend final : public Normalizer {
@@ -202,10 +235,14 @@ std::unique_ptr<Normalizer> make_normalizer(const json& config, const JsonAt& at
   if (config.is_null()) return nullptr;
   const std::string type = component_type(config, at);
   if (type == "BertNormalizer") return std::make_unique<BertNormalizer>(config, at);
+  if (type == "Lowercase") return std::make_unique<Lowercase>();
   if (type == "NFC") return std::make_unique<Nfc>();
+  if (type == "NFD") return std::make_unique<Nfd>();
+  if (type == "Precompiled") return make_precompiled(config, at);
   if (type == "Prepend") return std::make_unique<Prepend>(config, at);
   if (type == "Replace") return std::make_unique<Replace>(config, at);
   if (type == "Sequence") return std::make_unique<Sequence>(config, at);
+  if (type == "Strip") return std::make_unique<Strip>(config, at);
   unsupported_type(at, type, kSupported);
 }
 

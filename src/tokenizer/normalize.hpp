@@ -1,6 +1,6 @@
 #pragma once
 // Internal to the tokenizer: tokenizer.json's "normalizer" (BertNormalizer,
-// NFC, Prepend, Replace, Sequence), applied as tokenizers applies it to each
+// Lowercase, NFC, NFD, Precompiled, Prepend, Replace, Sequence, Strip), applied as tokenizers applies it to each
 // piece of text between added tokens.
 #include <memory>
 
@@ -18,6 +18,8 @@ class Normalizer {
 
 // nullptr for a null normalizer; throws cocktail::Error for an unsupported one.
 std::unique_ptr<Normalizer> make_normalizer(const json& config, const JsonAt& at);
+// sentencepiece's rules (precompiled.cpp).
+std::unique_ptr<Normalizer> make_precompiled(const json& config, const JsonAt& at);
 
 // The "pattern" of Replace and Split: {"String": s} matches s exactly
 // (tokenizers escapes it into a regex the same way, so an empty one matches

@@ -1,216 +1,50 @@
-// Matching: backtracking over Regex's nodes (the parser is tokenizer_regex_parse.cpp).
 #include "tokenizer/regex.hpp"
 
-#include <cstdint>
+#include <oniguruma.h>
+
+#include <mutex>
 
 #include "core/error.hpp"
-#include "tokenizer/unicode.hpp"
+#include "tokenizer/text.hpp"
 
 namespace cocktail::tok {
 
-using Node = Regex::Node;
-using ClassItem = Regex::ClassItem;
-
 namespace {
 
-bool item_matches(const ClassItem& item, char32_t c) {
-  bool in;
-  switch (item.kind) {
-    case ClassItem::Range:
-      in = c >= item.lo && c <= item.hi;
-      break;
-    case ClassItem::Categories: {
-      const auto g = static_cast<char32_t>(general_category(c));
-      in = g >= item.lo && g <= item.hi;
-      break;
-    }
-    case ClassItem::Space:
-      in = is_white_space(c);
-      break;
-    case ClassItem::Word:
-      in = is_regex_word_char(c);
-      break;
-    default:
-      in = false;
-  }
-  return in != item.negated;
-}
-
-bool raw_class_matches(const Node& n, char32_t c) {
-  for (const auto& item : n.items) {
-    if (item_matches(item, c)) return true;
-  }
-  return false;
-}
-
-bool class_matches(const Node& n, char32_t c) {
-  bool in = raw_class_matches(n, c);
-  if (!in && n.caseless) {
-    if (const char32_t letter = caseless_ascii_letter(c)) {
-      in = raw_class_matches(n, letter) || raw_class_matches(n, letter - 32);
-      if (!in)
-        for_each_caseless_extra(letter, [&](char32_t x) { in = in || raw_class_matches(n, x); });
-    }
-  }
-  return in != n.negated;
+std::string onig_message(int code, OnigErrorInfo* info) {
+  OnigUChar buf[ONIG_MAX_ERROR_MESSAGE_LEN];
+  const int n = info != nullptr ? onig_error_code_to_str(buf, code, info)
+                                : onig_error_code_to_str(buf, code);
+  return std::string(reinterpret_cast<const char*>(buf), static_cast<size_t>(n > 0 ? n : 0));
 }
 
 }  // namespace
 
-class RegexMatcher {
- public:
-  RegexMatcher(const Regex& re, std::u32string_view text)
-      : nodes_(re.nodes_), source_(re.source_), text_(text) {}
-
-  // End of the match of the whole pattern at `at`, if any.
-  std::optional<size_t> match_at(int root, size_t at) {
-    if (match(root, at, nullptr)) return end_;
-    return std::nullopt;
-  }
-
- private:
-  // What remains to be matched after a node: the rest of a concatenation, one
-  // more iteration of a repeat, or (nullptr) the end of the (sub)pattern.
-  struct Cont {
-    enum Kind : uint8_t { Seq, RepeatIter } kind;
-    int node;
-    size_t index;  // Seq: next child; RepeatIter: iterations done
-    size_t start;  // RepeatIter: where this iteration began
-    const Cont* next;
-  };
-
-  // Backtracking recurses once per node matched (once per iteration of a
-  // repeated group): past this depth the text is refused rather than the
-  // stack overflowing.
-  static constexpr int kMaxDepth = 3000;  // about 1 MB of stack
-
-  const std::vector<Node>& nodes_;
-  const std::string& source_;
-  std::u32string_view text_;
-  size_t end_ = 0;
-  int depth_ = 0;
-
-  struct DepthGuard {
-    int& depth;
-    explicit DepthGuard(int& d) : depth(d) { ++depth; }
-    ~DepthGuard() { --depth; }
-  };
-
-  bool accept(size_t i) {
-    end_ = i;
-    return true;
-  }
-
-  bool cont(const Cont* k, size_t i) {
-    if (k == nullptr) return accept(i);
-    const Node& n = nodes_[k->node];
-    if (k->kind == Cont::Seq) {
-      if (k->index == n.children.size()) return cont(k->next, i);
-      const Cont rest{Cont::Seq, k->node, k->index + 1, 0, k->next};
-      return match(n.children[k->index], i, &rest);
-    }
-    // An iteration that matched nothing would loop forever: stop there.
-    if (i == k->start && k->index > n.min) return false;
-    return repeat(k->node, k->index, i, k->next);
-  }
-
-  // The end of the first way `node` alone matches at i (lookahead, atomic).
-  std::optional<size_t> sub_match(int node, size_t i) {
-    const size_t saved = end_;
-    const bool ok = match(node, i, nullptr);
-    const size_t e = end_;
-    end_ = saved;
-    return ok ? std::optional<size_t>(e) : std::nullopt;
-  }
-
-  bool repeat(int id, size_t count, size_t i, const Cont* k) {
-    const Node& n = nodes_[id];
-    auto more = [&] {
-      if (count >= n.max) return false;
-      const Cont c{Cont::RepeatIter, id, count + 1, i, k};
-      return match(n.child, i, &c);
-    };
-    auto stop = [&] { return count >= n.min && cont(k, i); };
-    return n.greed == Node::Lazy ? (stop() || more()) : (more() || stop());
-  }
-
-  bool match(int id, size_t i, const Cont* k) {
-    const DepthGuard guard(depth_);
-    if (depth_ > kMaxDepth) {
-      throw Error("regex '" + source_ + "': the text needs more than " + std::to_string(kMaxDepth) +
-                  " nested steps to match (a repeated group over a long stretch)");
-    }
-    const Node& n = nodes_[id];
-    switch (n.kind) {
-      case Node::Class:
-        return i < text_.size() && class_matches(n, text_[i]) && cont(k, i + 1);
-      case Node::Concat: {
-        if (n.children.empty()) return cont(k, i);
-        const Cont rest{Cont::Seq, id, 1, 0, k};
-        return match(n.children[0], i, &rest);
-      }
-      case Node::Alternation:
-        for (int child : n.children) {
-          if (match(child, i, k)) return true;
-        }
-        return false;
-      case Node::Look: {
-        const bool found = sub_match(n.child, i).has_value();
-        return found != n.negative && cont(k, i);
-      }
-      case Node::Atomic: {
-        const auto e = sub_match(n.child, i);
-        return e && cont(k, *e);
-      }
-      case Node::Repeat:
-        return match_repeat(id, n, i, k);
-    }
-    return false;
-  }
-
-  bool match_repeat(int id, const Node& n, size_t i, const Cont* k) {
-    const Node& child = nodes_[n.child];
-    if (child.kind != Node::Class) {
-      if (n.greed == Node::Possessive) {
-        // The repeat's first (greedy) match alone, then no going back into it.
-        const size_t saved = end_;
-        const bool ok = repeat(id, 0, i, nullptr);
-        const size_t e = end_;
-        end_ = saved;
-        return ok && cont(k, e);
-      }
-      return repeat(id, 0, i, k);
-    }
-    // One character per iteration: count the run once, then try the lengths
-    // in the order the quantifier prefers, without recursing per character.
-    size_t run = 0;
-    while (run < n.max && i + run < text_.size() && class_matches(child, text_[i + run])) ++run;
-    if (run < n.min) return false;
-    switch (n.greed) {
-      case Node::Greedy:
-        for (size_t len = run + 1; len-- > n.min;) {
-          if (cont(k, i + len)) return true;
-        }
-        return false;
-      case Node::Lazy:
-        for (size_t len = n.min; len <= run; ++len) {
-          if (cont(k, i + len)) return true;
-        }
-        return false;
-      case Node::Possessive:
-        return cont(k, i + run);
-    }
-    return false;
+struct Regex::Compiled {
+  regex_t* regex = nullptr;
+  ~Compiled() {
+    if (regex != nullptr) onig_free(regex);
   }
 };
 
-std::optional<std::pair<size_t, size_t>> Regex::search(std::u32string_view text,
-                                                       size_t from) const {
-  RegexMatcher m(*this, text);
-  for (size_t start = from; start <= text.size(); ++start) {
-    if (auto end = m.match_at(root_, start)) return std::pair{start, *end};
+Regex::Regex(std::string_view pattern) {
+  // Oniguruma keeps its encoding tables process-wide; initialise them once,
+  // before the first pattern, whichever thread builds it.
+  static std::once_flag init;
+  std::call_once(init, [] {
+    OnigEncoding encodings[] = {ONIG_ENCODING_UTF8};
+    onig_initialize(encodings, 1);
+  });
+  auto compiled = std::make_shared<Compiled>();
+  OnigErrorInfo info{};
+  const auto* begin = reinterpret_cast<const OnigUChar*>(pattern.data());
+  const int rc = onig_new(&compiled->regex, begin, begin + pattern.size(), ONIG_OPTION_NONE,
+                          ONIG_ENCODING_UTF8, ONIG_SYNTAX_DEFAULT, &info);
+  if (rc != ONIG_NORMAL) {
+    compiled->regex = nullptr;
+    throw Error("regex '" + std::string(pattern) + "': " + onig_message(rc, &info));
   }
-  return std::nullopt;
+  compiled_ = std::move(compiled);
 }
 
 std::vector<std::pair<std::pair<size_t, size_t>, bool>> Regex::find_matches(
@@ -220,21 +54,54 @@ std::vector<std::pair<std::pair<size_t, size_t>, bool>> Regex::find_matches(
     out.push_back({{0, 0}, false});
     return out;
   }
-  size_t prev = 0, from = 0;
-  std::optional<size_t> last_match_end;
-  while (from <= text.size()) {
-    const auto m = search(text, from);
-    if (!m) break;
-    const auto [s, e] = *m;
-    if (s == e && last_match_end == e) {
-      from = e + 1;
+  // Oniguruma works on the UTF-8 bytes: char_at maps a byte offset at a
+  // character boundary to its code point index, byte_at the other way.
+  std::string utf8;
+  std::vector<size_t> char_at, byte_at;
+  utf8.reserve(text.size());
+  char_at.reserve(text.size() + 1);
+  byte_at.reserve(text.size() + 1);
+  for (size_t i = 0; i < text.size(); ++i) {
+    byte_at.push_back(utf8.size());
+    append_utf8(utf8, text[i]);
+    char_at.resize(utf8.size(), i);
+  }
+  char_at.push_back(text.size());
+  byte_at.push_back(utf8.size());
+  const auto* str = reinterpret_cast<const OnigUChar*>(utf8.data());
+  const auto* end = str + utf8.size();
+
+  OnigRegion* region = onig_region_new();
+  struct Free {
+    OnigRegion* r;
+    ~Free() { onig_region_free(r, 1); }
+  } free_region{region};
+
+  // Past an empty match at byte b the search resumes one character on.
+  const auto after_empty = [&](size_t b) {
+    return b >= utf8.size() ? utf8.size() + 1 : byte_at[char_at[b] + 1];
+  };
+  size_t prev = 0;      // code points
+  size_t from = 0;     // bytes
+  bool have_last = false;
+  size_t last_end = 0;  // bytes
+  while (from <= utf8.size()) {
+    const int rc = onig_search(compiled_->regex, str, end, str + from, end, region, ONIG_OPTION_NONE);
+    if (rc == ONIG_MISMATCH) break;
+    if (rc < 0) throw Error("regex search: " + onig_message(rc, nullptr));
+    const auto s = static_cast<size_t>(region->beg[0]);
+    const auto e = static_cast<size_t>(region->end[0]);
+    if (s == e && have_last && last_end == e) {
+      from = after_empty(e);
       continue;
     }
-    if (prev != s) out.push_back({{prev, s}, false});
-    out.push_back({{s, e}, true});
-    prev = e;
-    last_match_end = e;
-    from = s == e ? e + 1 : e;
+    const size_t cs = char_at[s], ce = char_at[e];
+    if (prev != cs) out.push_back({{prev, cs}, false});
+    out.push_back({{cs, ce}, true});
+    prev = ce;
+    have_last = true;
+    last_end = e;
+    from = s == e ? after_empty(e) : e;
   }
   if (prev != text.size()) out.push_back({{prev, text.size()}, false});
   return out;

@@ -1,53 +1,76 @@
 #include "tokenizer/unicode.hpp"
 
-#include <algorithm>
+#include <unicode/normalizer2.h>
+#include <unicode/uchar.h>
+#include <unicode/unistr.h>
 
+#include "core/error.hpp"
+
+// Every property comes from ICU. tokenizers' components were built against
+// different Unicode versions, so where one is older than ICU's data, a code
+// point newer than that component answers as unassigned; the few whose
+// category changed since are listed by hand. docs/fewshot.md gives the
+// measurement behind each version below.
 namespace cocktail::tok {
-
-namespace ud = unicode_data;
 
 namespace {
 
-bool in_ranges(const ud::CodeRange* table, size_t count, char32_t c) {
-  const auto* end = table + count;
-  const auto* it = std::upper_bound(table, end, c,
-                                    [](char32_t v, const ud::CodeRange& r) { return v < r.first; });
-  return it != table && c <= (it - 1)->last;
+// Unicode version as ICU's u_charAge gives it, as major * 100 + minor * 10.
+int age(char32_t c) {
+  UVersionInfo v;
+  u_charAge(static_cast<UChar32>(c), v);
+  return v[0] * 100 + v[1] * 10 + v[2];
+}
+bool assigned_by(char32_t c, int version) {
+  const int a = age(c);
+  return a != 0 && a <= version;
 }
 
-// Hangul syllables compose and decompose by arithmetic (Unicode 3.12).
-constexpr char32_t kSBase = 0xAC00, kLBase = 0x1100, kVBase = 0x1161, kTBase = 0x11A7;
-constexpr char32_t kLCount = 19, kVCount = 21, kTCount = 28, kNCount = kVCount * kTCount,
-                   kSCount = kLCount * kNCount;
+// The unicode_categories crate behind BertNormalizer and BertPreTokenizer has
+// Unicode 8.0's categories.
+constexpr int kBertVersion = 800;
+// The normalization crate behind NFD/NFC: combining classes of Unicode 9.0,
+// decompositions up to Unicode 12.1.
+constexpr int kCombiningClassVersion = 900;
+constexpr int kDecompositionVersion = 1210;
+
+// Categories that changed after Unicode 8.0, as the BERT components still
+// see them.
+int8_t bert_category(char32_t c) {
+  switch (c) {
+    case 0x166D: return U_OTHER_PUNCTUATION;    // So since 12.0
+    case 0x111C9: return U_OTHER_PUNCTUATION;   // Mn since 11.0
+    case 0x1734: return U_NON_SPACING_MARK;     // Mc since 14.0
+    case 0x1885:
+    case 0x1886: return U_OTHER_LETTER;         // Mn since 9.0
+    case 0xA9BD: return U_COMBINING_SPACING_MARK;  // Mn since 12.0
+    default: break;
+  }
+  return assigned_by(c, kBertVersion) ? u_charType(static_cast<UChar32>(c)) : U_UNASSIGNED;
+}
+
+const icu::Normalizer2& normalizer(bool compose) {
+  UErrorCode status = U_ZERO_ERROR;
+  const icu::Normalizer2* n = compose ? icu::Normalizer2::getNFCInstance(status)
+                                      : icu::Normalizer2::getNFDInstance(status);
+  if (U_FAILURE(status)) throw Error(std::string("ICU normalizer: ") + u_errorName(status));
+  return *n;
+}
 
 uint8_t combining_class(char32_t c) {
-  const auto* end = ud::kCombiningClass + ud::kCombiningClassCount;
-  const auto* it =
-      std::upper_bound(ud::kCombiningClass, end, c,
-                       [](char32_t v, const ud::CombiningClassRange& r) { return v < r.first; });
-  if (it == ud::kCombiningClass || c > (it - 1)->last) return 0;
-  return (it - 1)->combining_class;
-}
-
-const ud::Decomposition* find_decomposition(char32_t c) {
-  const auto* end = ud::kDecomposition + ud::kDecompositionCount;
-  const auto* it =
-      std::lower_bound(ud::kDecomposition, end, c,
-                       [](const ud::Decomposition& d, char32_t v) { return d.code_point < v; });
-  return it != end && it->code_point == c ? it : nullptr;
+  if (c < 0x300 || !assigned_by(c, kCombiningClassVersion)) return 0;
+  return normalizer(false).getCombiningClass(static_cast<UChar32>(c));
 }
 
 void decompose(char32_t c, size_t from, Piece& out) {
-  if (c >= kSBase && c < kSBase + kSCount) {
-    const char32_t s = c - kSBase;
-    out.push(kLBase + s / kNCount, from);
-    out.push(kVBase + (s % kNCount) / kTCount, from);
-    if (s % kTCount != 0) out.push(kTBase + s % kTCount, from);
-    return;
-  }
-  if (const auto* d = find_decomposition(c)) {
-    decompose(d->first, from, out);
-    if (d->second != 0) decompose(d->second, from, out);
+  icu::UnicodeString raw;
+  if (c >= 0xC0 && assigned_by(c, kDecompositionVersion) &&
+      normalizer(false).getRawDecomposition(static_cast<UChar32>(c), raw)) {
+    for (int32_t i = 0; i < raw.length();) {
+      const UChar32 part = raw.char32At(i);
+      decompose(static_cast<char32_t>(part), from, out);
+      i += U16_LENGTH(part);
+    }
     return;
   }
   out.push(c, from);
@@ -70,89 +93,60 @@ void reorder(Piece& text) {
   }
 }
 
-// The primary composite of (a, b), or 0.
 char32_t compose_pair(char32_t a, char32_t b) {
-  if (a >= kLBase && a < kLBase + kLCount && b >= kVBase && b < kVBase + kVCount) {
-    return kSBase + ((a - kLBase) * kVCount + (b - kVBase)) * kTCount;
-  }
-  if (a >= kSBase && a < kSBase + kSCount && (a - kSBase) % kTCount == 0 && b > kTBase &&
-      b < kTBase + kTCount) {
-    return a + (b - kTBase);
-  }
-  const auto* end = ud::kComposition + ud::kCompositionCount;
-  const auto* it = std::lower_bound(ud::kComposition, end, std::pair{a, b},
-                                    [](const ud::Composition& c, std::pair<char32_t, char32_t> v) {
-                                      return std::pair{c.first, c.second} < v;
-                                    });
-  return it != end && it->first == a && it->second == b ? it->composed : 0;
+  const UChar32 c = normalizer(true).composePair(static_cast<UChar32>(a), static_cast<UChar32>(b));
+  return c < 0 || !assigned_by(static_cast<char32_t>(c), kDecompositionVersion)
+             ? 0
+             : static_cast<char32_t>(c);
+}
+
+bool is_punctuation_category(int8_t t) {
+  return t == U_CONNECTOR_PUNCTUATION || t == U_DASH_PUNCTUATION || t == U_START_PUNCTUATION ||
+         t == U_END_PUNCTUATION || t == U_INITIAL_PUNCTUATION || t == U_FINAL_PUNCTUATION ||
+         t == U_OTHER_PUNCTUATION;
 }
 
 }  // namespace
 
-GeneralCategory general_category(char32_t c) {
-  const auto* end = ud::kCategoryRuns + ud::kCategoryRunCount;
-  const auto* it = std::upper_bound(
-      ud::kCategoryRuns, end, c, [](char32_t v, const ud::CategoryRun& r) { return v < r.first; });
-  return it == ud::kCategoryRuns ? GeneralCategory::Cn : (it - 1)->category;
-}
+bool is_white_space(char32_t c) { return u_isUWhiteSpace(static_cast<UChar32>(c)); }
 
-bool is_letter(char32_t c) {
-  if (c < 0x80) return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
-  return general_category(c) <= GeneralCategory::Lo;
-}
-
-bool is_number(char32_t c) {
-  if (c < 0x80) return c >= '0' && c <= '9';
-  const auto g = general_category(c);
-  return g >= GeneralCategory::Nd && g <= GeneralCategory::No;
-}
-
-bool is_white_space(char32_t c) {
-  return (c >= 0x9 && c <= 0xD) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
-         c == 0x3000;
-}
-
-bool is_regex_word_char(char32_t c) {
-  return in_ranges(ud::kRegexWordChar, ud::kRegexWordCharCount, c);
-}
 bool is_rust_word_char(char32_t c) {
-  return in_ranges(ud::kRustWordChar, ud::kRustWordCharCount, c);
+  const auto u = static_cast<UChar32>(c);
+  const int8_t t = u_charType(u);
+  return u_hasBinaryProperty(u, UCHAR_ALPHABETIC) || t == U_NON_SPACING_MARK ||
+         t == U_COMBINING_SPACING_MARK || t == U_ENCLOSING_MARK || t == U_DECIMAL_DIGIT_NUMBER ||
+         t == U_CONNECTOR_PUNCTUATION || u_hasBinaryProperty(u, UCHAR_JOIN_CONTROL);
 }
-bool is_bert_control(char32_t c) { return in_ranges(ud::kBertControl, ud::kBertControlCount, c); }
+
+bool is_bert_control(char32_t c) {
+  if (c == 0 || c == 0xFFFD) return true;
+  if (c == U'\t' || c == U'\n' || c == U'\r') return false;
+  const int8_t t = bert_category(c);
+  return t == U_CONTROL_CHAR || t == U_FORMAT_CHAR || t == U_PRIVATE_USE_CHAR;
+}
+
 bool is_bert_punctuation(char32_t c) {
-  return in_ranges(ud::kBertPunctuation, ud::kBertPunctuationCount, c);
+  if (c < 0x80) return (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) ||
+                       (c >= 0x5B && c <= 0x60) || (c >= 0x7B && c <= 0x7E);
+  return is_punctuation_category(bert_category(c));
 }
-bool is_bert_nonspacing_mark(char32_t c) {
-  return in_ranges(ud::kBertNonspacingMark, ud::kBertNonspacingMarkCount, c);
+
+bool is_bert_nonspacing_mark(char32_t c) { return bert_category(c) == U_NON_SPACING_MARK; }
+
+bool is_chinese_char(char32_t c) {
+  return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) ||
+         (c >= 0x20000 && c <= 0x2A6DF) || (c >= 0x2A700 && c <= 0x2B73F) ||
+         (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B920 && c <= 0x2CEAF) ||
+         (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
 }
-bool is_chinese_char(char32_t c) { return in_ranges(ud::kChineseChar, ud::kChineseCharCount, c); }
 
 void append_lowercase(char32_t c, std::u32string& out) {
-  if (c < 0x80) {
-    out.push_back(c >= 'A' && c <= 'Z' ? c + 32 : c);
-    return;
-  }
   if (c == 0x130) {  // the one multi-character lowercase mapping (SpecialCasing.txt)
     out.push_back(U'i');
     out.push_back(0x307);
     return;
   }
-  const auto* end = ud::kLowercase + ud::kLowercaseCount;
-  const auto* it = std::lower_bound(
-      ud::kLowercase, end, c, [](const ud::CaseMapping& m, char32_t v) { return m.from < v; });
-  out.push_back(it != end && it->from == c ? it->to : c);
-}
-
-char32_t caseless_ascii_letter(char32_t c) {
-  if (c < 0x80) {
-    const char32_t l = c | 0x20;
-    return l >= 'a' && l <= 'z' ? l : 0;
-  }
-  for (size_t i = 0; i < ud::kCaselessAsciiCount; ++i) {
-    if (ud::kCaselessAscii[i].to == c) return ud::kCaselessAscii[i].from;
-  }
-  return 0;
+  out.push_back(static_cast<char32_t>(u_tolower(static_cast<UChar32>(c))));
 }
 
 void nfd(Piece& text) {
