@@ -5,12 +5,12 @@
 #include <chrono>
 
 #include "core/error.hpp"
-#include "core/model_kind.hpp"
 #include "dist/collective_step.hpp"
 #include "fewshot/decoder_evaluator.hpp"
 #include "fewshot/encoder_evaluator.hpp"
 #include "fewshot/distributed_losses.hpp"
 #include "fewshot/examples.hpp"
+#include "model/model_family.hpp"
 #include "tokenizer/special_tokens.hpp"
 #include "tokenizer/tokenizer.hpp"
 #include "io/json_file.hpp"
@@ -31,23 +31,33 @@ void use_one_blas_thread() {
   if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(1);
 }
 
-// An embedding model scored with decoder examples (or the reverse) would
-// fail later on a missing token with no hint of the real mistake.
-void check_examples_fit(const Examples& examples, const fs::path& folder, const fs::path& examples_file) {
-  const fs::path config = folder / "config.json";
-  if (!fs::is_regular_file(config)) return;
-  const nlohmann::json root = read_json_object(config);
-  const auto type = root.find("model_type");
-  if (type == root.end() || !type->is_string()) return;  // the evaluator names what is missing
-  const std::string t = type->get<std::string>();
-  const bool embedding = is_embedding_model_type(t);
-  if (!embedding && !is_decoder_model_type(t)) return;
+// Every candidate's family, before anything else is read: an unsupported one
+// is refused by name, and examples of the other kind (which would fail later
+// on a missing token with no hint of the real mistake) are refused here.
+ModelKind check_families(const Job& job, const std::vector<Checkpoint>& models,
+                         const std::vector<size_t>& candidates) {
+  const Checkpoint& reference = models[job.reference_index()];
+  const ModelFamily first = read_model_family(reference.folder());
+  for (size_t c : candidates) {
+    const ModelFamily f = read_model_family(models[c].folder());
+    if (f.kind != first.kind)
+      throw Error((models[c].folder() / "config.json").string() + ": model_type '" + f.model_type +
+                  "' is not the same kind of model as the reference's '" + first.model_type + "' (" +
+                  (reference.folder() / "config.json").string() + ")");
+  }
+  return first.kind;
+}
+
+void check_examples_fit(const Examples& examples, ModelKind kind, const fs::path& reference,
+                        const fs::path& examples_file) {
+  const bool embedding = kind == ModelKind::Encoder;
   if (embedding == examples.is_encoder()) return;
   throw Error(examples_file.string() + ": these are " +
-              (examples.is_encoder() ? "embedding examples ({query, pos, neg})" : "decoder examples ({input, output})") +
-              ", but " + config.string() + " describes " +
-              (embedding ? "an embedding model (model_type '" + t + "'), scored with {query, pos, neg} examples"
-                         : "a decoder (model_type '" + t + "'), scored with {input, output} examples"));
+              (examples.is_encoder() ? "embedding examples ({query, pos, neg})"
+                                     : "decoder examples ({input, output})") +
+              ", but " + (reference / "config.json").string() + " describes " +
+              (embedding ? "an embedding model, scored with {query, pos, neg} examples"
+                         : "a decoder, scored with {input, output} examples"));
 }
 
 }  // namespace
@@ -66,11 +76,12 @@ FewShotResult compute_fewshot_weights(Comm& comm, const Job& job,
   std::vector<EncoderRows> encoder_batches_;
   SpecialIds ids;
   collective_step(comm, [&] {
+    const ModelKind kind = check_families(job, models, result.candidates);
     const Examples examples = load_examples(cfg.files, static_cast<size_t>(cfg.neg_number));
     // As the authors' code: the reference (first) model's tokenizer serves
     // every candidate, which share a base and so a vocabulary.
     const Checkpoint& reference = models[job.reference_index()];
-    check_examples_fit(examples, reference.folder(), cfg.files.front());
+    check_examples_fit(examples, kind, reference.folder(), cfg.files.front());
     const Tokenizer tokenizer = Tokenizer::from_file(reference.folder() / "tokenizer.json");
     ids = read_special_ids(reference.folder(), tokenizer, !examples.is_encoder());
     const auto max_len = static_cast<size_t>(cfg.max_input_length);

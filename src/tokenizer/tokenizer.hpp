@@ -4,8 +4,9 @@
 // is refused when the file is read, naming the component):
 //   model          BPE (merge ranks, byte_fallback, unk_token, fuse_unk,
 //                  continuing_subword_prefix, end_of_word_suffix, ignore_merges),
-//                  WordPiece
-//   normalizer     BertNormalizer, NFC, Prepend, Replace, Sequence
+//                  WordPiece, Unigram (byte_fallback)
+//   normalizer     BertNormalizer, Lowercase, NFC, NFD, Precompiled, Prepend,
+//                  Replace, Sequence, Strip
 //   pre_tokenizer  ByteLevel, Split (regex or string), Metaspace,
 //                  BertPreTokenizer, Whitespace, WhitespaceSplit, Sequence
 //   post_processor TemplateProcessing, BertProcessing, RobertaProcessing,

@@ -53,6 +53,17 @@ std::string with_header(const std::string& json, size_t data_bytes) {
 
 const fs::path kFt = "ft/model.safetensors";
 
+// An lm_cocktail job with few-shot examples of a decoder, base and a peer ft2
+// both described by `config`.
+void fewshot_job(const fs::path& d, const std::string& config) {
+  write_file(d / "base/config.json", config);
+  write_file(d / "ft2/config.json", config);
+  write_safetensors(d / "ft2/model.safetensors", model(3));
+  write_file(d / "ex.jsonl", "{\"input\": \"2+2=\", \"output\": \"4\"}\n");
+  write_file(d / "job.yaml", "merge_method: lm_cocktail\nbase_model: base\ntarget: ft\n"
+                             "models:\n  - model: ft2\nexamples: ex.jsonl\noutput: out\n");
+}
+
 // A job of a src/merge/methods/ method over base and ft.
 void method_job(const fs::path& d, const std::string& method, const std::string& ft_params,
                 const std::string& extra = "") {
@@ -194,8 +205,52 @@ std::vector<Case> cases() {
          write_file(d / "job.yaml", "merge_method: lm_cocktail\nbase_model: base\ntarget: ft\n"
                                     "models:\n  - model: ft2\nexamples: ex.jsonl\noutput: out\n");
          write_safetensors(d / "ft2/model.safetensors", model(3));
+         write_file(d / "ft2/config.json", R"({"model_type": "bert", "hidden_size": 64})");
        },
        "ex.jsonl: these are decoder examples ({input, output}), but"},
+      // Issue 12: the model's kind comes from config.json, before anything is read.
+      {"FewShotOfAFamilyNotSupportedYet",
+       [](const fs::path& d) {
+         fewshot_job(d, R"({"model_type": "gemma2", "architectures": ["Gemma2ForCausalLM"]})");
+       },
+       "base/config.json: model_type 'gemma2' (Gemma2ForCausalLM) is not supported by few-shot "
+       "weights yet (supported: bert, llama, mistral, qwen2, xlm-roberta; merging it with fixed "
+       "weights works)"},
+      {"FewShotOfAnUnknownModelType",
+       [](const fs::path& d) { fewshot_job(d, R"({"model_type": "mymodel"})"); },
+       "base/config.json: model_type 'mymodel' is unknown to few-shot weights"},
+      {"FewShotOfARerankerHead",
+       [](const fs::path& d) {
+         fewshot_job(d, R"({"model_type": "xlm-roberta", "architectures": ["XLMRobertaForSequenceClassification"]})");
+       },
+       "(XLMRobertaForSequenceClassification) is a cross-encoder (reranker)"},
+      {"FewShotOfADecoderWithAnotherHead",
+       [](const fs::path& d) {
+         fewshot_job(d, R"({"model_type": "llama", "architectures": ["LlamaForSequenceClassification"]})");
+       },
+       "(LlamaForSequenceClassification) is not a causal LM"},
+      {"FewShotOfMixedKinds",
+       [](const fs::path& d) {
+         fewshot_job(d, R"({"model_type": "llama"})");
+         write_file(d / "ft2/config.json", R"({"model_type": "bert"})");
+       },
+       "ft2/config.json: model_type 'bert' is not the same kind of model as the reference's 'llama'"},
+      {"FewShotWithoutConfigJson",
+       [](const fs::path& d) {
+         fewshot_job(d, R"({"model_type": "llama"})");
+         fs::remove(d / "ft2/config.json");
+       },
+       "ft2/config.json: no such file (few-shot weights read the model's kind from it)"},
+      {"FewShotWithAnUnsupportedTokenizerComponent",
+       [](const fs::path& d) {
+         fewshot_job(d, R"({"model_type": "llama"})");
+         write_file(d / "base/tokenizer.json",
+                    R"({"version": "1.0", "added_tokens": [], "normalizer": {"type": "NFKC"}, )"
+                    R"("pre_tokenizer": null, "post_processor": null, "decoder": null, )"
+                    R"("model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}})");
+       },
+       "base/tokenizer.json: normalizer type 'NFKC' is not supported (supported: BertNormalizer, "
+       "Lowercase, NFC, NFD, Precompiled, Prepend, Replace, Sequence, Strip)"},
       {"ConfigJsonGivenAsModel",
        [](const fs::path& d) {
          write_file(d / "base/config.json", R"({"model_type": "llama"})");
