@@ -11,7 +11,7 @@ namespace {
 using json = nlohmann::json;
 
 // Real configs are a few KB; this only stops a wrong path from exhausting memory.
-constexpr const char* kSupportedTypes = "llama, mistral, qwen2";
+constexpr const char* kSupportedTypes = "llama, mistral, qwen2, qwen3";
 
 // A key that is absent or null takes the transformers default.
 bool has(const json& j, const char* key) { return j.contains(key) && !j[key].is_null(); }
@@ -51,7 +51,7 @@ RopeConfig read_rope(const json& root, const std::string& label, int64_t max_pos
   rope.theta = number(params, "rope_theta", where, number(root, "rope_theta", label, 10000.0));
   if (number(params, "partial_rotary_factor", where, 1.0) != 1.0)
     throw Error(where + ": partial_rotary_factor other than 1 is not supported by llama, "
-                        "mistral or qwen2");
+                        "mistral, qwen2 or qwen3");
   std::string type = "default";
   for (const char* k : {"rope_type", "type"}) {
     if (!has(params, k)) continue;
@@ -81,7 +81,7 @@ RopeConfig read_rope(const json& root, const std::string& label, int64_t max_pos
 
 // Which layers use the sliding window, by transformers' rules per family:
 // llama never; mistral every layer when sliding_window is set (absent means
-// 4096); qwen2 only with use_sliding_window, on the layers layer_types marks
+// 4096); qwen2 and qwen3 only with use_sliding_window, on the layers layer_types marks
 // (or, without it, layers from max_window_layers on).
 void read_sliding(const json& root, const std::string& label, DecoderConfig& cfg) {
   cfg.layer_sliding.assign(static_cast<size_t>(cfg.num_layers), false);
@@ -130,8 +130,8 @@ DecoderConfig read_decoder_config(const std::filesystem::path& config_json) {
   DecoderConfig cfg;
   cfg.model_type = root["model_type"].get<std::string>();
   const bool llama = cfg.model_type == "llama", mistral = cfg.model_type == "mistral";
-  const bool qwen2 = cfg.model_type == "qwen2";
-  if (!llama && !mistral && !qwen2)
+  const bool qwen2 = cfg.model_type == "qwen2", qwen3 = cfg.model_type == "qwen3";
+  if (!llama && !mistral && !qwen2 && !qwen3)
     throw Error(label + ": model_type '" + cfg.model_type +
                 "' is not a supported decoder (supported: " + kSupportedTypes + ")");
   if (has(root, "hidden_act") &&
@@ -146,20 +146,22 @@ DecoderConfig read_decoder_config(const std::filesystem::path& config_json) {
   cfg.num_heads = positive_int(root, "num_attention_heads", label);
   cfg.vocab_size = positive_int(root, "vocab_size", label);
   // The family defaults of transformers' config classes for the rest.
-  const int64_t kv_default = mistral ? 8 : qwen2 ? 32 : cfg.num_heads;
+  const int64_t kv_default = mistral ? 8 : (qwen2 || qwen3) ? 32 : cfg.num_heads;
   cfg.num_kv_heads = positive_int(root, "num_key_value_heads", label, kv_default);
-  cfg.head_dim = positive_int(root, "head_dim", label, cfg.hidden_size / cfg.num_heads);
+  cfg.head_dim = positive_int(root, "head_dim", label, qwen3 ? 128 : cfg.hidden_size / cfg.num_heads);
   if (cfg.num_heads % cfg.num_kv_heads != 0)
     throw Error(label + ": num_attention_heads " + std::to_string(cfg.num_heads) +
                 " is not a multiple of num_key_value_heads " + std::to_string(cfg.num_kv_heads));
   if (cfg.head_dim % 2 != 0)
     throw Error(label + ": head_dim " + std::to_string(cfg.head_dim) + " is odd; RoPE needs pairs");
   cfg.max_position_embeddings = positive_int(root, "max_position_embeddings", label,
-                                             mistral ? 4096 * 32 : qwen2 ? 32768 : 2048);
+                                             mistral ? 4096 * 32 : (qwen2 || qwen3) ? 32768 : 2048);
   cfg.rms_norm_eps = number(root, "rms_norm_eps", label, 1e-6);
   cfg.tie_word_embeddings = boolean(root, "tie_word_embeddings", label, false);
-  cfg.qkv_bias = qwen2 || (llama && boolean(root, "attention_bias", label, false));
-  cfg.o_bias = llama && boolean(root, "attention_bias", label, false);
+  const bool attention_bias = (llama || qwen3) && boolean(root, "attention_bias", label, false);
+  cfg.qkv_bias = qwen2 || attention_bias;
+  cfg.o_bias = attention_bias;
+  cfg.qk_norm = qwen3;
   cfg.mlp_bias = llama && boolean(root, "mlp_bias", label, false);
   cfg.rope = read_rope(root, label, cfg.max_position_embeddings);
   read_sliding(root, label, cfg);

@@ -1,5 +1,5 @@
 #pragma once
-// config.json of a decoder checkpoint (llama, mistral, qwen2), read with the
+// config.json of a decoder checkpoint (llama, mistral, qwen2, qwen3), read with the
 // defaults transformers applies when a key is absent, so a config saved by an
 // older transformers means the same model here as it does there.
 #include <cstdint>
@@ -24,15 +24,16 @@ struct RopeConfig {
 };
 
 struct DecoderConfig {
-  std::string model_type;  // "llama", "mistral" or "qwen2"
+  std::string model_type;  // "llama", "mistral", "qwen2" or "qwen3"
   int64_t hidden_size = 0, intermediate_size = 0, num_layers = 0;
   int64_t num_heads = 0, num_kv_heads = 0, head_dim = 0, vocab_size = 0;
   int64_t max_position_embeddings = 0;  // dynamic RoPE scales beyond it
   double rms_norm_eps = 1e-6;
   RopeConfig rope;
   bool tie_word_embeddings = false;
-  bool qkv_bias = false;  // qwen2 always; llama with attention_bias
-  bool o_bias = false;    // llama with attention_bias
+  bool qkv_bias = false;  // qwen2 always; llama and qwen3 with attention_bias
+  bool o_bias = false;    // llama and qwen3 with attention_bias
+  bool qk_norm = false;   // qwen3: RMSNorm of each query and key head
   bool mlp_bias = false;  // llama with mlp_bias
   // Window of the layers that use one (a token sees itself and the
   // sliding_window - 1 tokens before it); nullopt when no layer does.

@@ -23,11 +23,18 @@ torch::Tensor repeat_kv(const torch::Tensor& x, int64_t n_rep) {
   return x.unsqueeze(2).expand({b, kv, n_rep, t, d}).reshape({b, kv * n_rep, t, d});
 }
 
+// Queries or keys as heads, each head RMS-normalised first where the family
+// does it (qwen3: over head_dim, before RoPE).
+torch::Tensor heads(const torch::Tensor& projected, const torch::Tensor& norm, const DecoderConfig& cfg) {
+  torch::Tensor h = split_heads(projected, cfg.head_dim);
+  return norm.defined() ? rms_norm(h, norm, cfg.rms_norm_eps) : h;
+}
+
 torch::Tensor attention(const torch::Tensor& x, const LayerWeights& w, const DecoderConfig& cfg,
                         const RopeTables& rope, const torch::Tensor& allowed) {
   const int64_t b = x.size(0), t = x.size(1);
-  const torch::Tensor q = apply_rope(split_heads(linear(x, w.q, w.q_bias), cfg.head_dim), rope);
-  const torch::Tensor k = apply_rope(split_heads(linear(x, w.k, w.k_bias), cfg.head_dim), rope);
+  const torch::Tensor q = apply_rope(heads(linear(x, w.q, w.q_bias), w.q_norm, cfg), rope);
+  const torch::Tensor k = apply_rope(heads(linear(x, w.k, w.k_bias), w.k_norm, cfg), rope);
   const torch::Tensor v = split_heads(linear(x, w.v, w.v_bias), cfg.head_dim);
   const int64_t n_rep = cfg.num_heads / cfg.num_kv_heads;
 

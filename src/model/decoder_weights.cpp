@@ -32,6 +32,10 @@ std::vector<TensorSpec> layer_tensor_specs(const DecoderConfig& cfg, int64_t lay
     s.push_back({p + "self_attn.v_proj.bias", {kv}});
   }
   if (cfg.o_bias) s.push_back({p + "self_attn.o_proj.bias", {h}});
+  if (cfg.qk_norm) {
+    s.push_back({p + "self_attn.q_norm.weight", {cfg.head_dim}});
+    s.push_back({p + "self_attn.k_norm.weight", {cfg.head_dim}});
+  }
   if (cfg.mlp_bias) {
     s.push_back({p + "mlp.gate_proj.bias", {i}});
     s.push_back({p + "mlp.up_proj.bias", {i}});
@@ -117,6 +121,10 @@ LayerWeights load_layer(WeightStream& stream, const DecoderConfig& cfg, int64_t 
     w.v_bias = stream.load(p + "self_attn.v_proj.bias");
   }
   if (cfg.o_bias) w.o_bias = stream.load(p + "self_attn.o_proj.bias");
+  if (cfg.qk_norm) {
+    w.q_norm = stream.load(p + "self_attn.q_norm.weight");
+    w.k_norm = stream.load(p + "self_attn.k_norm.weight");
+  }
   w.post_norm = stream.load(p + "post_attention_layernorm.weight");
   w.gate = stream.load(p + "mlp.gate_proj.weight");
   w.up = stream.load(p + "mlp.up_proj.weight");

@@ -68,6 +68,7 @@ class WeightStream {
 struct LayerWeights {
   torch::Tensor input_norm, post_norm;
   torch::Tensor q, k, v, o, q_bias, k_bias, v_bias, o_bias;  // biases undefined when absent
+  torch::Tensor q_norm, k_norm;  // per-head RMSNorm of queries and keys (qwen3), else undefined
   torch::Tensor gate, up, down, gate_bias, up_bias, down_bias;
 };
 

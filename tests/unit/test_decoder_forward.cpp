@@ -151,7 +151,7 @@ TEST_P(FixtureModel, LossesMatchTransformersAndWeightsStreamOnce) {
 INSTANTIATE_TEST_SUITE_P(Decoders, FixtureModel,
                          ::testing::Values("llama-fp32", "llama-bf16", "llama3-fp32", "llama3-bf16",
                                            "mistral-fp32", "mistral-bf16", "qwen2-fp32", "qwen2-bf16",
-                                           "llama-peer1-fp32", "llama-peer2-fp32", "llama-peer3-fp32"),
+                                           "qwen3-fp32", "qwen3-bf16", "llama-peer1-fp32", "llama-peer2-fp32", "llama-peer3-fp32"),
                          [](const ::testing::TestParamInfo<std::string>& p) {
                            std::string s = p.param;
                            for (char& c : s) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
@@ -161,7 +161,8 @@ INSTANTIATE_TEST_SUITE_P(Decoders, FixtureModel,
 TEST(FixtureModels, EveryDecoderFixtureIsTested) {
   const std::set<std::string> tested = {"llama-fp32",   "llama-bf16",       "llama3-fp32",
                                         "llama3-bf16",  "mistral-fp32",     "mistral-bf16",
-                                        "qwen2-fp32",   "qwen2-bf16",       "llama-peer1-fp32",
+                                        "qwen2-fp32",   "qwen2-bf16",       "qwen3-fp32",
+                                        "qwen3-bf16",   "llama-peer1-fp32",
                                         "llama-peer2-fp32", "llama-peer3-fp32"};
   // Named: a range-for over a part of a temporary reads freed memory (ASan).
   const json expected = read_json(kExpected);
@@ -174,7 +175,7 @@ TEST(FixtureModels, EveryDecoderFixtureIsTested) {
 TEST(DecoderConfig, BothConfigLayoutsReadAlike) {
   // fp32 fixtures are written by transformers 5 (rope_parameters), bf16 ones
   // in the 4.x layout (rope_theta + rope_scaling, no layer_types).
-  for (const std::string family : {"llama", "llama3", "mistral", "qwen2"}) {
+  for (const std::string family : {"llama", "llama3", "mistral", "qwen2", "qwen3"}) {
     SCOPED_TRACE(family);
     const DecoderConfig a = read_decoder_config(model_dir(family + "-fp32") / "config.json");
     const DecoderConfig b = read_decoder_config(model_dir(family + "-bf16") / "config.json");
@@ -188,6 +189,7 @@ TEST(DecoderConfig, BothConfigLayoutsReadAlike) {
     EXPECT_EQ(a.rope.factor, b.rope.factor);
     EXPECT_EQ(a.tie_word_embeddings, b.tie_word_embeddings);
     EXPECT_EQ(a.qkv_bias, b.qkv_bias);
+    EXPECT_EQ(a.qk_norm, b.qk_norm);
     EXPECT_EQ(a.sliding_window, b.sliding_window);
     EXPECT_EQ(a.layer_sliding, b.layer_sliding);
   }
@@ -210,6 +212,14 @@ TEST(DecoderConfig, FamilyFeatures) {
   EXPECT_TRUE(qwen2.qkv_bias);
   EXPECT_FALSE(qwen2.sliding_window.has_value());
   EXPECT_EQ(qwen2.layer_sliding, std::vector<bool>(2, false));
+
+  // qwen3: per-head q/k norms, no q/k/v bias, head_dim apart from hidden / heads.
+  const DecoderConfig qwen3 = read_decoder_config(model_dir("qwen3-bf16") / "config.json");
+  EXPECT_TRUE(qwen3.qk_norm);
+  EXPECT_FALSE(qwen3.qkv_bias);
+  EXPECT_EQ(qwen3.head_dim, 24);
+  EXPECT_EQ(qwen3.hidden_size / qwen3.num_heads, 16);
+  EXPECT_FALSE(qwen2.qk_norm);
 }
 
 TEST(DecoderConfig, SlidingWindowRules) {
