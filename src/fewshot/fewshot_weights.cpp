@@ -8,6 +8,7 @@
 #include "dist/collective_step.hpp"
 #include "fewshot/decoder_evaluator.hpp"
 #include "fewshot/encoder_evaluator.hpp"
+#include "fewshot/reranker_evaluator.hpp"
 #include "fewshot/distributed_losses.hpp"
 #include "fewshot/examples.hpp"
 #include "model/model_family.hpp"
@@ -50,14 +51,15 @@ ModelKind check_families(const Job& job, const std::vector<Checkpoint>& models,
 
 void check_examples_fit(const Examples& examples, ModelKind kind, const fs::path& reference,
                         const fs::path& examples_file) {
-  const bool embedding = kind == ModelKind::Encoder;
-  if (embedding == examples.is_encoder()) return;
+  const bool query_examples = kind != ModelKind::Decoder;
+  if (query_examples == examples.is_encoder()) return;
+  const char* model = kind == ModelKind::Decoder    ? "a decoder, scored with {input, output} examples"
+                      : kind == ModelKind::Encoder  ? "an embedding model, scored with {query, pos, neg} examples"
+                                                    : "a reranker, scored with {query, pos, neg} examples";
   throw Error(examples_file.string() + ": these are " +
               (examples.is_encoder() ? "embedding examples ({query, pos, neg})"
                                      : "decoder examples ({input, output})") +
-              ", but " + (reference / "config.json").string() + " describes " +
-              (embedding ? "an embedding model, scored with {query, pos, neg} examples"
-                         : "a decoder, scored with {input, output} examples"));
+              ", but " + (reference / "config.json").string() + " describes " + model);
 }
 
 }  // namespace
@@ -71,9 +73,10 @@ FewShotResult compute_fewshot_weights(Comm& comm, const Job& job,
   const FewShot& cfg = *job.fewshot;
   FewShotResult result;
   result.candidates = job.candidates();
-  // Exactly one of the two is filled, by the examples' format.
+  // Exactly one of the three is filled, by the candidates' kind.
   std::vector<std::vector<ScoredSequence>> decoder_batches_;
   std::vector<EncoderRows> encoder_batches_;
+  std::vector<RerankerRows> reranker_batches_;
   SpecialIds ids;
   collective_step(comm, [&] {
     const ModelKind kind = check_families(job, models, result.candidates);
@@ -86,7 +89,11 @@ FewShotResult compute_fewshot_weights(Comm& comm, const Job& job,
     ids = read_special_ids(reference.folder(), tokenizer, !examples.is_encoder());
     const auto max_len = static_cast<size_t>(cfg.max_input_length);
     const auto batch_size = static_cast<size_t>(cfg.batch_size);
-    if (examples.is_encoder()) {
+    if (kind == ModelKind::Reranker) {
+      reranker_batches_ = reranker_batches(tokenizer, examples.encoder,
+                                           static_cast<size_t>(cfg.neg_number), max_len, batch_size,
+                                           cfg.seed, passes_token_type_ids(reference.folder()));
+    } else if (kind == ModelKind::Encoder) {
       encoder_batches_ = encoder_batches(tokenizer, examples.encoder,
                                          static_cast<size_t>(cfg.neg_number), max_len, batch_size,
                                          cfg.seed);
@@ -99,7 +106,7 @@ FewShotResult compute_fewshot_weights(Comm& comm, const Job& job,
     }
     result.examples = examples.size();
   });
-  result.batches = decoder_batches_.size() + encoder_batches_.size();
+  result.batches = decoder_batches_.size() + encoder_batches_.size() + reranker_batches_.size();
 
   const torch::Device device = fewshot_forward_on_gpu(gpu)
                                    ? torch::Device(torch::kCUDA, static_cast<torch::DeviceIndex>(gpu))
@@ -110,6 +117,9 @@ FewShotResult compute_fewshot_weights(Comm& comm, const Job& job,
   auto evaluate = [&](size_t c, size_t first, size_t count, uint64_t& bytes_read) {
     const Checkpoint& ckpt = models[result.candidates[c]];
     const auto from = static_cast<ptrdiff_t>(first), to = static_cast<ptrdiff_t>(first + count);
+    if (!reranker_batches_.empty())
+      return reranker_partials(ckpt, {reranker_batches_.begin() + from, reranker_batches_.begin() + to},
+                               ids.pad, device, bytes_read);
     if (!encoder_batches_.empty())
       return encoder_partials(ckpt, {encoder_batches_.begin() + from, encoder_batches_.begin() + to},
                               ids.pad, cfg.neg_number, device, bytes_read);

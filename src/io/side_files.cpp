@@ -170,9 +170,18 @@ std::vector<fs::path> side_files_read(const fs::path& folder) {
 
 namespace {
 
+// A bert / xlm-roberta model that is not a cross-encoder: a reranker
+// (*ForSequenceClassification) loads as a plain transformers folder, in
+// transformers and in sentence-transformers' CrossEncoder alike.
 bool is_embedding_model(const nlohmann::ordered_json& config) {
   const auto type = config.find("model_type");
-  return type != config.end() && type->is_string() && is_embedding_model_type(type->get<std::string>());
+  if (type == config.end() || !type->is_string() || !is_embedding_model_type(type->get<std::string>()))
+    return false;
+  const auto arch = config.find("architectures");
+  if (arch == config.end() || !arch->is_array() || arch->empty() || !(*arch)[0].is_string()) return true;
+  const std::string a = (*arch)[0].get<std::string>();
+  const std::string head = "ForSequenceClassification";
+  return a.size() < head.size() || a.compare(a.size() - head.size(), head.size(), head) != 0;
 }
 
 // CLS pooling and L2 normalisation: the embedding the few-shot loss scores.

@@ -11,9 +11,11 @@
 namespace cocktail {
 namespace {
 
-// One padded group of texts: a batch's queries or its passages.
+// One padded group of texts (a batch's queries, its passages, its pairs),
+// checked and on the device.
 struct Sequences {
-  torch::Tensor ids, positions, allowed;  // on the device
+  torch::Tensor ids, positions, allowed;
+  torch::Tensor type_ids;  // undefined: type 0 everywhere
 };
 
 torch::Tensor checked_ids(const torch::Tensor& t, const std::string& what, const std::string& where) {
@@ -24,9 +26,11 @@ torch::Tensor checked_ids(const torch::Tensor& t, const std::string& what, const
 
 // Checked on the host before anything is read: ids outside the vocabulary or
 // positions past the position table would index out of range.
-Sequences prepare_sequences(const torch::Tensor& ids_in, const torch::Tensor& mask_in,
-                            const std::string& where, const std::string& what,
+Sequences prepare_sequences(const EncoderRowsTensor& rows, const std::string& where,
                             const EncoderConfig& cfg, torch::Device device) {
+  const torch::Tensor& ids_in = rows.ids;
+  const torch::Tensor& mask_in = rows.mask;
+  const std::string& what = rows.what;
   const torch::Tensor ids = checked_ids(ids_in, what + "_ids", where);
   const torch::Tensor mask = checked_ids(mask_in, what + "_mask", where);
   if (mask.sizes() != ids.sizes())
@@ -41,24 +45,15 @@ Sequences prepare_sequences(const torch::Tensor& ids_in, const torch::Tensor& ma
     throw Error(where + ": " + what + " rows of " + std::to_string(ids.size(1)) +
                 " tokens need more than max_position_embeddings " +
                 std::to_string(cfg.max_position_embeddings) + " positions");
-  return {ids.to(device), positions.to(device), encoder_attention_allowed(mask).to(device)};
-}
-
-// Queries then passages of each batch: sequences 2b and 2b + 1.
-std::vector<Sequences> prepare(const std::vector<EncoderBatch>& batches, int64_t neg_number,
-                               const EncoderConfig& cfg, torch::Device device) {
-  if (neg_number < 0) throw Error("neg_number " + std::to_string(neg_number) + " is negative");
-  std::vector<Sequences> out;
-  for (size_t i = 0; i < batches.size(); ++i) {
-    const std::string where = "batch " + std::to_string(i);
-    const EncoderBatch& b = batches[i];
-    out.push_back(prepare_sequences(b.query_ids, b.query_mask, where, "query", cfg, device));
-    out.push_back(prepare_sequences(b.passage_ids, b.passage_mask, where, "passage", cfg, device));
-    const int64_t q = out[out.size() - 2].ids.size(0), p = out.back().ids.size(0);
-    if (p != q * (1 + neg_number))
-      throw Error(where + ": " + std::to_string(p) + " passages for " + std::to_string(q) +
-                  " queries; with neg_number " + std::to_string(neg_number) + " there must be " +
-                  std::to_string(q * (1 + neg_number)) + " (a positive and the negatives per query)");
+  Sequences out{ids.to(device), positions.to(device), encoder_attention_allowed(mask).to(device), {}};
+  if (rows.type_ids.defined()) {
+    const torch::Tensor types = checked_ids(rows.type_ids, what + "_type_ids", where);
+    if (types.sizes() != ids.sizes())
+      throw Error(where + ": " + what + "_type_ids is not of " + what + "_ids' shape");
+    if (types.min().item<int64_t>() < 0 || types.max().item<int64_t>() >= cfg.type_vocab_size)
+      throw Error(where + ": a " + what + " token type is outside [0, type_vocab_size " +
+                  std::to_string(cfg.type_vocab_size) + ")");
+    out.type_ids = types.to(device);
   }
   return out;
 }
@@ -73,9 +68,10 @@ int64_t layer_float_bytes(const EncoderConfig& cfg, const EncoderTensorNames& na
   return elements * static_cast<int64_t>(sizeof(float));
 }
 
-// word + position + token type 0 (the authors pass no token_type_ids, so
-// transformers uses type 0 everywhere), then LayerNorm. The two tables are
-// read in slices of at most `slice_rows` rows.
+// word + position + token type (type 0 where the rows carry none: the
+// authors pass no token_type_ids to an embedder, so transformers uses 0),
+// then LayerNorm. The two large tables are read in slices of at most
+// `slice_rows` rows.
 std::vector<torch::Tensor> embed(WeightStream& stream, const EncoderTensorNames& names,
                                  const EncoderConfig& cfg, const std::vector<Sequences>& seqs,
                                  int64_t slice_rows, torch::Device device) {
@@ -94,11 +90,13 @@ std::vector<torch::Tensor> embed(WeightStream& stream, const EncoderTensorNames&
     for (size_t i = 0; i < hidden.size(); ++i) hidden[i] += pos[i];
   }
   {
-    const torch::Tensor type0 = stream.load(names.embedding("token_type_embeddings.weight"))[0];
+    const torch::Tensor types = stream.load(names.embedding("token_type_embeddings.weight"));
     const torch::Tensor norm = stream.load(names.embedding("LayerNorm.weight"));
     const torch::Tensor norm_bias = stream.load(names.embedding("LayerNorm.bias"));
-    for (torch::Tensor& h : hidden)
-      h = torch::layer_norm(h + type0, {cfg.hidden_size}, norm, norm_bias, cfg.layer_norm_eps);
+    for (size_t i = 0; i < hidden.size(); ++i) {
+      const torch::Tensor type = seqs[i].type_ids.defined() ? torch::embedding(types, seqs[i].type_ids) : types[0];
+      hidden[i] = torch::layer_norm(hidden[i] + type, {cfg.hidden_size}, norm, norm_bias, cfg.layer_norm_eps);
+    }
   }
   stream.release();
   return hidden;
@@ -112,19 +110,17 @@ torch::Tensor cls_embedding(const torch::Tensor& hidden) {
 
 }  // namespace
 
-std::vector<EncoderBatchLoss> encoder_batch_losses(const Checkpoint& ckpt, const EncoderConfig& cfg,
-                                                   const std::vector<EncoderBatch>& batches,
-                                                   int64_t neg_number, torch::Device device,
-                                                   ForwardStats* stats) {
-  torch::NoGradGuard no_grad;
-  const EncoderTensorNames names(ckpt);
-  check_encoder_tensors(ckpt, cfg, names);
-  const std::vector<Sequences> seqs = prepare(batches, neg_number, cfg, device);
-  WeightStream stream(ckpt, device);
+std::vector<torch::Tensor> encoder_hidden_states(const EncoderConfig& cfg,
+                                                 const EncoderTensorNames& names,
+                                                 const std::vector<EncoderRowsTensor>& groups,
+                                                 torch::Device device, WeightStream& stream,
+                                                 int64_t& layer_bytes) {
+  std::vector<Sequences> seqs;
+  for (size_t i = 0; i < groups.size(); ++i)
+    seqs.push_back(prepare_sequences(groups[i], groups[i].where, cfg, device));
   // Table slices no larger than a layer keep the weight peak at one layer.
-  const int64_t layer_bytes = layer_float_bytes(cfg, names);
+  layer_bytes = layer_float_bytes(cfg, names);
   const int64_t slice_rows = std::max<int64_t>(1, layer_bytes / (cfg.hidden_size * 4));
-
   std::vector<torch::Tensor> hidden = embed(stream, names, cfg, seqs, slice_rows, device);
   for (int64_t l = 0; l < cfg.num_layers; ++l) {
     {
@@ -133,6 +129,34 @@ std::vector<EncoderBatchLoss> encoder_batch_losses(const Checkpoint& ckpt, const
     }
     stream.release();
   }
+  return hidden;
+}
+
+std::vector<EncoderBatchLoss> encoder_batch_losses(const Checkpoint& ckpt, const EncoderConfig& cfg,
+                                                   const std::vector<EncoderBatch>& batches,
+                                                   int64_t neg_number, torch::Device device,
+                                                   ForwardStats* stats) {
+  torch::NoGradGuard no_grad;
+  const EncoderTensorNames names(ckpt);
+  check_encoder_tensors(ckpt, cfg, names);
+  if (neg_number < 0) throw Error("neg_number " + std::to_string(neg_number) + " is negative");
+  std::vector<EncoderRowsTensor> groups;
+  for (size_t i = 0; i < batches.size(); ++i) {
+    const std::string where = "batch " + std::to_string(i);
+    const EncoderBatch& b = batches[i];
+    groups.push_back({b.query_ids, b.query_mask, {}, "query", where});
+    groups.push_back({b.passage_ids, b.passage_mask, {}, "passage", where});
+    const int64_t q = b.query_ids.defined() && b.query_ids.dim() == 2 ? b.query_ids.size(0) : -1;
+    const int64_t p = b.passage_ids.defined() && b.passage_ids.dim() == 2 ? b.passage_ids.size(0) : -1;
+    if (q >= 0 && p >= 0 && p != q * (1 + neg_number))
+      throw Error(where + ": " + std::to_string(p) + " passages for " + std::to_string(q) +
+                  " queries; with neg_number " + std::to_string(neg_number) + " there must be " +
+                  std::to_string(q * (1 + neg_number)) + " (a positive and the negatives per query)");
+  }
+  WeightStream stream(ckpt, device);
+  int64_t layer_bytes = 0;
+  const std::vector<torch::Tensor> hidden =
+      encoder_hidden_states(cfg, names, groups, device, stream, layer_bytes);
 
   std::vector<EncoderBatchLoss> losses;
   for (size_t b = 0; b < batches.size(); ++b) {

@@ -10,6 +10,7 @@
 
 #include "model/decoder_forward.hpp"
 #include "model/encoder_config.hpp"
+#include "model/encoder_weights.hpp"
 #include "io/checkpoint.hpp"
 
 namespace cocktail {
@@ -48,5 +49,24 @@ std::vector<EncoderBatchLoss> encoder_batch_losses(const Checkpoint& ckpt, const
                                                    const std::vector<EncoderBatch>& batches,
                                                    int64_t neg_number, torch::Device device,
                                                    ForwardStats* stats = nullptr);
+
+// One padded group of token rows for encoder_hidden_states; `what` and
+// `where` name it in errors ("query", "batch 3").
+struct EncoderRowsTensor {
+  torch::Tensor ids, mask;  // [rows, tokens] int64, mask 1 on real tokens
+  torch::Tensor type_ids;   // [rows, tokens] token types, or undefined for type 0
+  std::string what, where;
+};
+
+// The last hidden states [rows, tokens, hidden] of every group, layer-
+// streamed as above: every group goes through layer l before layer l+1 is
+// read. Checks each group's ids, types and positions first (cocktail::Error
+// naming the group); sets `layer_bytes` to the float32 size of one layer.
+// The embedders' loss above and the rerankers' (reranker_forward) use it.
+std::vector<torch::Tensor> encoder_hidden_states(const EncoderConfig& cfg,
+                                                 const EncoderTensorNames& names,
+                                                 const std::vector<EncoderRowsTensor>& groups,
+                                                 torch::Device device, WeightStream& stream,
+                                                 int64_t& layer_bytes);
 
 }  // namespace cocktail

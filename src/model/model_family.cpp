@@ -63,9 +63,7 @@ ModelFamily read_model_family(const std::filesystem::path& folder) {
     // One model_type, several heads: only the heads whose loss we compute.
     const std::string& arch = family.architecture;
     if (k.kind == ModelKind::Encoder && ends_with(arch, "ForSequenceClassification"))
-      throw Error(label + ": " + named +
-                  " is a cross-encoder (reranker); few-shot weights for rerankers are not supported "
-                  "yet (give the candidates fixed weights)");
+      family.kind = ModelKind::Reranker;
     if (k.kind == ModelKind::Decoder && !arch.empty() && !ends_with(arch, "ForCausalLM"))
       throw Error(label + ": " + named + " is not a causal LM; few-shot weights score " +
                   family.model_type + " as *ForCausalLM");

@@ -10,7 +10,9 @@ namespace cocktail {
 
 enum class ModelKind {
   Decoder,  // causal LM: {input, output} examples, loss of the output tokens
-  Encoder,  // embedding model: {query, pos, neg} examples, contrastive loss
+  Encoder,   // embedding model: {query, pos, neg} examples, contrastive loss
+  Reranker,  // cross-encoder (*ForSequenceClassification, one label): {query, pos, neg}
+             // examples, each query's group of pair scores through a cross-entropy
 };
 
 struct ModelFamily {

@@ -55,4 +55,18 @@ SpecialIds read_special_ids(const fs::path& folder, const Tokenizer& tokenizer, 
   return ids;
 }
 
+bool passes_token_type_ids(const fs::path& folder) {
+  const auto config = read_json(folder / "tokenizer_config.json");
+  if (!config) return false;
+  if (const auto names = config->find("model_input_names"); names != config->end() && names->is_array()) {
+    for (const auto& n : *names)
+      if (n.is_string() && n.get<std::string>() == "token_type_ids") return true;
+    return false;
+  }
+  const auto cls = config->find("tokenizer_class");
+  if (cls == config->end() || !cls->is_string()) return false;
+  const std::string c = cls->get<std::string>();
+  return c == "BertTokenizer" || c == "BertTokenizerFast";
+}
+
 }  // namespace cocktail

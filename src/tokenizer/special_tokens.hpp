@@ -22,4 +22,10 @@ struct SpecialIds {
 SpecialIds read_special_ids(const std::filesystem::path& folder, const Tokenizer& tokenizer,
                             bool decoder);
 
+// Whether transformers gives the model token_type_ids with a pair: when
+// tokenizer_config.json's model_input_names lists them, or, without that
+// key, when its tokenizer_class is BERT's (transformers 5's fast default and
+// XLM-R's tokenizer pass none, so every token is type 0).
+bool passes_token_type_ids(const std::filesystem::path& folder);
+
 }  // namespace cocktail

@@ -110,6 +110,35 @@ std::vector<int64_t> Tokenizer::encode(std::string_view text, bool add_special_t
   return ids;
 }
 
+Tokenizer::Pair Tokenizer::encode_pair(std::string_view a, std::string_view b,
+                                       size_t max_length) const {
+  std::vector<int64_t> first = encode(a, false), second = encode(b, false);
+  const tok::PostProcessor* post = impl_->post_processor.get();
+  const size_t added = post ? post->added_tokens(true) : 0;
+  const size_t room = max_length > added ? max_length - added : 0;
+  if (first.size() + second.size() > room) {
+    // tokenizers' truncate_encodings, LongestFirst, with n1 the shorter side.
+    size_t n1 = first.size(), n2 = second.size();
+    const bool swap = n1 > n2;
+    if (swap) std::swap(n1, n2);
+    n2 = n1 > room ? n1 : std::max(n1, room - n1);
+    if (n1 + n2 > room) {
+      n1 = room / 2;
+      n2 = n1 + room % 2;
+    }
+    if (swap) std::swap(n1, n2);
+    first.resize(std::min(first.size(), n1));
+    second.resize(std::min(second.size(), n2));
+  }
+  const tok::Encoded e = post ? post->add_special_tokens(first, second) : [&] {
+    tok::Encoded plain{first, std::vector<int64_t>(first.size(), 0)};
+    plain.ids.insert(plain.ids.end(), second.begin(), second.end());
+    plain.type_ids.insert(plain.type_ids.end(), second.size(), 1);
+    return plain;
+  }();
+  return {e.ids, e.type_ids};
+}
+
 std::optional<int64_t> Tokenizer::token_to_id(std::string_view token) const {
   if (const auto id = impl_->added->token_to_id(token)) return *id;
   if (const auto id = impl_->model->token_to_id(token)) return *id;

@@ -40,6 +40,16 @@ class Tokenizer {
   // unknown token and the vocabulary lacks it. Safe to call from many threads.
   std::vector<int64_t> encode(std::string_view text, bool add_special_tokens = true) const;
 
+  // A pair (a cross-encoder's query and passage) as transformers'
+  // tokenizer(a, b, truncation=True, max_length=max_length) gives it with a
+  // fast tokenizer: special tokens and token types of the pair template, and
+  // tokenizers' "longest_first" truncation, which shortens the longer side
+  // (both halves when both are long) to leave room for the special tokens.
+  struct Pair {
+    std::vector<int64_t> ids, type_ids;
+  };
+  Pair encode_pair(std::string_view a, std::string_view b, size_t max_length) const;
+
   // An added token's id, else the model's; nullopt when neither has it.
   std::optional<int64_t> token_to_id(std::string_view token) const;
   // tokenizers' get_vocab_size(with_added_tokens=true): the model's tokens plus

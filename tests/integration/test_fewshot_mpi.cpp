@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "fixture_models.hpp"
+#include "io/checkpoint.hpp"
 #include "mpi_harness.hpp"
 
 namespace fs = std::filesystem;
@@ -229,6 +230,44 @@ TEST(FewShotMpi, EncoderMergeWritesSentenceTransformersModules) {
   EXPECT_EQ(pooling["pooling_mode_mean_tokens"], false);
   EXPECT_EQ(pooling["word_embedding_dimension"], 64);
   EXPECT_TRUE(fs::is_directory(dir.path / "out/2_Normalize"));
+}
+
+// Rerankers (cross-encoders) with data: the loss as FlagEmbedding trains
+// rerankers, the same at any rank count, and the merged folder keeps the
+// classification head and is a plain transformers folder (what
+// sentence-transformers' CrossEncoder loads), without embedder modules.
+TEST(FewShotMpi, RerankerLossesMatchTransformersAndTheMergeKeepsTheHead) {
+  Dir dir;
+  const std::string reranker = model("xlm-roberta-reranker-fp32");
+  const fs::path cfg = dir.path / "rerank.yaml";
+  write_file(cfg, "merge_method: lm_cocktail\n"
+                  "models:\n  - model: " + reranker + "\n"
+                  "examples: " + (kFixtures / "examples/encoder.jsonl").string() + "\n"
+                  "neg_number: 3\nbatch_size: 2\nseed: 0\n");
+  const auto expected = nlohmann::json::parse(read_file(kFixtures / "expected/reranker_losses.json"));
+  const double want = expected["models"]["xlm-roberta-reranker-fp32"]["settings"]["default"]["candidate_loss"];
+  for (int ranks : {1, 2, 3}) {
+    const RunResult r = run_mpi(ranks, {"eval", cfg.string()});
+    ASSERT_EQ(r.status, 0) << r.output;
+    const std::vector<Row> rows = table(r.output);
+    ASSERT_EQ(rows.size(), 1u) << r.output;
+    EXPECT_NEAR(rows[0].loss, want, 1e-4 * want) << ranks << " ranks";
+  }
+  // A peer: the same reranker in another folder (its weight is then 1/2).
+  fs::copy(reranker, dir.path / "peer", fs::copy_options::recursive);
+  const fs::path merge = dir.path / "merge.yaml";
+  write_file(merge, "merge_method: lm_cocktail\nbase_model: " + reranker + "\n"
+                    "models:\n  - model: " + (dir.path / "peer").string() + "\n"
+                    "examples: " + (kFixtures / "examples/encoder.jsonl").string() + "\n"
+                    "neg_number: 3\noutput: " + (dir.path / "out").string() + "\n");
+  const RunResult m = run_mpi(2, {merge.string()});
+  ASSERT_EQ(m.status, 0) << m.output;
+  const cocktail::Checkpoint out = cocktail::Checkpoint::open(dir.path / "out");
+  for (const char* t : {"classifier.dense.weight", "classifier.out_proj.weight", "classifier.out_proj.bias"})
+    EXPECT_TRUE(out.find(t) != nullptr) << t;
+  const auto config = nlohmann::json::parse(read_file(dir.path / "out/config.json"));
+  EXPECT_EQ(config["architectures"][0], "XLMRobertaForSequenceClassification");
+  EXPECT_FALSE(fs::exists(dir.path / "out/modules.json"));
 }
 
 TEST(FewShotMpi, BadExamplesFailEveryRankWithTheLine) {
