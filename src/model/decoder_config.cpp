@@ -11,7 +11,7 @@ namespace {
 using json = nlohmann::json;
 
 // Real configs are a few KB; this only stops a wrong path from exhausting memory.
-constexpr const char* kSupportedTypes = "llama, mistral, qwen2, qwen3";
+constexpr const char* kSupportedTypes = "llama, mistral, qwen2, qwen3, phi3";
 
 // A key that is absent or null takes the transformers default.
 bool has(const json& j, const char* key) { return j.contains(key) && !j[key].is_null(); }
@@ -49,9 +49,11 @@ RopeConfig read_rope(const json& root, const std::string& label, int64_t max_pos
   const std::string where = label + ": \"" + key + "\"";
 
   rope.theta = number(params, "rope_theta", where, number(root, "rope_theta", label, 10000.0));
-  if (number(params, "partial_rotary_factor", where, 1.0) != 1.0)
-    throw Error(where + ": partial_rotary_factor other than 1 is not supported by llama, "
-                        "mistral, qwen2 or qwen3");
+  rope.partial_rotary_factor = number(params, "partial_rotary_factor", where,
+                                      number(root, "partial_rotary_factor", label, 1.0));
+  if (!(rope.partial_rotary_factor > 0 && rope.partial_rotary_factor <= 1))
+    throw Error(where + ": partial_rotary_factor " + std::to_string(rope.partial_rotary_factor) +
+                " is not in (0, 1]");
   std::string type = "default";
   for (const char* k : {"rope_type", "type"}) {
     if (!has(params, k)) continue;
@@ -81,14 +83,21 @@ RopeConfig read_rope(const json& root, const std::string& label, int64_t max_pos
 
 // Which layers use the sliding window, by transformers' rules per family:
 // llama never; mistral every layer when sliding_window is set (absent means
-// 4096); qwen2 and qwen3 only with use_sliding_window, on the layers layer_types marks
-// (or, without it, layers from max_window_layers on).
+// 4096); phi3 every layer when sliding_window is set (absent means none);
+// qwen2 and qwen3 only with use_sliding_window, on the layers layer_types
+// marks (or, without it, layers from max_window_layers on).
 void read_sliding(const json& root, const std::string& label, DecoderConfig& cfg) {
   cfg.layer_sliding.assign(static_cast<size_t>(cfg.num_layers), false);
   if (cfg.model_type == "llama") return;
   if (cfg.model_type == "mistral") {
     if (root.contains("sliding_window") && root["sliding_window"].is_null()) return;
     cfg.sliding_window = positive_int(root, "sliding_window", label, 4096);
+    cfg.layer_sliding.assign(cfg.layer_sliding.size(), true);
+    return;
+  }
+  if (cfg.model_type == "phi3") {
+    if (!has(root, "sliding_window")) return;
+    cfg.sliding_window = positive_int(root, "sliding_window", label);
     cfg.layer_sliding.assign(cfg.layer_sliding.size(), true);
     return;
   }
@@ -131,7 +140,8 @@ DecoderConfig read_decoder_config(const std::filesystem::path& config_json) {
   cfg.model_type = root["model_type"].get<std::string>();
   const bool llama = cfg.model_type == "llama", mistral = cfg.model_type == "mistral";
   const bool qwen2 = cfg.model_type == "qwen2", qwen3 = cfg.model_type == "qwen3";
-  if (!llama && !mistral && !qwen2 && !qwen3)
+  const bool phi3 = cfg.model_type == "phi3";
+  if (!llama && !mistral && !qwen2 && !qwen3 && !phi3)
     throw Error(label + ": model_type '" + cfg.model_type +
                 "' is not a supported decoder (supported: " + kSupportedTypes + ")");
   if (has(root, "hidden_act") &&
@@ -155,15 +165,20 @@ DecoderConfig read_decoder_config(const std::filesystem::path& config_json) {
   if (cfg.head_dim % 2 != 0)
     throw Error(label + ": head_dim " + std::to_string(cfg.head_dim) + " is odd; RoPE needs pairs");
   cfg.max_position_embeddings = positive_int(root, "max_position_embeddings", label,
-                                             mistral ? 4096 * 32 : (qwen2 || qwen3) ? 32768 : 2048);
-  cfg.rms_norm_eps = number(root, "rms_norm_eps", label, 1e-6);
+                                             mistral ? 4096 * 32 : (qwen2 || qwen3) ? 32768
+                                                               : phi3 ? 4096 : 2048);
+  cfg.rms_norm_eps = number(root, "rms_norm_eps", label, phi3 ? 1e-5 : 1e-6);
   cfg.tie_word_embeddings = boolean(root, "tie_word_embeddings", label, false);
   const bool attention_bias = (llama || qwen3) && boolean(root, "attention_bias", label, false);
   cfg.qkv_bias = qwen2 || attention_bias;
   cfg.o_bias = attention_bias;
   cfg.qk_norm = qwen3;
+  cfg.fused = phi3;
   cfg.mlp_bias = llama && boolean(root, "mlp_bias", label, false);
   cfg.rope = read_rope(root, label, cfg.max_position_embeddings);
+  const double rotary = static_cast<double>(cfg.head_dim) * cfg.rope.partial_rotary_factor;
+  if (static_cast<int64_t>(rotary) % 2 != 0)
+    throw Error(label + ": partial_rotary_factor leaves an odd number of rotary dimensions");
   read_sliding(root, label, cfg);
   return cfg;
 }

@@ -1,5 +1,5 @@
 #pragma once
-// config.json of a decoder checkpoint (llama, mistral, qwen2, qwen3), read with the
+// config.json of a decoder checkpoint (llama, mistral, qwen2, qwen3, phi3), read with the
 // defaults transformers applies when a key is absent, so a config saved by an
 // older transformers means the same model here as it does there.
 #include <cstdint>
@@ -17,6 +17,9 @@ enum class RopeType { Default, Linear, Dynamic, Llama3 };
 struct RopeConfig {
   RopeType type = RopeType::Default;
   double theta = 10000.0;
+  // Share of each head's dimensions that rotate (phi3, phi-4-mini 0.75); the
+  // rest pass through.
+  double partial_rotary_factor = 1.0;
   double factor = 1.0;  // linear, dynamic, llama3
   // llama3 only: the frequency band that is smoothly interpolated.
   double low_freq_factor = 1.0, high_freq_factor = 4.0;
@@ -24,7 +27,7 @@ struct RopeConfig {
 };
 
 struct DecoderConfig {
-  std::string model_type;  // "llama", "mistral", "qwen2" or "qwen3"
+  std::string model_type;  // "llama", "mistral", "qwen2", "qwen3" or "phi3"
   int64_t hidden_size = 0, intermediate_size = 0, num_layers = 0;
   int64_t num_heads = 0, num_kv_heads = 0, head_dim = 0, vocab_size = 0;
   int64_t max_position_embeddings = 0;  // dynamic RoPE scales beyond it
@@ -34,6 +37,7 @@ struct DecoderConfig {
   bool qkv_bias = false;  // qwen2 always; llama and qwen3 with attention_bias
   bool o_bias = false;    // llama and qwen3 with attention_bias
   bool qk_norm = false;   // qwen3: RMSNorm of each query and key head
+  bool fused = false;     // phi3: qkv_proj and gate_up_proj, each one matrix
   bool mlp_bias = false;  // llama with mlp_bias
   // Window of the layers that use one (a token sees itself and the
   // sliding_window - 1 tokens before it); nullopt when no layer does.

@@ -40,7 +40,7 @@ torch::Tensor rotate_half(const torch::Tensor& x) {
 
 torch::Tensor rope_inv_freq(const DecoderConfig& cfg, int64_t seq_len, torch::Device device) {
   const RopeConfig& r = cfg.rope;
-  const int64_t dim = cfg.head_dim;
+  const int64_t dim = rotary_dims(cfg);
   switch (r.type) {
     case RopeType::Default: return default_inv_freq(r.theta, dim, device);
     case RopeType::Linear: return default_inv_freq(r.theta, dim, device) / r.factor;
@@ -68,8 +68,15 @@ RopeTables rope_tables(const DecoderConfig& cfg, int64_t seq_len, torch::Device 
   return {emb.cos(), emb.sin()};
 }
 
+int64_t rotary_dims(const DecoderConfig& cfg) {
+  return static_cast<int64_t>(static_cast<double>(cfg.head_dim) * cfg.rope.partial_rotary_factor);
+}
+
 torch::Tensor apply_rope(const torch::Tensor& x, const RopeTables& rope) {
-  return x * rope.cos + rotate_half(x) * rope.sin;
+  const int64_t rot = rope.cos.size(-1);
+  if (rot == x.size(-1)) return x * rope.cos + rotate_half(x) * rope.sin;
+  const torch::Tensor r = x.narrow(-1, 0, rot);
+  return torch::cat({r * rope.cos + rotate_half(r) * rope.sin, x.narrow(-1, rot, x.size(-1) - rot)}, -1);
 }
 
 }  // namespace cocktail

@@ -15,17 +15,23 @@ std::vector<TensorSpec> layer_tensor_specs(const DecoderConfig& cfg, int64_t lay
   const std::string p = layer_prefix(layer);
   const int64_t h = cfg.hidden_size, i = cfg.intermediate_size;
   const int64_t q = cfg.num_heads * cfg.head_dim, kv = cfg.num_kv_heads * cfg.head_dim;
-  std::vector<TensorSpec> s = {
-      {p + "input_layernorm.weight", {h}},
-      {p + "self_attn.q_proj.weight", {q, h}},
-      {p + "self_attn.k_proj.weight", {kv, h}},
-      {p + "self_attn.v_proj.weight", {kv, h}},
-      {p + "self_attn.o_proj.weight", {h, q}},
-      {p + "post_attention_layernorm.weight", {h}},
-      {p + "mlp.gate_proj.weight", {i, h}},
-      {p + "mlp.up_proj.weight", {i, h}},
-      {p + "mlp.down_proj.weight", {h, i}},
-  };
+  std::vector<TensorSpec> s = {{p + "input_layernorm.weight", {h}}};
+  if (cfg.fused) {
+    s.push_back({p + "self_attn.qkv_proj.weight", {q + 2 * kv, h}});
+  } else {
+    s.push_back({p + "self_attn.q_proj.weight", {q, h}});
+    s.push_back({p + "self_attn.k_proj.weight", {kv, h}});
+    s.push_back({p + "self_attn.v_proj.weight", {kv, h}});
+  }
+  s.push_back({p + "self_attn.o_proj.weight", {h, q}});
+  s.push_back({p + "post_attention_layernorm.weight", {h}});
+  if (cfg.fused) {
+    s.push_back({p + "mlp.gate_up_proj.weight", {2 * i, h}});
+  } else {
+    s.push_back({p + "mlp.gate_proj.weight", {i, h}});
+    s.push_back({p + "mlp.up_proj.weight", {i, h}});
+  }
+  s.push_back({p + "mlp.down_proj.weight", {h, i}});
   if (cfg.qkv_bias) {
     s.push_back({p + "self_attn.q_proj.bias", {q}});
     s.push_back({p + "self_attn.k_proj.bias", {kv}});
@@ -111,9 +117,18 @@ LayerWeights load_layer(WeightStream& stream, const DecoderConfig& cfg, int64_t 
   const std::string p = layer_prefix(layer);
   LayerWeights w;
   w.input_norm = stream.load(p + "input_layernorm.weight");
-  w.q = stream.load(p + "self_attn.q_proj.weight");
-  w.k = stream.load(p + "self_attn.k_proj.weight");
-  w.v = stream.load(p + "self_attn.v_proj.weight");
+  if (cfg.fused) {
+    // phi3's fused matrices: rows [q | k | v] and [gate | up], split as views.
+    const int64_t q = cfg.num_heads * cfg.head_dim, kv = cfg.num_kv_heads * cfg.head_dim;
+    const torch::Tensor qkv = stream.load(p + "self_attn.qkv_proj.weight");
+    w.q = qkv.narrow(0, 0, q);
+    w.k = qkv.narrow(0, q, kv);
+    w.v = qkv.narrow(0, q + kv, kv);
+  } else {
+    w.q = stream.load(p + "self_attn.q_proj.weight");
+    w.k = stream.load(p + "self_attn.k_proj.weight");
+    w.v = stream.load(p + "self_attn.v_proj.weight");
+  }
   w.o = stream.load(p + "self_attn.o_proj.weight");
   if (cfg.qkv_bias) {
     w.q_bias = stream.load(p + "self_attn.q_proj.bias");
@@ -126,8 +141,14 @@ LayerWeights load_layer(WeightStream& stream, const DecoderConfig& cfg, int64_t 
     w.k_norm = stream.load(p + "self_attn.k_norm.weight");
   }
   w.post_norm = stream.load(p + "post_attention_layernorm.weight");
-  w.gate = stream.load(p + "mlp.gate_proj.weight");
-  w.up = stream.load(p + "mlp.up_proj.weight");
+  if (cfg.fused) {
+    const torch::Tensor gate_up = stream.load(p + "mlp.gate_up_proj.weight");
+    w.gate = gate_up.narrow(0, 0, cfg.intermediate_size);
+    w.up = gate_up.narrow(0, cfg.intermediate_size, cfg.intermediate_size);
+  } else {
+    w.gate = stream.load(p + "mlp.gate_proj.weight");
+    w.up = stream.load(p + "mlp.up_proj.weight");
+  }
   w.down = stream.load(p + "mlp.down_proj.weight");
   if (cfg.mlp_bias) {
     w.gate_bias = stream.load(p + "mlp.gate_proj.bias");

@@ -15,14 +15,14 @@ struct Known {
 };
 constexpr Known kSupported[] = {
     {"bert", ModelKind::Encoder},    {"llama", ModelKind::Decoder}, {"mistral", ModelKind::Decoder},
-    {"qwen2", ModelKind::Decoder},   {"qwen3", ModelKind::Decoder},
+    {"phi3", ModelKind::Decoder},    {"qwen2", ModelKind::Decoder},   {"qwen3", ModelKind::Decoder},
     {"xlm-roberta", ModelKind::Encoder},
 };
 
 // Families users merge that the few-shot forward does not run yet: named as
 // such, so the message says "not yet" rather than "unknown".
 constexpr const char* kNotYet[] = {
-    "gemma",   "gemma2", "gemma3",    "gemma3_text", "mixtral", "phi3",
+    "gemma",   "gemma2", "gemma3",    "gemma3_text", "mixtral",
     "qwen3_moe", "t5",   "mt5",       "roberta",     "qwen2_moe", "deepseek_v3", "phi",
 };
 

@@ -17,6 +17,7 @@
 
 #include "core/error.hpp"
 #include "model/decoder_forward.hpp"
+#include "model/decoder_rope.hpp"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -151,7 +152,8 @@ TEST_P(FixtureModel, LossesMatchTransformersAndWeightsStreamOnce) {
 INSTANTIATE_TEST_SUITE_P(Decoders, FixtureModel,
                          ::testing::Values("llama-fp32", "llama-bf16", "llama3-fp32", "llama3-bf16",
                                            "mistral-fp32", "mistral-bf16", "qwen2-fp32", "qwen2-bf16",
-                                           "qwen3-fp32", "qwen3-bf16", "llama-peer1-fp32", "llama-peer2-fp32", "llama-peer3-fp32"),
+                                           "qwen3-fp32", "qwen3-bf16", "phi3-fp32", "phi3-bf16",
+                                           "llama-peer1-fp32", "llama-peer2-fp32", "llama-peer3-fp32"),
                          [](const ::testing::TestParamInfo<std::string>& p) {
                            std::string s = p.param;
                            for (char& c : s) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
@@ -162,7 +164,8 @@ TEST(FixtureModels, EveryDecoderFixtureIsTested) {
   const std::set<std::string> tested = {"llama-fp32",   "llama-bf16",       "llama3-fp32",
                                         "llama3-bf16",  "mistral-fp32",     "mistral-bf16",
                                         "qwen2-fp32",   "qwen2-bf16",       "qwen3-fp32",
-                                        "qwen3-bf16",   "llama-peer1-fp32",
+                                        "qwen3-bf16",   "phi3-fp32",        "phi3-bf16",
+                                        "llama-peer1-fp32",
                                         "llama-peer2-fp32", "llama-peer3-fp32"};
   // Named: a range-for over a part of a temporary reads freed memory (ASan).
   const json expected = read_json(kExpected);
@@ -175,7 +178,7 @@ TEST(FixtureModels, EveryDecoderFixtureIsTested) {
 TEST(DecoderConfig, BothConfigLayoutsReadAlike) {
   // fp32 fixtures are written by transformers 5 (rope_parameters), bf16 ones
   // in the 4.x layout (rope_theta + rope_scaling, no layer_types).
-  for (const std::string family : {"llama", "llama3", "mistral", "qwen2", "qwen3"}) {
+  for (const std::string family : {"llama", "llama3", "mistral", "qwen2", "qwen3", "phi3"}) {
     SCOPED_TRACE(family);
     const DecoderConfig a = read_decoder_config(model_dir(family + "-fp32") / "config.json");
     const DecoderConfig b = read_decoder_config(model_dir(family + "-bf16") / "config.json");
@@ -190,6 +193,8 @@ TEST(DecoderConfig, BothConfigLayoutsReadAlike) {
     EXPECT_EQ(a.tie_word_embeddings, b.tie_word_embeddings);
     EXPECT_EQ(a.qkv_bias, b.qkv_bias);
     EXPECT_EQ(a.qk_norm, b.qk_norm);
+    EXPECT_EQ(a.fused, b.fused);
+    EXPECT_EQ(a.rope.partial_rotary_factor, b.rope.partial_rotary_factor);
     EXPECT_EQ(a.sliding_window, b.sliding_window);
     EXPECT_EQ(a.layer_sliding, b.layer_sliding);
   }
@@ -220,6 +225,14 @@ TEST(DecoderConfig, FamilyFeatures) {
   EXPECT_EQ(qwen3.head_dim, 24);
   EXPECT_EQ(qwen3.hidden_size / qwen3.num_heads, 16);
   EXPECT_FALSE(qwen2.qk_norm);
+
+  // phi3: fused projections, partial RoPE (12 of 16 dimensions), a window on every layer.
+  const DecoderConfig phi3 = read_decoder_config(model_dir("phi3-bf16") / "config.json");
+  EXPECT_TRUE(phi3.fused);
+  EXPECT_EQ(phi3.rope.partial_rotary_factor, 0.75);
+  EXPECT_EQ(rotary_dims(phi3), 12);
+  EXPECT_EQ(phi3.sliding_window, std::optional<int64_t>(8));
+  EXPECT_EQ(phi3.layer_sliding, std::vector<bool>(2, true));
 }
 
 TEST(DecoderConfig, SlidingWindowRules) {
