@@ -11,7 +11,7 @@ namespace {
 using json = nlohmann::json;
 
 // Real configs are a few KB; this only stops a wrong path from exhausting memory.
-constexpr const char* kSupportedTypes = "llama, mistral, qwen2, qwen3, phi3";
+constexpr const char* kSupportedTypes = "llama, mistral, mixtral, phi3, qwen2, qwen3, qwen3_moe";
 
 // A key that is absent or null takes the transformers default.
 bool has(const json& j, const char* key) { return j.contains(key) && !j[key].is_null(); }
@@ -41,14 +41,15 @@ bool boolean(const json& j, const char* key, const std::string& label, bool fall
 
 // transformers 5 writes "rope_parameters" (theta inside); 4.x wrote
 // "rope_theta" beside "rope_scaling". A non-null rope_scaling wins, as there.
-RopeConfig read_rope(const json& root, const std::string& label, int64_t max_positions) {
+RopeConfig read_rope(const json& root, const std::string& label, int64_t max_positions,
+                     double default_theta) {
   RopeConfig rope;
   const char* key = has(root, "rope_scaling") ? "rope_scaling" : "rope_parameters";
   const json params = has(root, key) ? root[key] : json::object();
   if (!params.is_object()) throw Error(label + ": \"" + key + "\" is not an object");
   const std::string where = label + ": \"" + key + "\"";
 
-  rope.theta = number(params, "rope_theta", where, number(root, "rope_theta", label, 10000.0));
+  rope.theta = number(params, "rope_theta", where, number(root, "rope_theta", label, default_theta));
   rope.partial_rotary_factor = number(params, "partial_rotary_factor", where,
                                       number(root, "partial_rotary_factor", label, 1.0));
   if (!(rope.partial_rotary_factor > 0 && rope.partial_rotary_factor <= 1))
@@ -81,10 +82,45 @@ RopeConfig read_rope(const json& root, const std::string& label, int64_t max_pos
   return rope;
 }
 
+// The experts of mixtral (every layer) and qwen3_moe (layers not in
+// mlp_only_layers whose index + 1 is a multiple of decoder_sparse_step), with
+// the defaults of transformers' MixtralConfig and Qwen3MoeConfig.
+MoeConfig read_moe(const json& root, const std::string& label, const DecoderConfig& cfg, bool mixtral) {
+  MoeConfig moe;
+  moe.mixtral_names = mixtral;
+  // qwen3_moe's hub configs say num_experts, transformers 5 writes num_local_experts.
+  const char* count = mixtral || !has(root, "num_experts") ? "num_local_experts" : "num_experts";
+  moe.experts = positive_int(root, count, label, mixtral ? 8 : 128);
+  moe.top_k = positive_int(root, "num_experts_per_tok", label, mixtral ? 2 : 8);
+  if (moe.top_k > moe.experts)
+    throw Error(label + ": num_experts_per_tok " + std::to_string(moe.top_k) + " is more than the " +
+                std::to_string(moe.experts) + " experts");
+  moe.expert_intermediate_size =
+      mixtral ? cfg.intermediate_size : positive_int(root, "moe_intermediate_size", label, 768);
+  moe.normalize_top_k = mixtral || boolean(root, "norm_topk_prob", label, false);
+  moe.layer_moe.assign(static_cast<size_t>(cfg.num_layers), true);
+  if (!mixtral) {
+    const int64_t step = positive_int(root, "decoder_sparse_step", label, 1);
+    for (int64_t l = 0; l < cfg.num_layers; ++l) moe.layer_moe[static_cast<size_t>(l)] = (l + 1) % step == 0;
+    if (has(root, "mlp_only_layers")) {
+      const json& dense = root["mlp_only_layers"];
+      if (!dense.is_array()) throw Error(label + ": \"mlp_only_layers\" is not a list of layer indices");
+      for (const json& l : dense) {
+        if (!l.is_number_integer() || l.get<int64_t>() < 0 || l.get<int64_t>() >= cfg.num_layers)
+          throw Error(label + ": \"mlp_only_layers\" holds " + l.dump() + ", not a layer index below " +
+                      std::to_string(cfg.num_layers));
+        moe.layer_moe[static_cast<size_t>(l.get<int64_t>())] = false;
+      }
+    }
+  }
+  return moe;
+}
+
 // Which layers use the sliding window, by transformers' rules per family:
 // llama never; mistral every layer when sliding_window is set (absent means
-// 4096); phi3 every layer when sliding_window is set (absent means none);
-// qwen2 and qwen3 only with use_sliding_window, on the layers layer_types
+// 4096); phi3 and mixtral every layer when sliding_window is set (absent
+// means none); qwen3_moe every layer with use_sliding_window; qwen2 and
+// qwen3 only with use_sliding_window, on the layers layer_types
 // marks (or, without it, layers from max_window_layers on).
 void read_sliding(const json& root, const std::string& label, DecoderConfig& cfg) {
   cfg.layer_sliding.assign(static_cast<size_t>(cfg.num_layers), false);
@@ -95,7 +131,13 @@ void read_sliding(const json& root, const std::string& label, DecoderConfig& cfg
     cfg.layer_sliding.assign(cfg.layer_sliding.size(), true);
     return;
   }
-  if (cfg.model_type == "phi3") {
+  if (cfg.model_type == "qwen3_moe") {
+    if (!boolean(root, "use_sliding_window", label, false)) return;
+    cfg.sliding_window = positive_int(root, "sliding_window", label, 4096);
+    cfg.layer_sliding.assign(cfg.layer_sliding.size(), true);
+    return;
+  }
+  if (cfg.model_type == "phi3" || cfg.model_type == "mixtral") {
     if (!has(root, "sliding_window")) return;
     cfg.sliding_window = positive_int(root, "sliding_window", label);
     cfg.layer_sliding.assign(cfg.layer_sliding.size(), true);
@@ -140,8 +182,9 @@ DecoderConfig read_decoder_config(const std::filesystem::path& config_json) {
   cfg.model_type = root["model_type"].get<std::string>();
   const bool llama = cfg.model_type == "llama", mistral = cfg.model_type == "mistral";
   const bool qwen2 = cfg.model_type == "qwen2", qwen3 = cfg.model_type == "qwen3";
-  const bool phi3 = cfg.model_type == "phi3";
-  if (!llama && !mistral && !qwen2 && !qwen3 && !phi3)
+  const bool phi3 = cfg.model_type == "phi3", mixtral = cfg.model_type == "mixtral";
+  const bool qwen3_moe = cfg.model_type == "qwen3_moe";
+  if (!llama && !mistral && !qwen2 && !qwen3 && !phi3 && !mixtral && !qwen3_moe)
     throw Error(label + ": model_type '" + cfg.model_type +
                 "' is not a supported decoder (supported: " + kSupportedTypes + ")");
   if (has(root, "hidden_act") &&
@@ -156,7 +199,7 @@ DecoderConfig read_decoder_config(const std::filesystem::path& config_json) {
   cfg.num_heads = positive_int(root, "num_attention_heads", label);
   cfg.vocab_size = positive_int(root, "vocab_size", label);
   // The family defaults of transformers' config classes for the rest.
-  const int64_t kv_default = mistral ? 8 : (qwen2 || qwen3) ? 32 : cfg.num_heads;
+  const int64_t kv_default = (mistral || mixtral) ? 8 : (qwen2 || qwen3) ? 32 : qwen3_moe ? 4 : cfg.num_heads;
   cfg.num_kv_heads = positive_int(root, "num_key_value_heads", label, kv_default);
   cfg.head_dim = positive_int(root, "head_dim", label, qwen3 ? 128 : cfg.hidden_size / cfg.num_heads);
   if (cfg.num_heads % cfg.num_kv_heads != 0)
@@ -165,17 +208,20 @@ DecoderConfig read_decoder_config(const std::filesystem::path& config_json) {
   if (cfg.head_dim % 2 != 0)
     throw Error(label + ": head_dim " + std::to_string(cfg.head_dim) + " is odd; RoPE needs pairs");
   cfg.max_position_embeddings = positive_int(root, "max_position_embeddings", label,
-                                             mistral ? 4096 * 32 : (qwen2 || qwen3) ? 32768
-                                                               : phi3 ? 4096 : 2048);
-  cfg.rms_norm_eps = number(root, "rms_norm_eps", label, phi3 ? 1e-5 : 1e-6);
+                                             (mistral || mixtral) ? 4096 * 32
+                                             : (qwen2 || qwen3 || qwen3_moe) ? 32768
+                                             : phi3 ? 4096 : 2048);
+  cfg.rms_norm_eps = number(root, "rms_norm_eps", label, (phi3 || mixtral) ? 1e-5 : 1e-6);
   cfg.tie_word_embeddings = boolean(root, "tie_word_embeddings", label, false);
-  const bool attention_bias = (llama || qwen3) && boolean(root, "attention_bias", label, false);
+  const bool attention_bias =
+      (llama || qwen3 || qwen3_moe) && boolean(root, "attention_bias", label, false);
   cfg.qkv_bias = qwen2 || attention_bias;
   cfg.o_bias = attention_bias;
-  cfg.qk_norm = qwen3;
+  cfg.qk_norm = qwen3 || qwen3_moe;
   cfg.fused = phi3;
   cfg.mlp_bias = llama && boolean(root, "mlp_bias", label, false);
-  cfg.rope = read_rope(root, label, cfg.max_position_embeddings);
+  cfg.rope = read_rope(root, label, cfg.max_position_embeddings, mixtral ? 1e6 : 10000.0);
+  if (mixtral || qwen3_moe) cfg.moe = read_moe(root, label, cfg, mixtral);
   const double rotary = static_cast<double>(cfg.head_dim) * cfg.rope.partial_rotary_factor;
   if (static_cast<int64_t>(rotary) % 2 != 0)
     throw Error(label + ": partial_rotary_factor leaves an odd number of rotary dimensions");

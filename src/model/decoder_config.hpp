@@ -1,5 +1,6 @@
 #pragma once
-// config.json of a decoder checkpoint (llama, mistral, qwen2, qwen3, phi3), read with the
+// config.json of a decoder checkpoint (llama, mistral, qwen2, qwen3, phi3,
+// mixtral, qwen3_moe), read with the
 // defaults transformers applies when a key is absent, so a config saved by an
 // older transformers means the same model here as it does there.
 #include <cstdint>
@@ -26,8 +27,17 @@ struct RopeConfig {
   int64_t original_max_position_embeddings = 0;
 };
 
+// Mixture of experts (mixtral, qwen3_moe): a router picks top_k of `experts`
+// feed-forward experts per token, weighted by their softmax probabilities.
+struct MoeConfig {
+  int64_t experts = 0, top_k = 0, expert_intermediate_size = 0;
+  bool normalize_top_k = true;  // mixtral always; qwen3_moe with norm_topk_prob
+  bool mixtral_names = false;   // block_sparse_moe.experts.E.w1/w3/w2, else mlp.experts.E.*_proj
+  std::vector<bool> layer_moe;  // per layer: experts, else a dense MLP (qwen3_moe mlp_only_layers)
+};
+
 struct DecoderConfig {
-  std::string model_type;  // "llama", "mistral", "qwen2", "qwen3" or "phi3"
+  std::string model_type;  // "llama", "mistral", "qwen2", "qwen3", "phi3", "mixtral", "qwen3_moe"
   int64_t hidden_size = 0, intermediate_size = 0, num_layers = 0;
   int64_t num_heads = 0, num_kv_heads = 0, head_dim = 0, vocab_size = 0;
   int64_t max_position_embeddings = 0;  // dynamic RoPE scales beyond it
@@ -38,6 +48,7 @@ struct DecoderConfig {
   bool o_bias = false;    // llama and qwen3 with attention_bias
   bool qk_norm = false;   // qwen3: RMSNorm of each query and key head
   bool fused = false;     // phi3: qkv_proj and gate_up_proj, each one matrix
+  std::optional<MoeConfig> moe;
   bool mlp_bias = false;  // llama with mlp_bias
   // Window of the layers that use one (a token sees itself and the
   // sliding_window - 1 tokens before it); nullopt when no layer does.

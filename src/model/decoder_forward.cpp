@@ -51,14 +51,20 @@ std::vector<DeviceBatch> prepare(const std::vector<DecoderBatch>& batches, int64
   return out;
 }
 
+// The largest layer's float32 bytes (layers differ where some are dense and
+// some mixtures of experts).
 int64_t layer_float_bytes(const DecoderConfig& cfg) {
-  int64_t elements = 0;
-  for (const TensorSpec& s : layer_tensor_specs(cfg, 0)) {
-    int64_t n = 1;
-    for (int64_t d : s.shape) n *= d;
-    elements += n;
+  int64_t largest = 0;
+  for (int64_t l = 0; l < cfg.num_layers; ++l) {
+    int64_t elements = 0;
+    for (const TensorSpec& s : layer_tensor_specs(cfg, l)) {
+      int64_t n = 1;
+      for (int64_t d : s.shape) n *= d;
+      elements += n;
+    }
+    largest = std::max(largest, elements);
   }
-  return elements * static_cast<int64_t>(sizeof(float));
+  return largest * static_cast<int64_t>(sizeof(float));
 }
 
 // Sorted distinct token ids of all batches: the embedding rows a tied model's

@@ -53,6 +53,31 @@ torch::Tensor mlp(const torch::Tensor& x, const LayerWeights& w) {
                 w.down_bias);
 }
 
+// transformers' MoE block: router softmax in float32, the top_k experts per
+// token (renormalised where the family does), each expert's output times its
+// weight added into the token's row, experts in index order.
+torch::Tensor experts(const torch::Tensor& x, const LayerWeights& w, const MoeConfig& moe) {
+  const torch::Tensor flat = x.reshape({-1, x.size(-1)});
+  const torch::Tensor probs = torch::softmax(torch::linear(flat, w.router).to(torch::kFloat), -1);
+  auto [top_weights, top_index] = torch::topk(probs, moe.top_k, -1);
+  if (moe.normalize_top_k) top_weights = top_weights / top_weights.sum(-1, /*keepdim=*/true);
+  torch::Tensor out = torch::zeros_like(flat);
+  for (int64_t e = 0; e < moe.experts; ++e) {
+    const torch::Tensor hit = top_index.eq(e);  // [tokens, top_k]
+    // (position in the top_k, token) pairs, ordered as transformers' torch.where over [top_k, tokens]
+    const std::vector<torch::Tensor> where = torch::where(hit.transpose(0, 1));
+    if (where[0].numel() == 0) continue;
+    const torch::Tensor& slot = where[0];
+    const torch::Tensor& token = where[1];
+    const ExpertWeights& ex = w.experts[static_cast<size_t>(e)];
+    const torch::Tensor in = flat.index_select(0, token);
+    torch::Tensor y = torch::linear(torch::silu(torch::linear(in, ex.gate)) * torch::linear(in, ex.up), ex.down);
+    y = y * top_weights.index({token, slot}).unsqueeze(-1);
+    out.index_add_(0, token, y);
+  }
+  return out.view(x.sizes());
+}
+
 }  // namespace
 
 torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
@@ -76,7 +101,8 @@ torch::Tensor decoder_layer(const torch::Tensor& hidden, const LayerWeights& w,
                             const torch::Tensor& allowed) {
   const torch::Tensor h =
       hidden + attention(rms_norm(hidden, w.input_norm, cfg.rms_norm_eps), w, cfg, rope, allowed);
-  return h + mlp(rms_norm(h, w.post_norm, cfg.rms_norm_eps), w);
+  const torch::Tensor n = rms_norm(h, w.post_norm, cfg.rms_norm_eps);
+  return h + (w.router.defined() ? experts(n, w, *cfg.moe) : mlp(n, w));
 }
 
 }  // namespace cocktail

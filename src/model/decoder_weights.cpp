@@ -1,5 +1,7 @@
 #include "model/decoder_weights.hpp"
 
+#include <array>
+
 #include "core/error.hpp"
 #include "model/tensor_loader.hpp"
 #include "io/safetensors.hpp"
@@ -8,6 +10,25 @@ namespace cocktail {
 namespace {
 
 std::string layer_prefix(int64_t layer) { return "model.layers." + std::to_string(layer) + "."; }
+
+bool is_moe_layer(const DecoderConfig& cfg, int64_t layer) {
+  return cfg.moe && cfg.moe->layer_moe[static_cast<size_t>(layer)];
+}
+
+std::string router_name(const DecoderConfig& cfg, int64_t layer) {
+  return layer_prefix(layer) + (cfg.moe->mixtral_names ? "block_sparse_moe.gate.weight" : "mlp.gate.weight");
+}
+
+// gate, up, down of expert e (mixtral's w1, w3, w2).
+std::array<std::string, 3> expert_names(const DecoderConfig& cfg, int64_t layer, int64_t e) {
+  const std::string p = layer_prefix(layer);
+  if (cfg.moe->mixtral_names) {
+    const std::string x = p + "block_sparse_moe.experts." + std::to_string(e) + ".";
+    return {x + "w1.weight", x + "w3.weight", x + "w2.weight"};
+  }
+  const std::string x = p + "mlp.experts." + std::to_string(e) + ".";
+  return {x + "gate_proj.weight", x + "up_proj.weight", x + "down_proj.weight"};
+}
 
 }  // namespace
 
@@ -25,13 +46,24 @@ std::vector<TensorSpec> layer_tensor_specs(const DecoderConfig& cfg, int64_t lay
   }
   s.push_back({p + "self_attn.o_proj.weight", {h, q}});
   s.push_back({p + "post_attention_layernorm.weight", {h}});
-  if (cfg.fused) {
-    s.push_back({p + "mlp.gate_up_proj.weight", {2 * i, h}});
+  if (is_moe_layer(cfg, layer)) {
+    const int64_t e = cfg.moe->experts, ei = cfg.moe->expert_intermediate_size;
+    s.push_back({router_name(cfg, layer), {e, h}});
+    for (int64_t x = 0; x < e; ++x) {
+      const auto [gate, up, down] = expert_names(cfg, layer, x);
+      s.push_back({gate, {ei, h}});
+      s.push_back({up, {ei, h}});
+      s.push_back({down, {h, ei}});
+    }
   } else {
-    s.push_back({p + "mlp.gate_proj.weight", {i, h}});
-    s.push_back({p + "mlp.up_proj.weight", {i, h}});
+    if (cfg.fused) {
+      s.push_back({p + "mlp.gate_up_proj.weight", {2 * i, h}});
+    } else {
+      s.push_back({p + "mlp.gate_proj.weight", {i, h}});
+      s.push_back({p + "mlp.up_proj.weight", {i, h}});
+    }
+    s.push_back({p + "mlp.down_proj.weight", {h, i}});
   }
-  s.push_back({p + "mlp.down_proj.weight", {h, i}});
   if (cfg.qkv_bias) {
     s.push_back({p + "self_attn.q_proj.bias", {q}});
     s.push_back({p + "self_attn.k_proj.bias", {kv}});
@@ -141,6 +173,14 @@ LayerWeights load_layer(WeightStream& stream, const DecoderConfig& cfg, int64_t 
     w.k_norm = stream.load(p + "self_attn.k_norm.weight");
   }
   w.post_norm = stream.load(p + "post_attention_layernorm.weight");
+  if (is_moe_layer(cfg, layer)) {
+    w.router = stream.load(router_name(cfg, layer));
+    for (int64_t x = 0; x < cfg.moe->experts; ++x) {
+      const auto [gate, up, down] = expert_names(cfg, layer, x);
+      w.experts.push_back({stream.load(gate), stream.load(up), stream.load(down)});
+    }
+    return w;
+  }
   if (cfg.fused) {
     const torch::Tensor gate_up = stream.load(p + "mlp.gate_up_proj.weight");
     w.gate = gate_up.narrow(0, 0, cfg.intermediate_size);

@@ -65,11 +65,17 @@ class WeightStream {
   uint64_t bytes_read_ = 0;
 };
 
+struct ExpertWeights {
+  torch::Tensor gate, up, down;
+};
+
 struct LayerWeights {
   torch::Tensor input_norm, post_norm;
   torch::Tensor q, k, v, o, q_bias, k_bias, v_bias, o_bias;  // biases undefined when absent
   torch::Tensor q_norm, k_norm;  // per-head RMSNorm of queries and keys (qwen3), else undefined
-  torch::Tensor gate, up, down, gate_bias, up_bias, down_bias;
+  torch::Tensor gate, up, down, gate_bias, up_bias, down_bias;  // a dense MLP
+  torch::Tensor router;                // a mixture-of-experts layer: [experts, hidden]
+  std::vector<ExpertWeights> experts;  // and its experts, read with the layer
 };
 
 LayerWeights load_layer(WeightStream& stream, const DecoderConfig& cfg, int64_t layer);

@@ -214,7 +214,8 @@ std::vector<Case> cases() {
          fewshot_job(d, R"({"model_type": "gemma2", "architectures": ["Gemma2ForCausalLM"]})");
        },
        "base/config.json: model_type 'gemma2' (Gemma2ForCausalLM) is not supported by few-shot "
-       "weights yet (supported: bert, llama, mistral, phi3, qwen2, qwen3, xlm-roberta; merging it with "
+       "weights yet (supported: bert, llama, mistral, mixtral, phi3, qwen2, qwen3, qwen3_moe, "
+       "xlm-roberta; merging it with "
        "fixed weights works)"},
       {"FewShotOfAnUnknownModelType",
        [](const fs::path& d) { fewshot_job(d, R"({"model_type": "mymodel"})"); },

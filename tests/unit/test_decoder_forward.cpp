@@ -153,7 +153,8 @@ INSTANTIATE_TEST_SUITE_P(Decoders, FixtureModel,
                          ::testing::Values("llama-fp32", "llama-bf16", "llama3-fp32", "llama3-bf16",
                                            "mistral-fp32", "mistral-bf16", "qwen2-fp32", "qwen2-bf16",
                                            "qwen3-fp32", "qwen3-bf16", "phi3-fp32", "phi3-bf16",
-                                           "llama-peer1-fp32", "llama-peer2-fp32", "llama-peer3-fp32"),
+                                           "mixtral-fp32", "mixtral-bf16", "qwen3_moe-fp32",
+                                           "qwen3_moe-bf16", "llama-peer1-fp32", "llama-peer2-fp32", "llama-peer3-fp32"),
                          [](const ::testing::TestParamInfo<std::string>& p) {
                            std::string s = p.param;
                            for (char& c : s) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
@@ -165,7 +166,8 @@ TEST(FixtureModels, EveryDecoderFixtureIsTested) {
                                         "llama3-bf16",  "mistral-fp32",     "mistral-bf16",
                                         "qwen2-fp32",   "qwen2-bf16",       "qwen3-fp32",
                                         "qwen3-bf16",   "phi3-fp32",        "phi3-bf16",
-                                        "llama-peer1-fp32",
+                                        "mixtral-fp32", "mixtral-bf16",     "qwen3_moe-fp32",
+                                        "qwen3_moe-bf16", "llama-peer1-fp32",
                                         "llama-peer2-fp32", "llama-peer3-fp32"};
   // Named: a range-for over a part of a temporary reads freed memory (ASan).
   const json expected = read_json(kExpected);
@@ -178,7 +180,8 @@ TEST(FixtureModels, EveryDecoderFixtureIsTested) {
 TEST(DecoderConfig, BothConfigLayoutsReadAlike) {
   // fp32 fixtures are written by transformers 5 (rope_parameters), bf16 ones
   // in the 4.x layout (rope_theta + rope_scaling, no layer_types).
-  for (const std::string family : {"llama", "llama3", "mistral", "qwen2", "qwen3", "phi3"}) {
+  for (const std::string family :
+       {"llama", "llama3", "mistral", "qwen2", "qwen3", "phi3", "mixtral", "qwen3_moe"}) {
     SCOPED_TRACE(family);
     const DecoderConfig a = read_decoder_config(model_dir(family + "-fp32") / "config.json");
     const DecoderConfig b = read_decoder_config(model_dir(family + "-bf16") / "config.json");
@@ -194,6 +197,11 @@ TEST(DecoderConfig, BothConfigLayoutsReadAlike) {
     EXPECT_EQ(a.qkv_bias, b.qkv_bias);
     EXPECT_EQ(a.qk_norm, b.qk_norm);
     EXPECT_EQ(a.fused, b.fused);
+    EXPECT_EQ(a.moe.has_value(), b.moe.has_value());
+    if (a.moe && b.moe) {
+      EXPECT_EQ(a.moe->experts, b.moe->experts);
+      EXPECT_EQ(a.moe->layer_moe, b.moe->layer_moe);
+    }
     EXPECT_EQ(a.rope.partial_rotary_factor, b.rope.partial_rotary_factor);
     EXPECT_EQ(a.sliding_window, b.sliding_window);
     EXPECT_EQ(a.layer_sliding, b.layer_sliding);
@@ -233,6 +241,20 @@ TEST(DecoderConfig, FamilyFeatures) {
   EXPECT_EQ(rotary_dims(phi3), 12);
   EXPECT_EQ(phi3.sliding_window, std::optional<int64_t>(8));
   EXPECT_EQ(phi3.layer_sliding, std::vector<bool>(2, true));
+
+  // Mixtures of experts: mixtral's family default theta, qwen3_moe's dense layer 1.
+  const DecoderConfig mixtral = read_decoder_config(model_dir("mixtral-bf16") / "config.json");
+  ASSERT_TRUE(mixtral.moe.has_value());
+  EXPECT_EQ(mixtral.moe->experts, 4);
+  EXPECT_EQ(mixtral.moe->top_k, 2);
+  EXPECT_TRUE(mixtral.moe->normalize_top_k);
+  EXPECT_EQ(mixtral.rope.theta, 1e6);
+  const DecoderConfig qwen3_moe = read_decoder_config(model_dir("qwen3_moe-bf16") / "config.json");
+  ASSERT_TRUE(qwen3_moe.moe.has_value());
+  EXPECT_EQ(qwen3_moe.moe->expert_intermediate_size, 48);
+  EXPECT_EQ(qwen3_moe.moe->layer_moe, (std::vector<bool>{true, false}));
+  EXPECT_TRUE(qwen3_moe.qk_norm);
+  EXPECT_FALSE(qwen3.moe.has_value());
 }
 
 TEST(DecoderConfig, SlidingWindowRules) {
@@ -257,7 +279,8 @@ TEST(DecoderConfig, UnsupportedModelTypeNamesTheSupportedOnes) {
   const std::string message = config_error(config);
   EXPECT_NE(message.find("config.json"), std::string::npos) << message;
   EXPECT_NE(message.find("'gpt2'"), std::string::npos) << message;
-  EXPECT_NE(message.find("llama, mistral, qwen2"), std::string::npos) << message;
+  EXPECT_NE(message.find("llama, mistral, mixtral, phi3, qwen2, qwen3, qwen3_moe"), std::string::npos)
+      << message;
 }
 
 TEST(DecoderConfig, UnsupportedRopeAndActivationAreNamed) {
