@@ -1,5 +1,7 @@
 #include "model/decoder_config.hpp"
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
@@ -11,7 +13,8 @@ namespace {
 using json = nlohmann::json;
 
 // Real configs are a few KB; this only stops a wrong path from exhausting memory.
-constexpr const char* kSupportedTypes = "llama, mistral, mixtral, phi3, qwen2, qwen3, qwen3_moe";
+constexpr const char* kSupportedTypes =
+    "gemma2, llama, mistral, mixtral, phi3, qwen2, qwen3, qwen3_moe";
 
 // A key that is absent or null takes the transformers default.
 bool has(const json& j, const char* key) { return j.contains(key) && !j[key].is_null(); }
@@ -116,10 +119,26 @@ MoeConfig read_moe(const json& root, const std::string& label, const DecoderConf
   return moe;
 }
 
+// layer_types: which layers are sliding_attention.
+void read_layer_types(const json& root, const std::string& label, DecoderConfig& cfg) {
+  const json& types = root["layer_types"];
+  if (!types.is_array() || types.size() != cfg.layer_sliding.size())
+    throw Error(label + ": \"layer_types\" is not a list of " + std::to_string(cfg.num_layers) +
+                " layer types");
+  for (size_t i = 0; i < types.size(); ++i) {
+    const std::string t = types[i].is_string() ? types[i].get<std::string>() : "";
+    if (t != "full_attention" && t != "sliding_attention")
+      throw Error(label + ": \"layer_types\" entry " + std::to_string(i) +
+                  " is not \"full_attention\" or \"sliding_attention\"");
+    cfg.layer_sliding[i] = t == "sliding_attention";
+  }
+}
+
 // Which layers use the sliding window, by transformers' rules per family:
 // llama never; mistral every layer when sliding_window is set (absent means
 // 4096); phi3 and mixtral every layer when sliding_window is set (absent
-// means none); qwen3_moe every layer with use_sliding_window; qwen2 and
+// means none); gemma2 every other layer (layer_types); qwen3_moe every layer
+// with use_sliding_window; qwen2 and
 // qwen3 only with use_sliding_window, on the layers layer_types
 // marks (or, without it, layers from max_window_layers on).
 void read_sliding(const json& root, const std::string& label, DecoderConfig& cfg) {
@@ -129,6 +148,13 @@ void read_sliding(const json& root, const std::string& label, DecoderConfig& cfg
     if (root.contains("sliding_window") && root["sliding_window"].is_null()) return;
     cfg.sliding_window = positive_int(root, "sliding_window", label, 4096);
     cfg.layer_sliding.assign(cfg.layer_sliding.size(), true);
+    return;
+  }
+  if (cfg.model_type == "gemma2") {
+    // Every other layer, from the first, unless layer_types says otherwise.
+    cfg.sliding_window = positive_int(root, "sliding_window", label, 4096);
+    for (size_t i = 0; i < cfg.layer_sliding.size(); ++i) cfg.layer_sliding[i] = i % 2 == 0;
+    if (has(root, "layer_types")) read_layer_types(root, label, cfg);
     return;
   }
   if (cfg.model_type == "qwen3_moe") {
@@ -146,17 +172,7 @@ void read_sliding(const json& root, const std::string& label, DecoderConfig& cfg
   if (boolean(root, "use_sliding_window", label, false))
     cfg.sliding_window = positive_int(root, "sliding_window", label, 4096);
   if (has(root, "layer_types")) {
-    const json& types = root["layer_types"];
-    if (!types.is_array() || types.size() != cfg.layer_sliding.size())
-      throw Error(label + ": \"layer_types\" is not a list of " + std::to_string(cfg.num_layers) +
-                  " layer types");
-    for (size_t i = 0; i < types.size(); ++i) {
-      const std::string t = types[i].is_string() ? types[i].get<std::string>() : "";
-      if (t != "full_attention" && t != "sliding_attention")
-        throw Error(label + ": \"layer_types\" entry " + std::to_string(i) +
-                    " is not \"full_attention\" or \"sliding_attention\"");
-      cfg.layer_sliding[i] = t == "sliding_attention";
-    }
+    read_layer_types(root, label, cfg);
     for (bool s : cfg.layer_sliding)
       if (s && !cfg.sliding_window)
         throw Error(label + ": \"layer_types\" has sliding_attention layers but "
@@ -183,14 +199,16 @@ DecoderConfig read_decoder_config(const std::filesystem::path& config_json) {
   const bool llama = cfg.model_type == "llama", mistral = cfg.model_type == "mistral";
   const bool qwen2 = cfg.model_type == "qwen2", qwen3 = cfg.model_type == "qwen3";
   const bool phi3 = cfg.model_type == "phi3", mixtral = cfg.model_type == "mixtral";
-  const bool qwen3_moe = cfg.model_type == "qwen3_moe";
-  if (!llama && !mistral && !qwen2 && !qwen3 && !phi3 && !mixtral && !qwen3_moe)
+  const bool qwen3_moe = cfg.model_type == "qwen3_moe", gemma2 = cfg.model_type == "gemma2";
+  if (!llama && !mistral && !qwen2 && !qwen3 && !phi3 && !mixtral && !qwen3_moe && !gemma2)
     throw Error(label + ": model_type '" + cfg.model_type +
                 "' is not a supported decoder (supported: " + kSupportedTypes + ")");
-  if (has(root, "hidden_act") &&
-      (!root["hidden_act"].is_string() || root["hidden_act"].get<std::string>() != "silu"))
-    throw Error(label + ": hidden_act " + root["hidden_act"].dump() +
-                " is not supported (supported: \"silu\")");
+  // gemma2 names its MLP activation hidden_activation (tanh GELU); the rest SiLU.
+  const char* act_key = gemma2 ? "hidden_activation" : "hidden_act";
+  const char* act = gemma2 ? "gelu_pytorch_tanh" : "silu";
+  if (has(root, act_key) && (!root[act_key].is_string() || root[act_key].get<std::string>() != act))
+    throw Error(label + ": " + act_key + " " + root[act_key].dump() + " is not supported (supported: \"" +
+                act + "\")");
 
   // Sizes have no sensible default: every saved config has them.
   cfg.hidden_size = positive_int(root, "hidden_size", label);
@@ -199,9 +217,11 @@ DecoderConfig read_decoder_config(const std::filesystem::path& config_json) {
   cfg.num_heads = positive_int(root, "num_attention_heads", label);
   cfg.vocab_size = positive_int(root, "vocab_size", label);
   // The family defaults of transformers' config classes for the rest.
-  const int64_t kv_default = (mistral || mixtral) ? 8 : (qwen2 || qwen3) ? 32 : qwen3_moe ? 4 : cfg.num_heads;
+  const int64_t kv_default = (mistral || mixtral) ? 8 : (qwen2 || qwen3) ? 32
+                             : (qwen3_moe || gemma2) ? 4 : cfg.num_heads;
   cfg.num_kv_heads = positive_int(root, "num_key_value_heads", label, kv_default);
-  cfg.head_dim = positive_int(root, "head_dim", label, qwen3 ? 128 : cfg.hidden_size / cfg.num_heads);
+  cfg.head_dim = positive_int(root, "head_dim", label,
+                              qwen3 ? 128 : gemma2 ? 256 : cfg.hidden_size / cfg.num_heads);
   if (cfg.num_heads % cfg.num_kv_heads != 0)
     throw Error(label + ": num_attention_heads " + std::to_string(cfg.num_heads) +
                 " is not a multiple of num_key_value_heads " + std::to_string(cfg.num_kv_heads));
@@ -210,9 +230,9 @@ DecoderConfig read_decoder_config(const std::filesystem::path& config_json) {
   cfg.max_position_embeddings = positive_int(root, "max_position_embeddings", label,
                                              (mistral || mixtral) ? 4096 * 32
                                              : (qwen2 || qwen3 || qwen3_moe) ? 32768
-                                             : phi3 ? 4096 : 2048);
+                                             : phi3 ? 4096 : gemma2 ? 8192 : 2048);
   cfg.rms_norm_eps = number(root, "rms_norm_eps", label, (phi3 || mixtral) ? 1e-5 : 1e-6);
-  cfg.tie_word_embeddings = boolean(root, "tie_word_embeddings", label, false);
+  cfg.tie_word_embeddings = boolean(root, "tie_word_embeddings", label, gemma2);
   const bool attention_bias =
       (llama || qwen3 || qwen3_moe) && boolean(root, "attention_bias", label, false);
   cfg.qkv_bias = qwen2 || attention_bias;
@@ -222,6 +242,20 @@ DecoderConfig read_decoder_config(const std::filesystem::path& config_json) {
   cfg.mlp_bias = llama && boolean(root, "mlp_bias", label, false);
   cfg.rope = read_rope(root, label, cfg.max_position_embeddings, mixtral ? 1e6 : 10000.0);
   if (mixtral || qwen3_moe) cfg.moe = read_moe(root, label, cfg, mixtral);
+  cfg.attention_scale = 1.0 / std::sqrt(static_cast<double>(cfg.head_dim));
+  if (gemma2) {
+    cfg.gemma = true;
+    cfg.embed_scale = std::sqrt(static_cast<double>(cfg.hidden_size));
+    cfg.attention_scale = std::pow(number(root, "query_pre_attn_scalar", label, 256.0), -0.5);
+    const auto softcap = [&](const char* key, double fallback) -> std::optional<double> {
+      if (root.contains(key) && root[key].is_null()) return std::nullopt;
+      const double cap = number(root, key, label, fallback);
+      if (!(cap > 0)) throw Error(label + ": \"" + key + "\" is not a positive number");
+      return cap;
+    };
+    cfg.attn_softcap = softcap("attn_logit_softcapping", 50.0);
+    cfg.final_softcap = softcap("final_logit_softcapping", 30.0);
+  }
   const double rotary = static_cast<double>(cfg.head_dim) * cfg.rope.partial_rotary_factor;
   if (static_cast<int64_t>(rotary) % 2 != 0)
     throw Error(label + ": partial_rotary_factor leaves an odd number of rotary dimensions");

@@ -1,6 +1,6 @@
 #pragma once
 // config.json of a decoder checkpoint (llama, mistral, qwen2, qwen3, phi3,
-// mixtral, qwen3_moe), read with the
+// mixtral, qwen3_moe, gemma2), read with the
 // defaults transformers applies when a key is absent, so a config saved by an
 // older transformers means the same model here as it does there.
 #include <cstdint>
@@ -37,7 +37,7 @@ struct MoeConfig {
 };
 
 struct DecoderConfig {
-  std::string model_type;  // "llama", "mistral", "qwen2", "qwen3", "phi3", "mixtral", "qwen3_moe"
+  std::string model_type;  // "llama", "mistral", "qwen2", "qwen3", "phi3", "mixtral", "qwen3_moe", "gemma2"
   int64_t hidden_size = 0, intermediate_size = 0, num_layers = 0;
   int64_t num_heads = 0, num_kv_heads = 0, head_dim = 0, vocab_size = 0;
   int64_t max_position_embeddings = 0;  // dynamic RoPE scales beyond it
@@ -49,6 +49,16 @@ struct DecoderConfig {
   bool qk_norm = false;   // qwen3: RMSNorm of each query and key head
   bool fused = false;     // phi3: qkv_proj and gate_up_proj, each one matrix
   std::optional<MoeConfig> moe;
+  // gemma2: norm weights stored as offsets from 1 ((1 + w) * normalised), the
+  // attention and MLP outputs normalised too (post_attention_layernorm,
+  // post_feedforward_layernorm; pre_feedforward_layernorm before the MLP),
+  // embeddings times sqrt(hidden_size), a tanh-GELU MLP, scores scaled by
+  // query_pre_attn_scalar^-0.5 and soft-capped (tanh(x / cap) * cap) in the
+  // attention and at the output.
+  bool gemma = false;
+  double embed_scale = 1.0;
+  double attention_scale = 0;  // the factor of q . k
+  std::optional<double> attn_softcap, final_softcap;
   bool mlp_bias = false;  // llama with mlp_bias
   // Window of the layers that use one (a token sees itself and the
   // sliding_window - 1 tokens before it); nullopt when no layer does.

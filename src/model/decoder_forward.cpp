@@ -100,6 +100,11 @@ std::vector<BatchLoss> decoder_batch_losses(const Checkpoint& ckpt, const Decode
                                            : row_slices(cfg.vocab_size, slice_rows);
   std::vector<torch::Tensor> hidden =
       embed_batches(stream, kEmbedding, ids, lookup, cfg.hidden_size, device);
+  if (cfg.embed_scale != 1.0) {
+    // gemma2: sqrt(hidden_size) in the embedding's dtype (float32 here), as transformers.
+    const float scale = static_cast<float>(cfg.embed_scale);
+    for (torch::Tensor& h : hidden) h = h * scale;
+  }
 
   // Positions, hence RoPE tables and masks, are the same in every layer.
   std::vector<RopeTables> rope;
@@ -122,14 +127,14 @@ std::vector<BatchLoss> decoder_batch_losses(const Checkpoint& ckpt, const Decode
 
   std::vector<ScoredTokens> scored;
   {
-    const torch::Tensor norm = stream.load("model.norm.weight");
+    const torch::Tensor norm = norm_weight(cfg, stream.load("model.norm.weight"));
     for (size_t b = 0; b < inputs.size(); ++b)
       scored.push_back(scored_tokens(rms_norm(hidden[b], norm, cfg.rms_norm_eps), inputs[b].labels));
   }
   hidden.clear();
   stream.release();
   std::vector<BatchLoss> losses = output_losses(stream, output_matrix_name(cfg), scored,
-                                                row_slices(cfg.vocab_size, slice_rows));
+                                                row_slices(cfg.vocab_size, slice_rows), cfg.final_softcap);
   stream.report(layer_bytes, stats);
   return losses;
 }

@@ -38,8 +38,8 @@ torch::Tensor attention(const torch::Tensor& x, const LayerWeights& w, const Dec
   const torch::Tensor v = split_heads(linear(x, w.v, w.v_bias), cfg.head_dim);
   const int64_t n_rep = cfg.num_heads / cfg.num_kv_heads;
 
-  const double scaling = 1.0 / std::sqrt(static_cast<double>(cfg.head_dim));
-  torch::Tensor scores = torch::matmul(q, repeat_kv(k, n_rep).transpose(2, 3)) * scaling;
+  torch::Tensor scores = torch::matmul(q, repeat_kv(k, n_rep).transpose(2, 3)) * cfg.attention_scale;
+  if (cfg.attn_softcap) scores = torch::tanh(scores / *cfg.attn_softcap) * *cfg.attn_softcap;
   // The lowest float, not -inf, as transformers' masks: a row with no allowed
   // key (all padding) becomes uniform instead of NaN, and is not scored.
   scores = scores.masked_fill(allowed.logical_not(), std::numeric_limits<float>::lowest());
@@ -48,9 +48,14 @@ torch::Tensor attention(const torch::Tensor& x, const LayerWeights& w, const Dec
   return linear(out, w.o, w.o_bias);
 }
 
-torch::Tensor mlp(const torch::Tensor& x, const LayerWeights& w) {
-  return linear(torch::silu(linear(x, w.gate, w.gate_bias)) * linear(x, w.up, w.up_bias), w.down,
+torch::Tensor mlp(const torch::Tensor& x, const LayerWeights& w, const DecoderConfig& cfg) {
+  const torch::Tensor g = linear(x, w.gate, w.gate_bias);
+  return linear((cfg.gemma ? torch::gelu(g, "tanh") : torch::silu(g)) * linear(x, w.up, w.up_bias), w.down,
                 w.down_bias);
+}
+
+torch::Tensor maybe_norm(const torch::Tensor& x, const torch::Tensor& norm, double eps) {
+  return norm.defined() ? rms_norm(x, norm, eps) : x;
 }
 
 // transformers' MoE block: router softmax in float32, the top_k experts per
@@ -99,10 +104,12 @@ torch::Tensor attention_allowed(const torch::Tensor& attention_mask, std::option
 torch::Tensor decoder_layer(const torch::Tensor& hidden, const LayerWeights& w,
                             const DecoderConfig& cfg, const RopeTables& rope,
                             const torch::Tensor& allowed) {
-  const torch::Tensor h =
-      hidden + attention(rms_norm(hidden, w.input_norm, cfg.rms_norm_eps), w, cfg, rope, allowed);
-  const torch::Tensor n = rms_norm(h, w.post_norm, cfg.rms_norm_eps);
-  return h + (w.router.defined() ? experts(n, w, *cfg.moe) : mlp(n, w));
+  const double eps = cfg.rms_norm_eps;
+  const torch::Tensor a = attention(rms_norm(hidden, w.input_norm, eps), w, cfg, rope, allowed);
+  const torch::Tensor h = hidden + maybe_norm(a, w.attn_out_norm, eps);
+  const torch::Tensor n = rms_norm(h, w.post_norm, eps);
+  const torch::Tensor m = w.router.defined() ? experts(n, w, *cfg.moe) : mlp(n, w, cfg);
+  return h + maybe_norm(m, w.mlp_out_norm, eps);
 }
 
 }  // namespace cocktail

@@ -60,7 +60,8 @@ ScoredTokens scored_tokens(const torch::Tensor& final_hidden, const torch::Tenso
 
 std::vector<BatchLoss> output_losses(WeightStream& stream, const std::string& name,
                                      const std::vector<ScoredTokens>& scored,
-                                     const std::vector<RowRange>& ranges) {
+                                     const std::vector<RowRange>& ranges,
+                                     std::optional<double> softcap) {
   // Per batch and token: running max of the logits, sum of exp(logit - max),
   // and the target's logit once its slice has been seen.
   std::vector<torch::Tensor> max, sumexp, target_logit;
@@ -77,7 +78,8 @@ std::vector<BatchLoss> output_losses(WeightStream& stream, const std::string& na
       for (size_t b = 0; b < scored.size(); ++b) {
         const ScoredTokens& s = scored[b];
         if (s.target.size(0) == 0) continue;
-        const torch::Tensor logits = torch::linear(s.hidden, rows);  // [N, end - begin]
+        torch::Tensor logits = torch::linear(s.hidden, rows);  // [N, end - begin]
+        if (softcap) logits = torch::tanh(logits / *softcap) * *softcap;
         const torch::Tensor new_max = torch::maximum(max[b], std::get<0>(logits.max(1)));
         sumexp[b] = sumexp[b] * torch::exp(max[b] - new_max) + torch::exp(logits - new_max.unsqueeze(1)).sum(1);
         max[b] = new_max;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <optional>
 #include <vector>
 
 #include <torch/torch.h>
@@ -37,9 +38,11 @@ struct ScoredTokens {
 ScoredTokens scored_tokens(const torch::Tensor& final_hidden, const torch::Tensor& labels);
 
 // Cross-entropy summed over each batch's scored tokens, with logits computed
-// against matrix `name` one row range at a time (a running log-sum-exp).
+// against matrix `name` one row range at a time (a running log-sum-exp),
+// each soft-capped to tanh(logit / cap) * cap when `softcap` is given (gemma2).
 std::vector<BatchLoss> output_losses(WeightStream& stream, const std::string& name,
                                      const std::vector<ScoredTokens>& scored,
-                                     const std::vector<RowRange>& ranges);
+                                     const std::vector<RowRange>& ranges,
+                                     std::optional<double> softcap = std::nullopt);
 
 }  // namespace cocktail

@@ -46,6 +46,10 @@ std::vector<TensorSpec> layer_tensor_specs(const DecoderConfig& cfg, int64_t lay
   }
   s.push_back({p + "self_attn.o_proj.weight", {h, q}});
   s.push_back({p + "post_attention_layernorm.weight", {h}});
+  if (cfg.gemma) {
+    s.push_back({p + "pre_feedforward_layernorm.weight", {h}});
+    s.push_back({p + "post_feedforward_layernorm.weight", {h}});
+  }
   if (is_moe_layer(cfg, layer)) {
     const int64_t e = cfg.moe->experts, ei = cfg.moe->expert_intermediate_size;
     s.push_back({router_name(cfg, layer), {e, h}});
@@ -145,10 +149,14 @@ void WeightStream::release() {
   held_ = std::move(still);
 }
 
+torch::Tensor norm_weight(const DecoderConfig& cfg, torch::Tensor w) {
+  return cfg.gemma ? w + 1 : w;
+}
+
 LayerWeights load_layer(WeightStream& stream, const DecoderConfig& cfg, int64_t layer) {
   const std::string p = layer_prefix(layer);
   LayerWeights w;
-  w.input_norm = stream.load(p + "input_layernorm.weight");
+  w.input_norm = norm_weight(cfg, stream.load(p + "input_layernorm.weight"));
   if (cfg.fused) {
     // phi3's fused matrices: rows [q | k | v] and [gate | up], split as views.
     const int64_t q = cfg.num_heads * cfg.head_dim, kv = cfg.num_kv_heads * cfg.head_dim;
@@ -172,7 +180,15 @@ LayerWeights load_layer(WeightStream& stream, const DecoderConfig& cfg, int64_t 
     w.q_norm = stream.load(p + "self_attn.q_norm.weight");
     w.k_norm = stream.load(p + "self_attn.k_norm.weight");
   }
-  w.post_norm = stream.load(p + "post_attention_layernorm.weight");
+  if (cfg.gemma) {
+    // The MLP's input norm is pre_feedforward_layernorm; post_attention_layernorm
+    // normalises the attention's output.
+    w.attn_out_norm = norm_weight(cfg, stream.load(p + "post_attention_layernorm.weight"));
+    w.post_norm = norm_weight(cfg, stream.load(p + "pre_feedforward_layernorm.weight"));
+    w.mlp_out_norm = norm_weight(cfg, stream.load(p + "post_feedforward_layernorm.weight"));
+  } else {
+    w.post_norm = stream.load(p + "post_attention_layernorm.weight");
+  }
   if (is_moe_layer(cfg, layer)) {
     w.router = stream.load(router_name(cfg, layer));
     for (int64_t x = 0; x < cfg.moe->experts; ++x) {

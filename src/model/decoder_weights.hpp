@@ -70,7 +70,8 @@ struct ExpertWeights {
 };
 
 struct LayerWeights {
-  torch::Tensor input_norm, post_norm;
+  torch::Tensor input_norm, post_norm;  // before the attention, before the MLP
+  torch::Tensor attn_out_norm, mlp_out_norm;  // gemma2: of their outputs, else undefined
   torch::Tensor q, k, v, o, q_bias, k_bias, v_bias, o_bias;  // biases undefined when absent
   torch::Tensor q_norm, k_norm;  // per-head RMSNorm of queries and keys (qwen3), else undefined
   torch::Tensor gate, up, down, gate_bias, up_bias, down_bias;  // a dense MLP
@@ -79,5 +80,8 @@ struct LayerWeights {
 };
 
 LayerWeights load_layer(WeightStream& stream, const DecoderConfig& cfg, int64_t layer);
+// A norm weight as the forward multiplies by it: gemma stores it as an
+// offset from 1.
+torch::Tensor norm_weight(const DecoderConfig& cfg, torch::Tensor w);
 
 }  // namespace cocktail

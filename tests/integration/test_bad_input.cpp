@@ -211,12 +211,11 @@ std::vector<Case> cases() {
       // Issue 12: the model's kind comes from config.json, before anything is read.
       {"FewShotOfAFamilyNotSupportedYet",
        [](const fs::path& d) {
-         fewshot_job(d, R"({"model_type": "gemma2", "architectures": ["Gemma2ForCausalLM"]})");
+         fewshot_job(d, R"({"model_type": "gemma3", "architectures": ["Gemma3ForConditionalGeneration"]})");
        },
-       "base/config.json: model_type 'gemma2' (Gemma2ForCausalLM) is not supported by few-shot "
-       "weights yet (supported: bert, llama, mistral, mixtral, phi3, qwen2, qwen3, qwen3_moe, "
-       "xlm-roberta; merging it with "
-       "fixed weights works)"},
+       "base/config.json: model_type 'gemma3' (Gemma3ForConditionalGeneration) is not supported by "
+       "few-shot weights yet (supported: bert, gemma2, llama, mistral, mixtral, phi3, qwen2, qwen3, "
+       "qwen3_moe, xlm-roberta; merging it with fixed weights works)"},
       {"FewShotOfAnUnknownModelType",
        [](const fs::path& d) { fewshot_job(d, R"({"model_type": "mymodel"})"); },
        "base/config.json: model_type 'mymodel' is unknown to few-shot weights"},

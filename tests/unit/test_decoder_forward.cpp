@@ -154,7 +154,8 @@ INSTANTIATE_TEST_SUITE_P(Decoders, FixtureModel,
                                            "mistral-fp32", "mistral-bf16", "qwen2-fp32", "qwen2-bf16",
                                            "qwen3-fp32", "qwen3-bf16", "phi3-fp32", "phi3-bf16",
                                            "mixtral-fp32", "mixtral-bf16", "qwen3_moe-fp32",
-                                           "qwen3_moe-bf16", "llama-peer1-fp32", "llama-peer2-fp32", "llama-peer3-fp32"),
+                                           "qwen3_moe-bf16", "gemma2-fp32", "gemma2-bf16",
+                                           "llama-peer1-fp32", "llama-peer2-fp32", "llama-peer3-fp32"),
                          [](const ::testing::TestParamInfo<std::string>& p) {
                            std::string s = p.param;
                            for (char& c : s) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
@@ -167,7 +168,8 @@ TEST(FixtureModels, EveryDecoderFixtureIsTested) {
                                         "qwen2-fp32",   "qwen2-bf16",       "qwen3-fp32",
                                         "qwen3-bf16",   "phi3-fp32",        "phi3-bf16",
                                         "mixtral-fp32", "mixtral-bf16",     "qwen3_moe-fp32",
-                                        "qwen3_moe-bf16", "llama-peer1-fp32",
+                                        "qwen3_moe-bf16", "gemma2-fp32",    "gemma2-bf16",
+                                        "llama-peer1-fp32",
                                         "llama-peer2-fp32", "llama-peer3-fp32"};
   // Named: a range-for over a part of a temporary reads freed memory (ASan).
   const json expected = read_json(kExpected);
@@ -181,7 +183,7 @@ TEST(DecoderConfig, BothConfigLayoutsReadAlike) {
   // fp32 fixtures are written by transformers 5 (rope_parameters), bf16 ones
   // in the 4.x layout (rope_theta + rope_scaling, no layer_types).
   for (const std::string family :
-       {"llama", "llama3", "mistral", "qwen2", "qwen3", "phi3", "mixtral", "qwen3_moe"}) {
+       {"llama", "llama3", "mistral", "qwen2", "qwen3", "phi3", "mixtral", "qwen3_moe", "gemma2"}) {
     SCOPED_TRACE(family);
     const DecoderConfig a = read_decoder_config(model_dir(family + "-fp32") / "config.json");
     const DecoderConfig b = read_decoder_config(model_dir(family + "-bf16") / "config.json");
@@ -197,6 +199,8 @@ TEST(DecoderConfig, BothConfigLayoutsReadAlike) {
     EXPECT_EQ(a.qkv_bias, b.qkv_bias);
     EXPECT_EQ(a.qk_norm, b.qk_norm);
     EXPECT_EQ(a.fused, b.fused);
+    EXPECT_EQ(a.gemma, b.gemma);
+    EXPECT_EQ(a.attn_softcap, b.attn_softcap);
     EXPECT_EQ(a.moe.has_value(), b.moe.has_value());
     if (a.moe && b.moe) {
       EXPECT_EQ(a.moe->experts, b.moe->experts);
@@ -255,6 +259,16 @@ TEST(DecoderConfig, FamilyFeatures) {
   EXPECT_EQ(qwen3_moe.moe->layer_moe, (std::vector<bool>{true, false}));
   EXPECT_TRUE(qwen3_moe.qk_norm);
   EXPECT_FALSE(qwen3.moe.has_value());
+
+  // gemma2: alternating windows from layer 0, scaled scores, both soft caps.
+  const DecoderConfig gemma2 = read_decoder_config(model_dir("gemma2-bf16") / "config.json");
+  EXPECT_TRUE(gemma2.gemma);
+  EXPECT_EQ(gemma2.layer_sliding, (std::vector<bool>{true, false}));
+  EXPECT_EQ(gemma2.attention_scale, std::pow(20.0, -0.5));
+  EXPECT_EQ(gemma2.embed_scale, 8.0);
+  EXPECT_EQ(gemma2.attn_softcap, std::optional<double>(5.0));
+  EXPECT_EQ(gemma2.final_softcap, std::optional<double>(3.0));
+  EXPECT_FALSE(qwen3.final_softcap.has_value());
 }
 
 TEST(DecoderConfig, SlidingWindowRules) {
@@ -279,7 +293,7 @@ TEST(DecoderConfig, UnsupportedModelTypeNamesTheSupportedOnes) {
   const std::string message = config_error(config);
   EXPECT_NE(message.find("config.json"), std::string::npos) << message;
   EXPECT_NE(message.find("'gpt2'"), std::string::npos) << message;
-  EXPECT_NE(message.find("llama, mistral, mixtral, phi3, qwen2, qwen3, qwen3_moe"), std::string::npos)
+  EXPECT_NE(message.find("gemma2, llama, mistral, mixtral, phi3, qwen2, qwen3, qwen3_moe"), std::string::npos)
       << message;
 }
 
