@@ -14,7 +14,7 @@ using json = nlohmann::json;
 
 // Real configs are a few KB; this only stops a wrong path from exhausting memory.
 constexpr const char* kSupportedTypes =
-    "gemma2, llama, mistral, mixtral, phi3, qwen2, qwen3, qwen3_moe";
+    "gemma2, gemma3_text, llama, mistral, mixtral, phi3, qwen2, qwen3, qwen3_moe";
 
 // A key that is absent or null takes the transformers default.
 bool has(const json& j, const char* key) { return j.contains(key) && !j[key].is_null(); }
@@ -42,19 +42,14 @@ bool boolean(const json& j, const char* key, const std::string& label, bool fall
   return j[key].get<bool>();
 }
 
-// transformers 5 writes "rope_parameters" (theta inside); 4.x wrote
-// "rope_theta" beside "rope_scaling". A non-null rope_scaling wins, as there.
-RopeConfig read_rope(const json& root, const std::string& label, int64_t max_positions,
-                     double default_theta) {
+// One RoPE parameter object; theta and partial_rotary_factor fall back to
+// the given values (a 4.x config keeps them beside rope_scaling).
+RopeConfig read_rope_params(const json& params, const std::string& where, int64_t max_positions,
+                            double theta_fallback, double partial_fallback) {
+  if (!params.is_object()) throw Error(where + " is not an object");
   RopeConfig rope;
-  const char* key = has(root, "rope_scaling") ? "rope_scaling" : "rope_parameters";
-  const json params = has(root, key) ? root[key] : json::object();
-  if (!params.is_object()) throw Error(label + ": \"" + key + "\" is not an object");
-  const std::string where = label + ": \"" + key + "\"";
-
-  rope.theta = number(params, "rope_theta", where, number(root, "rope_theta", label, default_theta));
-  rope.partial_rotary_factor = number(params, "partial_rotary_factor", where,
-                                      number(root, "partial_rotary_factor", label, 1.0));
+  rope.theta = number(params, "rope_theta", where, theta_fallback);
+  rope.partial_rotary_factor = number(params, "partial_rotary_factor", where, partial_fallback);
   if (!(rope.partial_rotary_factor > 0 && rope.partial_rotary_factor <= 1))
     throw Error(where + ": partial_rotary_factor " + std::to_string(rope.partial_rotary_factor) +
                 " is not in (0, 1]");
@@ -83,6 +78,40 @@ RopeConfig read_rope(const json& root, const std::string& label, int64_t max_pos
         positive_int(params, "original_max_position_embeddings", where, max_positions);
   }
   return rope;
+}
+
+// transformers 5 writes "rope_parameters" (theta inside); 4.x wrote
+// "rope_theta" beside "rope_scaling". A non-null rope_scaling wins, as there.
+RopeConfig read_rope(const json& root, const std::string& label, int64_t max_positions,
+                     double default_theta) {
+  const char* key = has(root, "rope_scaling") ? "rope_scaling" : "rope_parameters";
+  const json params = has(root, key) ? root[key] : json::object();
+  return read_rope_params(params, label + ": \"" + key + "\"", max_positions,
+                          number(root, "rope_theta", label, default_theta),
+                          number(root, "partial_rotary_factor", label, 1.0));
+}
+
+// gemma3: full-attention layers rotate with rope_theta (and its scaling),
+// sliding ones with rope_local_base_freq; transformers 5 writes one
+// parameter object per layer type.
+void read_gemma3_rope(const json& root, const std::string& label, DecoderConfig& cfg) {
+  const int64_t max_positions = cfg.max_position_embeddings;
+  if (has(root, "rope_parameters") && root["rope_parameters"].is_object() &&
+      root["rope_parameters"].contains("full_attention")) {
+    const json& p = root["rope_parameters"];
+    if (!p.contains("sliding_attention"))
+      throw Error(label + ": \"rope_parameters\" has full_attention but no sliding_attention");
+    cfg.rope = read_rope_params(p["full_attention"], label + ": \"rope_parameters.full_attention\"",
+                                max_positions, 1e6, 1.0);
+    cfg.sliding_rope = read_rope_params(p["sliding_attention"],
+                                        label + ": \"rope_parameters.sliding_attention\"", max_positions,
+                                        10000.0, 1.0);
+    return;
+  }
+  cfg.rope = read_rope(root, label, max_positions, 1e6);
+  RopeConfig local;
+  local.theta = number(root, "rope_local_base_freq", label, 10000.0);
+  cfg.sliding_rope = local;
 }
 
 // The experts of mixtral (every layer) and qwen3_moe (layers not in
@@ -137,7 +166,8 @@ void read_layer_types(const json& root, const std::string& label, DecoderConfig&
 // Which layers use the sliding window, by transformers' rules per family:
 // llama never; mistral every layer when sliding_window is set (absent means
 // 4096); phi3 and mixtral every layer when sliding_window is set (absent
-// means none); gemma2 every other layer (layer_types); qwen3_moe every layer
+// means none); gemma2 every other layer, gemma3 five of six (layer_types);
+// qwen3_moe every layer
 // with use_sliding_window; qwen2 and
 // qwen3 only with use_sliding_window, on the layers layer_types
 // marks (or, without it, layers from max_window_layers on).
@@ -150,10 +180,14 @@ void read_sliding(const json& root, const std::string& label, DecoderConfig& cfg
     cfg.layer_sliding.assign(cfg.layer_sliding.size(), true);
     return;
   }
-  if (cfg.model_type == "gemma2") {
-    // Every other layer, from the first, unless layer_types says otherwise.
+  if (cfg.model_type == "gemma2" || cfg.model_type == "gemma3_text") {
+    // gemma2: every other layer from the first; gemma3: all but every
+    // sliding_window_pattern-th (6); layer_types, when given, says which.
     cfg.sliding_window = positive_int(root, "sliding_window", label, 4096);
-    for (size_t i = 0; i < cfg.layer_sliding.size(); ++i) cfg.layer_sliding[i] = i % 2 == 0;
+    const int64_t pattern =
+        cfg.model_type == "gemma2" ? 2 : positive_int(root, "sliding_window_pattern", label, 6);
+    for (size_t i = 0; i < cfg.layer_sliding.size(); ++i)
+      cfg.layer_sliding[i] = (static_cast<int64_t>(i) + 1) % pattern != 0;
     if (has(root, "layer_types")) read_layer_types(root, label, cfg);
     return;
   }
@@ -200,12 +234,13 @@ DecoderConfig read_decoder_config(const std::filesystem::path& config_json) {
   const bool qwen2 = cfg.model_type == "qwen2", qwen3 = cfg.model_type == "qwen3";
   const bool phi3 = cfg.model_type == "phi3", mixtral = cfg.model_type == "mixtral";
   const bool qwen3_moe = cfg.model_type == "qwen3_moe", gemma2 = cfg.model_type == "gemma2";
-  if (!llama && !mistral && !qwen2 && !qwen3 && !phi3 && !mixtral && !qwen3_moe && !gemma2)
+  const bool gemma3 = cfg.model_type == "gemma3_text", gemma = gemma2 || gemma3;
+  if (!llama && !mistral && !qwen2 && !qwen3 && !phi3 && !mixtral && !qwen3_moe && !gemma)
     throw Error(label + ": model_type '" + cfg.model_type +
                 "' is not a supported decoder (supported: " + kSupportedTypes + ")");
-  // gemma2 names its MLP activation hidden_activation (tanh GELU); the rest SiLU.
-  const char* act_key = gemma2 ? "hidden_activation" : "hidden_act";
-  const char* act = gemma2 ? "gelu_pytorch_tanh" : "silu";
+  // gemma names its MLP activation hidden_activation (tanh GELU); the rest SiLU.
+  const char* act_key = gemma ? "hidden_activation" : "hidden_act";
+  const char* act = gemma ? "gelu_pytorch_tanh" : "silu";
   if (has(root, act_key) && (!root[act_key].is_string() || root[act_key].get<std::string>() != act))
     throw Error(label + ": " + act_key + " " + root[act_key].dump() + " is not supported (supported: \"" +
                 act + "\")");
@@ -218,10 +253,10 @@ DecoderConfig read_decoder_config(const std::filesystem::path& config_json) {
   cfg.vocab_size = positive_int(root, "vocab_size", label);
   // The family defaults of transformers' config classes for the rest.
   const int64_t kv_default = (mistral || mixtral) ? 8 : (qwen2 || qwen3) ? 32
-                             : (qwen3_moe || gemma2) ? 4 : cfg.num_heads;
+                             : (qwen3_moe || gemma) ? 4 : cfg.num_heads;
   cfg.num_kv_heads = positive_int(root, "num_key_value_heads", label, kv_default);
   cfg.head_dim = positive_int(root, "head_dim", label,
-                              qwen3 ? 128 : gemma2 ? 256 : cfg.hidden_size / cfg.num_heads);
+                              qwen3 ? 128 : gemma ? 256 : cfg.hidden_size / cfg.num_heads);
   if (cfg.num_heads % cfg.num_kv_heads != 0)
     throw Error(label + ": num_attention_heads " + std::to_string(cfg.num_heads) +
                 " is not a multiple of num_key_value_heads " + std::to_string(cfg.num_kv_heads));
@@ -230,31 +265,39 @@ DecoderConfig read_decoder_config(const std::filesystem::path& config_json) {
   cfg.max_position_embeddings = positive_int(root, "max_position_embeddings", label,
                                              (mistral || mixtral) ? 4096 * 32
                                              : (qwen2 || qwen3 || qwen3_moe) ? 32768
-                                             : phi3 ? 4096 : gemma2 ? 8192 : 2048);
+                                             : phi3 ? 4096 : gemma2 ? 8192
+                                             : gemma3 ? 131072 : 2048);
   cfg.rms_norm_eps = number(root, "rms_norm_eps", label, (phi3 || mixtral) ? 1e-5 : 1e-6);
-  cfg.tie_word_embeddings = boolean(root, "tie_word_embeddings", label, gemma2);
+  cfg.tie_word_embeddings = boolean(root, "tie_word_embeddings", label, gemma);
   const bool attention_bias =
       (llama || qwen3 || qwen3_moe) && boolean(root, "attention_bias", label, false);
   cfg.qkv_bias = qwen2 || attention_bias;
   cfg.o_bias = attention_bias;
-  cfg.qk_norm = qwen3 || qwen3_moe;
+  cfg.qk_norm = qwen3 || qwen3_moe || gemma3;
   cfg.fused = phi3;
   cfg.mlp_bias = llama && boolean(root, "mlp_bias", label, false);
-  cfg.rope = read_rope(root, label, cfg.max_position_embeddings, mixtral ? 1e6 : 10000.0);
+  if (gemma3) {
+    if (boolean(root, "use_bidirectional_attention", label, false))
+      throw Error(label + ": use_bidirectional_attention (an embedding Gemma) is not a causal LM");
+    read_gemma3_rope(root, label, cfg);
+  } else {
+    cfg.rope = read_rope(root, label, cfg.max_position_embeddings, mixtral ? 1e6 : 10000.0);
+  }
   if (mixtral || qwen3_moe) cfg.moe = read_moe(root, label, cfg, mixtral);
   cfg.attention_scale = 1.0 / std::sqrt(static_cast<double>(cfg.head_dim));
-  if (gemma2) {
+  if (gemma) {
     cfg.gemma = true;
     cfg.embed_scale = std::sqrt(static_cast<double>(cfg.hidden_size));
     cfg.attention_scale = std::pow(number(root, "query_pre_attn_scalar", label, 256.0), -0.5);
-    const auto softcap = [&](const char* key, double fallback) -> std::optional<double> {
-      if (root.contains(key) && root[key].is_null()) return std::nullopt;
-      const double cap = number(root, key, label, fallback);
+    // gemma2 caps by default (50, 30), gemma3 does not.
+    const auto softcap = [&](const char* key, std::optional<double> fallback) -> std::optional<double> {
+      if (!has(root, key)) return root.contains(key) ? std::nullopt : fallback;
+      const double cap = number(root, key, label, 0);
       if (!(cap > 0)) throw Error(label + ": \"" + key + "\" is not a positive number");
       return cap;
     };
-    cfg.attn_softcap = softcap("attn_logit_softcapping", 50.0);
-    cfg.final_softcap = softcap("final_logit_softcapping", 30.0);
+    cfg.attn_softcap = softcap("attn_logit_softcapping", gemma2 ? std::optional(50.0) : std::nullopt);
+    cfg.final_softcap = softcap("final_logit_softcapping", gemma2 ? std::optional(30.0) : std::nullopt);
   }
   const double rotary = static_cast<double>(cfg.head_dim) * cfg.rope.partial_rotary_factor;
   if (static_cast<int64_t>(rotary) % 2 != 0)

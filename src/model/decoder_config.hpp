@@ -1,6 +1,6 @@
 #pragma once
 // config.json of a decoder checkpoint (llama, mistral, qwen2, qwen3, phi3,
-// mixtral, qwen3_moe, gemma2), read with the
+// mixtral, qwen3_moe, gemma2, gemma3_text), read with the
 // defaults transformers applies when a key is absent, so a config saved by an
 // older transformers means the same model here as it does there.
 #include <cstdint>
@@ -37,19 +37,20 @@ struct MoeConfig {
 };
 
 struct DecoderConfig {
-  std::string model_type;  // "llama", "mistral", "qwen2", "qwen3", "phi3", "mixtral", "qwen3_moe", "gemma2"
+  std::string model_type;  // "llama", "mistral", "qwen2", "qwen3", "phi3", "mixtral", "qwen3_moe", "gemma2", "gemma3_text"
   int64_t hidden_size = 0, intermediate_size = 0, num_layers = 0;
   int64_t num_heads = 0, num_kv_heads = 0, head_dim = 0, vocab_size = 0;
   int64_t max_position_embeddings = 0;  // dynamic RoPE scales beyond it
   double rms_norm_eps = 1e-6;
   RopeConfig rope;
+  std::optional<RopeConfig> sliding_rope;  // gemma3: the sliding layers' own RoPE
   bool tie_word_embeddings = false;
   bool qkv_bias = false;  // qwen2 always; llama and qwen3 with attention_bias
   bool o_bias = false;    // llama and qwen3 with attention_bias
   bool qk_norm = false;   // qwen3: RMSNorm of each query and key head
   bool fused = false;     // phi3: qkv_proj and gate_up_proj, each one matrix
   std::optional<MoeConfig> moe;
-  // gemma2: norm weights stored as offsets from 1 ((1 + w) * normalised), the
+  // gemma2, gemma3_text: norm weights stored as offsets from 1 ((1 + w) * normalised), the
   // attention and MLP outputs normalised too (post_attention_layernorm,
   // post_feedforward_layernorm; pre_feedforward_layernorm before the MLP),
   // embeddings times sqrt(hidden_size), a tanh-GELU MLP, scores scaled by

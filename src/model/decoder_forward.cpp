@@ -107,10 +107,13 @@ std::vector<BatchLoss> decoder_batch_losses(const Checkpoint& ckpt, const Decode
   }
 
   // Positions, hence RoPE tables and masks, are the same in every layer.
-  std::vector<RopeTables> rope;
+  std::vector<RopeTables> rope, sliding_rope;
   std::vector<torch::Tensor> full_mask, window_mask;
+  DecoderConfig sliding_cfg = cfg;
+  if (cfg.sliding_rope) sliding_cfg.rope = *cfg.sliding_rope;
   for (const DeviceBatch& b : inputs) {
     rope.push_back(rope_tables(cfg, b.input_ids.size(1), device));
+    if (cfg.sliding_rope) sliding_rope.push_back(rope_tables(sliding_cfg, b.input_ids.size(1), device));
     full_mask.push_back(attention_allowed(b.attention_mask, std::nullopt));
     window_mask.push_back(cfg.sliding_window ? attention_allowed(b.attention_mask, cfg.sliding_window)
                                              : torch::Tensor());
@@ -119,8 +122,9 @@ std::vector<BatchLoss> decoder_batch_losses(const Checkpoint& ckpt, const Decode
     {
       const LayerWeights w = load_layer(stream, cfg, l);
       const bool sliding = cfg.layer_sliding[static_cast<size_t>(l)];
+      const std::vector<RopeTables>& tables = sliding && cfg.sliding_rope ? sliding_rope : rope;
       for (size_t b = 0; b < inputs.size(); ++b)
-        hidden[b] = decoder_layer(hidden[b], w, cfg, rope[b], sliding ? window_mask[b] : full_mask[b]);
+        hidden[b] = decoder_layer(hidden[b], w, cfg, tables[b], sliding ? window_mask[b] : full_mask[b]);
     }
     stream.release();
   }

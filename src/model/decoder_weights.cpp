@@ -177,8 +177,8 @@ LayerWeights load_layer(WeightStream& stream, const DecoderConfig& cfg, int64_t 
   }
   if (cfg.o_bias) w.o_bias = stream.load(p + "self_attn.o_proj.bias");
   if (cfg.qk_norm) {
-    w.q_norm = stream.load(p + "self_attn.q_norm.weight");
-    w.k_norm = stream.load(p + "self_attn.k_norm.weight");
+    w.q_norm = norm_weight(cfg, stream.load(p + "self_attn.q_norm.weight"));
+    w.k_norm = norm_weight(cfg, stream.load(p + "self_attn.k_norm.weight"));
   }
   if (cfg.gemma) {
     // The MLP's input norm is pre_feedforward_layernorm; post_attention_layernorm

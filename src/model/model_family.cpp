@@ -14,7 +14,8 @@ struct Known {
   ModelKind kind;
 };
 constexpr Known kSupported[] = {
-    {"bert", ModelKind::Encoder},    {"gemma2", ModelKind::Decoder}, {"llama", ModelKind::Decoder},
+    {"bert", ModelKind::Encoder},    {"gemma2", ModelKind::Decoder}, {"gemma3_text", ModelKind::Decoder},
+    {"llama", ModelKind::Decoder},
     {"mistral", ModelKind::Decoder},
     {"mixtral", ModelKind::Decoder}, {"phi3", ModelKind::Decoder},    {"qwen2", ModelKind::Decoder},
     {"qwen3", ModelKind::Decoder},   {"qwen3_moe", ModelKind::Decoder},
@@ -24,7 +25,7 @@ constexpr Known kSupported[] = {
 // Families users merge that the few-shot forward does not run yet: named as
 // such, so the message says "not yet" rather than "unknown".
 constexpr const char* kNotYet[] = {
-    "gemma", "gemma3", "gemma3_text", "t5", "mt5", "roberta", "qwen2_moe", "deepseek_v3", "phi",
+    "gemma", "gemma3", "t5", "mt5", "roberta", "qwen2_moe", "deepseek_v3", "phi",
 };
 
 bool ends_with(const std::string& s, const char* suffix) {

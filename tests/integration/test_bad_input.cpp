@@ -214,8 +214,8 @@ std::vector<Case> cases() {
          fewshot_job(d, R"({"model_type": "gemma3", "architectures": ["Gemma3ForConditionalGeneration"]})");
        },
        "base/config.json: model_type 'gemma3' (Gemma3ForConditionalGeneration) is not supported by "
-       "few-shot weights yet (supported: bert, gemma2, llama, mistral, mixtral, phi3, qwen2, qwen3, "
-       "qwen3_moe, xlm-roberta; merging it with fixed weights works)"},
+       "few-shot weights yet (supported: bert, gemma2, gemma3_text, llama, mistral, mixtral, phi3, "
+       "qwen2, qwen3, qwen3_moe, xlm-roberta; merging it with fixed weights works)"},
       {"FewShotOfAnUnknownModelType",
        [](const fs::path& d) { fewshot_job(d, R"({"model_type": "mymodel"})"); },
        "base/config.json: model_type 'mymodel' is unknown to few-shot weights"},

@@ -155,7 +155,7 @@ INSTANTIATE_TEST_SUITE_P(Decoders, FixtureModel,
                                            "qwen3-fp32", "qwen3-bf16", "phi3-fp32", "phi3-bf16",
                                            "mixtral-fp32", "mixtral-bf16", "qwen3_moe-fp32",
                                            "qwen3_moe-bf16", "gemma2-fp32", "gemma2-bf16",
-                                           "llama-peer1-fp32", "llama-peer2-fp32", "llama-peer3-fp32"),
+                                           "gemma3_text-fp32", "gemma3_text-bf16", "llama-peer1-fp32", "llama-peer2-fp32", "llama-peer3-fp32"),
                          [](const ::testing::TestParamInfo<std::string>& p) {
                            std::string s = p.param;
                            for (char& c : s) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
@@ -169,7 +169,7 @@ TEST(FixtureModels, EveryDecoderFixtureIsTested) {
                                         "qwen3-bf16",   "phi3-fp32",        "phi3-bf16",
                                         "mixtral-fp32", "mixtral-bf16",     "qwen3_moe-fp32",
                                         "qwen3_moe-bf16", "gemma2-fp32",    "gemma2-bf16",
-                                        "llama-peer1-fp32",
+                                        "gemma3_text-fp32", "gemma3_text-bf16", "llama-peer1-fp32",
                                         "llama-peer2-fp32", "llama-peer3-fp32"};
   // Named: a range-for over a part of a temporary reads freed memory (ASan).
   const json expected = read_json(kExpected);
@@ -183,7 +183,8 @@ TEST(DecoderConfig, BothConfigLayoutsReadAlike) {
   // fp32 fixtures are written by transformers 5 (rope_parameters), bf16 ones
   // in the 4.x layout (rope_theta + rope_scaling, no layer_types).
   for (const std::string family :
-       {"llama", "llama3", "mistral", "qwen2", "qwen3", "phi3", "mixtral", "qwen3_moe", "gemma2"}) {
+       {"llama", "llama3", "mistral", "qwen2", "qwen3", "phi3", "mixtral", "qwen3_moe", "gemma2",
+        "gemma3_text"}) {
     SCOPED_TRACE(family);
     const DecoderConfig a = read_decoder_config(model_dir(family + "-fp32") / "config.json");
     const DecoderConfig b = read_decoder_config(model_dir(family + "-bf16") / "config.json");
@@ -201,6 +202,8 @@ TEST(DecoderConfig, BothConfigLayoutsReadAlike) {
     EXPECT_EQ(a.fused, b.fused);
     EXPECT_EQ(a.gemma, b.gemma);
     EXPECT_EQ(a.attn_softcap, b.attn_softcap);
+    EXPECT_EQ(a.sliding_rope.has_value(), b.sliding_rope.has_value());
+    if (a.sliding_rope && b.sliding_rope) EXPECT_EQ(a.sliding_rope->theta, b.sliding_rope->theta);
     EXPECT_EQ(a.moe.has_value(), b.moe.has_value());
     if (a.moe && b.moe) {
       EXPECT_EQ(a.moe->experts, b.moe->experts);
@@ -269,6 +272,16 @@ TEST(DecoderConfig, FamilyFeatures) {
   EXPECT_EQ(gemma2.attn_softcap, std::optional<double>(5.0));
   EXPECT_EQ(gemma2.final_softcap, std::optional<double>(3.0));
   EXPECT_FALSE(qwen3.final_softcap.has_value());
+
+  // gemma3: no caps, q/k norms, the sliding layer's own RoPE.
+  const DecoderConfig gemma3 = read_decoder_config(model_dir("gemma3_text-bf16") / "config.json");
+  EXPECT_TRUE(gemma3.gemma && gemma3.qk_norm);
+  EXPECT_FALSE(gemma3.attn_softcap || gemma3.final_softcap);
+  EXPECT_EQ(gemma3.layer_sliding, (std::vector<bool>{true, false}));
+  ASSERT_TRUE(gemma3.sliding_rope.has_value());
+  EXPECT_EQ(gemma3.sliding_rope->theta, 1e4);
+  EXPECT_EQ(gemma3.rope.theta, 1e6);
+  EXPECT_EQ(gemma3.rope.type, RopeType::Linear);
 }
 
 TEST(DecoderConfig, SlidingWindowRules) {
@@ -293,7 +306,8 @@ TEST(DecoderConfig, UnsupportedModelTypeNamesTheSupportedOnes) {
   const std::string message = config_error(config);
   EXPECT_NE(message.find("config.json"), std::string::npos) << message;
   EXPECT_NE(message.find("'gpt2'"), std::string::npos) << message;
-  EXPECT_NE(message.find("gemma2, llama, mistral, mixtral, phi3, qwen2, qwen3, qwen3_moe"), std::string::npos)
+  EXPECT_NE(message.find("gemma2, gemma3_text, llama, mistral, mixtral, phi3, qwen2, qwen3, qwen3_moe"),
+            std::string::npos)
       << message;
 }
 
