@@ -1,6 +1,5 @@
 #include "fewshot/reranker_sequences.hpp"
 
-#include "core/error.hpp"
 #include "fewshot/encoder_sequences.hpp"
 
 namespace cocktail {
@@ -12,10 +11,6 @@ std::vector<RerankerRows> reranker_batches(const Tokenizer& tokenizer,
   std::vector<RerankerRows> batches;
   for (size_t i = 0; i < examples.size(); ++i) {
     const EncoderExample& e = examples[i];
-    if (e.neg.size() < neg_number)
-      throw Error(e.where + ": " + std::to_string(e.neg.size()) + " negatives, but a reranker " +
-                  "scores groups of a positive and neg_number " + std::to_string(neg_number) +
-                  " negatives");
     if (i % batch_size == 0) batches.push_back({{}, 1 + neg_number});
     RerankerRows& b = batches.back();
     const auto add = [&](const std::string& passage) {

@@ -18,8 +18,8 @@ struct RerankerRows {
   size_t group_size = 0;
 };
 
-// Every example needs neg_number negatives (the group is a fixed size); an
-// example with fewer is an error naming it. Without `token_types` (what the
+// Every example has at least neg_number negatives (load_examples refuses one
+// with fewer), so every group has the same size. Without `token_types` (what the
 // model's tokenizer passes: passes_token_type_ids) every token is type 0.
 std::vector<RerankerRows> reranker_batches(const Tokenizer& tokenizer,
                                            const std::vector<EncoderExample>& examples,

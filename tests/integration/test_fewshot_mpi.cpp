@@ -270,6 +270,33 @@ TEST(FewShotMpi, RerankerLossesMatchTransformersAndTheMergeKeepsTheHead) {
   EXPECT_FALSE(fs::exists(dir.path / "out/modules.json"));
 }
 
+// A reranker whose checkpoint has no classification head (an embedding
+// model's weights under a cross-encoder config), and reranker examples with
+// fewer negatives than the group needs: one line on every rank, naming them.
+TEST(FewShotMpi, RerankerWithoutAHeadOrNegativesFailsWithTheCulprit) {
+  Dir dir;
+  fs::copy(model("xlm-roberta-fp32"), dir.path / "headless", fs::copy_options::recursive);
+  auto config = nlohmann::json::parse(read_file(dir.path / "headless/config.json"));
+  config["architectures"] = {"XLMRobertaForSequenceClassification"};
+  write_file(dir.path / "headless/config.json", config.dump(2));
+  const std::string examples = (kFixtures / "examples/encoder.jsonl").string();
+  const fs::path cfg = dir.path / "headless.yaml";
+  write_file(cfg, "merge_method: lm_cocktail\nmodels:\n  - model: " + (dir.path / "headless").string() +
+                      "\nexamples: " + examples + "\nneg_number: 3\n");
+  RunResult r = run_mpi(2, {"eval", cfg.string()}, /*every_rank_finishes=*/true);
+  for (int s : r.rank_status) EXPECT_NE(s, 0) << r.output;
+  EXPECT_EQ(r.lines_containing("cocktail: error:"), 1) << r.output;
+  EXPECT_EQ(r.lines_containing("headless: tensor 'classifier.dense.weight' is missing"), 1)
+      << r.output;
+
+  const fs::path few = dir.path / "few.yaml";
+  write_file(few, "merge_method: lm_cocktail\nmodels:\n  - model: " + model("xlm-roberta-reranker-fp32") +
+                      "\nexamples: " + examples + "\nneg_number: 4\n");
+  r = run_mpi(2, {"eval", few.string()}, /*every_rank_finishes=*/true);
+  for (int s : r.rank_status) EXPECT_NE(s, 0) << r.output;
+  EXPECT_EQ(r.lines_containing("encoder.jsonl:2: 3 negatives, fewer than neg_number 4"), 1) << r.output;
+}
+
 TEST(FewShotMpi, BadExamplesFailEveryRankWithTheLine) {
   Dir dir;
   const fs::path cfg = dir.path / "bad.yaml";
