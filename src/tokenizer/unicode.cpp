@@ -46,7 +46,8 @@ int8_t bert_category(char32_t c) {
     case 0xA9BD: return U_COMBINING_SPACING_MARK;  // Mn since 12.0
     default: break;
   }
-  return assigned_by(c, kBertVersion) ? u_charType(static_cast<UChar32>(c)) : U_UNASSIGNED;
+  return assigned_by(c, kBertVersion) ? u_charType(static_cast<UChar32>(c))
+                                      : static_cast<int8_t>(U_UNASSIGNED);
 }
 
 const icu::Normalizer2& normalizer(bool compose) {
