@@ -179,9 +179,7 @@ bool is_embedding_model(const nlohmann::ordered_json& config) {
     return false;
   const auto arch = config.find("architectures");
   if (arch == config.end() || !arch->is_array() || arch->empty() || !(*arch)[0].is_string()) return true;
-  const std::string a = (*arch)[0].get<std::string>();
-  const std::string head = "ForSequenceClassification";
-  return a.size() < head.size() || a.compare(a.size() - head.size(), head.size(), head) != 0;
+  return !is_sequence_classification((*arch)[0].get<std::string>());
 }
 
 // CLS pooling and L2 normalisation: the embedding the few-shot loss scores.

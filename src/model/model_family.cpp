@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/model_kind.hpp"
 #include "io/json_file.hpp"
 
 namespace cocktail {
@@ -13,12 +14,14 @@ struct Known {
   const char* model_type;
   ModelKind kind;
 };
+// Alphabetical, as messages list them. An encoder with a
+// *ForSequenceClassification head is a reranker.
 constexpr Known kSupported[] = {
-    {"bert", ModelKind::Encoder},    {"gemma2", ModelKind::Decoder}, {"gemma3_text", ModelKind::Decoder},
-    {"llama", ModelKind::Decoder},
-    {"mistral", ModelKind::Decoder},
-    {"mixtral", ModelKind::Decoder}, {"phi3", ModelKind::Decoder},    {"qwen2", ModelKind::Decoder},
-    {"qwen3", ModelKind::Decoder},   {"qwen3_moe", ModelKind::Decoder},
+    {"bert", ModelKind::Encoder},        {"gemma2", ModelKind::Decoder},
+    {"gemma3_text", ModelKind::Decoder}, {"llama", ModelKind::Decoder},
+    {"mistral", ModelKind::Decoder},     {"mixtral", ModelKind::Decoder},
+    {"phi3", ModelKind::Decoder},        {"qwen2", ModelKind::Decoder},
+    {"qwen3", ModelKind::Decoder},       {"qwen3_moe", ModelKind::Decoder},
     {"xlm-roberta", ModelKind::Encoder},
 };
 
@@ -27,11 +30,6 @@ constexpr Known kSupported[] = {
 constexpr const char* kNotYet[] = {
     "gemma", "gemma3", "t5", "mt5", "roberta", "qwen2_moe", "deepseek_v3", "phi",
 };
-
-bool ends_with(const std::string& s, const char* suffix) {
-  const std::string t = suffix;
-  return s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0;
-}
 
 }  // namespace
 
@@ -64,9 +62,9 @@ ModelFamily read_model_family(const std::filesystem::path& folder) {
     family.kind = k.kind;
     // One model_type, several heads: only the heads whose loss we compute.
     const std::string& arch = family.architecture;
-    if (k.kind == ModelKind::Encoder && ends_with(arch, "ForSequenceClassification"))
+    if (k.kind == ModelKind::Encoder && is_sequence_classification(arch))
       family.kind = ModelKind::Reranker;
-    if (k.kind == ModelKind::Decoder && !arch.empty() && !ends_with(arch, "ForCausalLM"))
+    if (k.kind == ModelKind::Decoder && !arch.empty() && !arch.ends_with("ForCausalLM"))
       throw Error(label + ": " + named + " is not a causal LM; few-shot weights score " +
                   family.model_type + " as *ForCausalLM");
     return family;
