@@ -55,10 +55,7 @@ class NoChange final : public PostProcessor {
   void add_special_tokens(std::vector<int64_t>&) const override {}
   Encoded add_special_tokens(const std::vector<int64_t>& a,
                              const std::vector<int64_t>& b) const override {
-    Encoded out{a, std::vector<int64_t>(a.size(), 0)};
-    out.ids.insert(out.ids.end(), b.begin(), b.end());
-    out.type_ids.insert(out.type_ids.end(), b.size(), 1);
-    return out;
+    return plain_pair(a, b);
   }
   size_t added_tokens(bool) const override { return 0; }
 };
@@ -87,7 +84,7 @@ class Sequence final : public PostProcessor {
       if (adding) at_.fail("more than one step adds special tokens to a pair; not supported");
       adding = step.get();
     }
-    return adding ? adding->add_special_tokens(a, b) : NoChange().add_special_tokens(a, b);
+    return adding ? adding->add_special_tokens(a, b) : plain_pair(a, b);
   }
   size_t added_tokens(bool pair) const override {
     size_t n = 0;
@@ -178,6 +175,13 @@ std::unique_ptr<PostProcessor> make_cls_sep(const json& j, const JsonAt& at, boo
 }
 
 }  // namespace
+
+Encoded plain_pair(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+  Encoded out{a, std::vector<int64_t>(a.size(), 0)};
+  out.ids.insert(out.ids.end(), b.begin(), b.end());
+  out.type_ids.insert(out.type_ids.end(), b.size(), 1);
+  return out;
+}
 
 std::unique_ptr<PostProcessor> make_post_processor(const json& config, const JsonAt& at) {
   if (config.is_null()) return nullptr;

@@ -30,6 +30,10 @@ class PostProcessor {
   virtual size_t added_tokens(bool pair) const = 0;
 };
 
+// A pair without special tokens, as tokenizers joins one when nothing adds
+// any: a's ids of type 0, then b's of type 1.
+Encoded plain_pair(const std::vector<int64_t>& a, const std::vector<int64_t>& b);
+
 // nullptr for a null post_processor; throws cocktail::Error for an unsupported one.
 std::unique_ptr<PostProcessor> make_post_processor(const json& config, const JsonAt& at);
 

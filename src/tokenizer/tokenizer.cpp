@@ -130,12 +130,7 @@ Tokenizer::Pair Tokenizer::encode_pair(std::string_view a, std::string_view b,
     first.resize(std::min(first.size(), n1));
     second.resize(std::min(second.size(), n2));
   }
-  const tok::Encoded e = post ? post->add_special_tokens(first, second) : [&] {
-    tok::Encoded plain{first, std::vector<int64_t>(first.size(), 0)};
-    plain.ids.insert(plain.ids.end(), second.begin(), second.end());
-    plain.type_ids.insert(plain.type_ids.end(), second.size(), 1);
-    return plain;
-  }();
+  const tok::Encoded e = post ? post->add_special_tokens(first, second) : tok::plain_pair(first, second);
   return {e.ids, e.type_ids};
 }
 
