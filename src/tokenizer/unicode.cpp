@@ -50,12 +50,19 @@ int8_t bert_category(char32_t c) {
                                       : static_cast<int8_t>(U_UNASSIGNED);
 }
 
-const icu::Normalizer2& normalizer(bool compose) {
+// ICU's NFC / NFD singletons, looked up once: they are asked per character.
+const icu::Normalizer2& lookup_normalizer(bool compose) {
   UErrorCode status = U_ZERO_ERROR;
   const icu::Normalizer2* n = compose ? icu::Normalizer2::getNFCInstance(status)
                                       : icu::Normalizer2::getNFDInstance(status);
   if (U_FAILURE(status)) throw Error(std::string("ICU normalizer: ") + u_errorName(status));
   return *n;
+}
+
+const icu::Normalizer2& normalizer(bool compose) {
+  static const icu::Normalizer2& nfc = lookup_normalizer(true);
+  static const icu::Normalizer2& nfd = lookup_normalizer(false);
+  return compose ? nfc : nfd;
 }
 
 uint8_t combining_class(char32_t c) {
