@@ -8,6 +8,7 @@
 
 #include "fewshot/encoder_evaluator.hpp"
 #include "fewshot/examples.hpp"
+#include "tensor_rows.hpp"
 
 namespace fs = std::filesystem;
 using namespace cocktail;
@@ -15,16 +16,6 @@ using namespace cocktail;
 namespace {
 
 const fs::path kFixtures = COCKTAIL_FIXTURES_DIR;
-
-std::vector<std::vector<int64_t>> rows_of(const torch::Tensor& t) {
-  std::vector<std::vector<int64_t>> rows;
-  auto a = t.accessor<int64_t, 2>();
-  for (int64_t i = 0; i < t.size(0); ++i) {
-    rows.emplace_back();
-    for (int64_t j = 0; j < t.size(1); ++j) rows.back().push_back(a[i][j]);
-  }
-  return rows;
-}
 
 TEST(EncoderSequences, QueriesAndPositivesAsTransformersTokenisesThem) {
   std::ifstream in(kFixtures / "expected/encoder_losses.json");

@@ -13,6 +13,7 @@
 #include "core/error.hpp"
 #include "fewshot/examples.hpp"
 #include "fewshot/reranker_evaluator.hpp"
+#include "tensor_rows.hpp"
 #include "tokenizer/special_tokens.hpp"
 
 namespace fs = std::filesystem;
@@ -28,16 +29,6 @@ const nlohmann::json& expected() {
     return nlohmann::json::parse(in);
   }();
   return all;
-}
-
-std::vector<std::vector<int64_t>> rows_of(const torch::Tensor& t) {
-  std::vector<std::vector<int64_t>> rows;
-  auto a = t.accessor<int64_t, 2>();
-  for (int64_t i = 0; i < t.size(0); ++i) {
-    rows.emplace_back();
-    for (int64_t j = 0; j < t.size(1); ++j) rows.back().push_back(a[i][j]);
-  }
-  return rows;
 }
 
 class Reranker : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
