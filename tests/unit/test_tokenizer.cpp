@@ -29,7 +29,7 @@ const fs::path kFixtures = COCKTAIL_FIXTURES_DIR;
 // Precompiled normalizer (make_tokenizer_fixtures.py).
 const std::vector<std::string> kKinds = {
     "bytelevel_gpt2",          "bytelevel_llama3", "bytelevel_qwen2", "metaspace_llama2",
-    "metaspace_llama2_legacy", "unigram_xlmr",     "wordpiece_bert"};
+    "metaspace_llama2_legacy", "unigram_t5",       "unigram_xlmr",    "wordpiece_bert"};
 
 std::string slurp(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
