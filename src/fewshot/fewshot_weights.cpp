@@ -9,6 +9,7 @@
 #include "fewshot/decoder_evaluator.hpp"
 #include "fewshot/encoder_evaluator.hpp"
 #include "fewshot/reranker_evaluator.hpp"
+#include "fewshot/seq2seq_evaluator.hpp"
 #include "fewshot/distributed_losses.hpp"
 #include "fewshot/examples.hpp"
 #include "model/model_family.hpp"
@@ -51,11 +52,12 @@ ModelKind check_families(const Job& job, const std::vector<Checkpoint>& models,
 
 void check_examples_fit(const Examples& examples, ModelKind kind, const fs::path& reference,
                         const fs::path& examples_file) {
-  const bool query_examples = kind != ModelKind::Decoder;
+  const bool query_examples = kind == ModelKind::Encoder || kind == ModelKind::Reranker;
   if (query_examples == examples.is_encoder()) return;
   const char* model = kind == ModelKind::Decoder    ? "a decoder, scored with {input, output} examples"
                       : kind == ModelKind::Encoder  ? "an embedding model, scored with {query, pos, neg} examples"
-                                                    : "a reranker, scored with {query, pos, neg} examples";
+                      : kind == ModelKind::Reranker ? "a reranker, scored with {query, pos, neg} examples"
+                                                    : "an encoder-decoder, scored with {input, output} examples";
   throw Error(examples_file.string() + ": these are " +
               (examples.is_encoder() ? "embedding examples ({query, pos, neg})"
                                      : "decoder examples ({input, output})") +
@@ -73,8 +75,9 @@ FewShotResult compute_fewshot_weights(Comm& comm, const Job& job,
   const FewShot& cfg = *job.fewshot;
   FewShotResult result;
   result.candidates = job.candidates();
-  // Exactly one of the three is filled, by the candidates' kind.
+  // Exactly one of the four is filled, by the candidates' kind.
   std::vector<std::vector<ScoredSequence>> decoder_batches_;
+  std::vector<std::vector<Seq2SeqRow>> seq2seq_batches_;
   std::vector<EncoderRows> encoder_batches_;
   std::vector<RerankerRows> reranker_batches_;
   SpecialIds ids;
@@ -97,6 +100,8 @@ FewShotResult compute_fewshot_weights(Comm& comm, const Job& job,
       encoder_batches_ = encoder_batches(tokenizer, examples.encoder,
                                          static_cast<size_t>(cfg.neg_number), max_len, batch_size,
                                          cfg.seed);
+    } else if (kind == ModelKind::EncoderDecoder) {
+      seq2seq_batches_ = seq2seq_batches(tokenizer, examples.decoder, max_len, batch_size);
     } else {
       decoder_batches_ = decoder_batches(tokenizer, examples.decoder, ids.eos, max_len,
                                          batch_size, result.skipped);
@@ -106,7 +111,8 @@ FewShotResult compute_fewshot_weights(Comm& comm, const Job& job,
     }
     result.examples = examples.size();
   });
-  result.batches = decoder_batches_.size() + encoder_batches_.size() + reranker_batches_.size();
+  result.batches = decoder_batches_.size() + seq2seq_batches_.size() + encoder_batches_.size() +
+                   reranker_batches_.size();
 
   const torch::Device device = fewshot_forward_on_gpu(gpu)
                                    ? torch::Device(torch::kCUDA, static_cast<torch::DeviceIndex>(gpu))
@@ -120,6 +126,9 @@ FewShotResult compute_fewshot_weights(Comm& comm, const Job& job,
     if (!reranker_batches_.empty())
       return reranker_partials(ckpt, {reranker_batches_.begin() + from, reranker_batches_.begin() + to},
                                ids.pad, device, bytes_read);
+    if (!seq2seq_batches_.empty())
+      return seq2seq_partials(ckpt, {seq2seq_batches_.begin() + from, seq2seq_batches_.begin() + to},
+                              ids.pad, device, bytes_read);
     if (!encoder_batches_.empty())
       return encoder_partials(ckpt, {encoder_batches_.begin() + from, encoder_batches_.begin() + to},
                               ids.pad, cfg.neg_number, device, bytes_read);

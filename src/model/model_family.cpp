@@ -20,15 +20,16 @@ constexpr Known kSupported[] = {
     {"bert", ModelKind::Encoder},        {"gemma2", ModelKind::Decoder},
     {"gemma3_text", ModelKind::Decoder}, {"llama", ModelKind::Decoder},
     {"mistral", ModelKind::Decoder},     {"mixtral", ModelKind::Decoder},
-    {"phi3", ModelKind::Decoder},        {"qwen2", ModelKind::Decoder},
-    {"qwen3", ModelKind::Decoder},       {"qwen3_moe", ModelKind::Decoder},
+    {"mt5", ModelKind::EncoderDecoder},  {"phi3", ModelKind::Decoder},
+    {"qwen2", ModelKind::Decoder},       {"qwen3", ModelKind::Decoder},
+    {"qwen3_moe", ModelKind::Decoder},   {"t5", ModelKind::EncoderDecoder},
     {"xlm-roberta", ModelKind::Encoder},
 };
 
 // Families users merge that the few-shot forward does not run yet: named as
 // such, so the message says "not yet" rather than "unknown".
 constexpr const char* kNotYet[] = {
-    "gemma", "gemma3", "t5", "mt5", "roberta", "qwen2_moe", "deepseek_v3", "phi",
+    "gemma", "gemma3", "umt5", "bart", "roberta", "qwen2_moe", "deepseek_v3", "phi",
 };
 
 }  // namespace
@@ -67,6 +68,9 @@ ModelFamily read_model_family(const std::filesystem::path& folder) {
     if (k.kind == ModelKind::Decoder && !arch.empty() && !arch.ends_with("ForCausalLM"))
       throw Error(label + ": " + named + " is not a causal LM; few-shot weights score " +
                   family.model_type + " as *ForCausalLM");
+    if (k.kind == ModelKind::EncoderDecoder && !arch.empty() && !arch.ends_with("ForConditionalGeneration"))
+      throw Error(label + ": " + named + " is not a text-to-text model; few-shot weights score " +
+                  family.model_type + " as *ForConditionalGeneration");
     return family;
   }
   for (const char* t : kNotYet) {

@@ -13,6 +13,8 @@ enum class ModelKind {
   Encoder,   // embedding model: {query, pos, neg} examples, contrastive loss
   Reranker,  // cross-encoder (*ForSequenceClassification, one label): {query, pos, neg}
              // examples, each query's group of pair scores through a cross-entropy
+  EncoderDecoder,  // *ForConditionalGeneration (t5, mt5): {input, output} examples, loss of the
+                   // output tokens given the input
 };
 
 struct ModelFamily {
