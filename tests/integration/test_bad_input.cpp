@@ -214,8 +214,22 @@ std::vector<Case> cases() {
          fewshot_job(d, R"({"model_type": "gemma3", "architectures": ["Gemma3ForConditionalGeneration"]})");
        },
        "base/config.json: model_type 'gemma3' (Gemma3ForConditionalGeneration) is not supported by "
-       "few-shot weights yet (supported: bert, gemma2, gemma3_text, llama, mistral, mixtral, phi3, "
-       "qwen2, qwen3, qwen3_moe, xlm-roberta; merging it with fixed weights works)"},
+       "few-shot weights yet (supported: bert, gemma2, gemma3_text, llama, mistral, mixtral, mt5, phi3, "
+       "qwen2, qwen3, qwen3_moe, t5, xlm-roberta; merging it with fixed weights works)"},
+      {"FewShotOfAnEncoderDecoderWithEmbeddingExamples",
+       [](const fs::path& d) {
+         fewshot_job(d, R"({"model_type": "t5", "architectures": ["T5ForConditionalGeneration"]})");
+         write_file(d / "ex.jsonl", "{\"query\": \"q\", \"pos\": [\"p\"], \"neg\": [\"1\", \"2\", \"3\", \"4\", "
+                                    "\"5\", \"6\", \"7\"]}\n");
+       },
+       "base/config.json describes an encoder-decoder, scored with {input, output} examples"},
+      {"FewShotOfAnEncoderOnlyT5",
+       [](const fs::path& d) { fewshot_job(d, R"({"model_type": "t5", "architectures": ["T5EncoderModel"]})"); },
+       "base/config.json: model_type 't5' (T5EncoderModel) is not a text-to-text model; few-shot weights "
+       "score t5 as *ForConditionalGeneration"},
+      {"FewShotOfAnEncoderDecoderNotSupportedYet",
+       [](const fs::path& d) { fewshot_job(d, R"({"model_type": "umt5"})"); },
+       "base/config.json: model_type 'umt5' is not supported by few-shot weights yet"},
       {"FewShotOfAnUnknownModelType",
        [](const fs::path& d) { fewshot_job(d, R"({"model_type": "mymodel"})"); },
        "base/config.json: model_type 'mymodel' is unknown to few-shot weights"},

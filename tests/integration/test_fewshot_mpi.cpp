@@ -297,6 +297,52 @@ TEST(FewShotMpi, RerankerWithoutAHeadOrNegativesFailsWithTheCulprit) {
   EXPECT_EQ(r.lines_containing("encoder.jsonl:2: 3 negatives, fewer than neg_number 4"), 1) << r.output;
 }
 
+// Encoder-decoders (T5) with data: the loss of the target given the input,
+// transformers' for each candidate, weights = softmax(-L / T) of those, the
+// same digits at any rank count; the merged folder is a T5 folder again.
+TEST(FewShotMpi, EncoderDecoderWeightsMatchTransformersAtAnyRankCount) {
+  Dir dir;
+  const std::vector<std::string> names = {"t5-fp32", "t5-peer1-fp32", "t5-bf16"};
+  const fs::path cfg = dir.path / "t5.yaml";
+  const std::string job = "merge_method: lm_cocktail\nbase_model: " + model(names[0]) + "\nmodels:\n"
+                          "  - model: " + model(names[1]) + "\n  - model: " + model(names[2]) + "\n"
+                          "examples: " + (kFixtures / "examples/decoder.jsonl").string() + "\n"
+                          "temperature: 0.5\nprogress_interval: 0\n";
+  write_file(cfg, job);
+  const auto expected = nlohmann::json::parse(read_file(kFixtures / "expected/encoder_decoder_losses.json"));
+  std::vector<double> want, weight;
+  double total = 0;
+  for (const std::string& n : names) {
+    want.push_back(expected["models"][n]["settings"]["default"]["candidate_loss"].get<double>());
+    weight.push_back(std::exp(-want.back() / 0.5));
+    total += weight.back();
+  }
+  std::vector<Row> first;
+  for (int ranks : {1, 2, 3}) {
+    const RunResult r = run_mpi(ranks, {"eval", cfg.string()});
+    ASSERT_EQ(r.status, 0) << r.output;
+    const std::vector<Row> rows = table(r.output);
+    ASSERT_EQ(rows.size(), names.size()) << r.output;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      EXPECT_NEAR(rows[i].loss, want[i], 1e-4 * want[i]) << names[i] << ", " << ranks << " ranks";
+      EXPECT_NEAR(rows[i].weight, weight[i] / total, 1e-5) << names[i] << ", " << ranks << " ranks";
+      if (!first.empty()) {
+        EXPECT_EQ(rows[i].loss, first[i].loss) << ranks << " ranks";
+        EXPECT_EQ(rows[i].weight, first[i].weight) << ranks << " ranks";
+      }
+    }
+    if (first.empty()) first = rows;
+  }
+  write_file(cfg, job + "output: " + (dir.path / "out").string() + "\n");
+  const RunResult m = run_mpi(2, {cfg.string()});
+  ASSERT_EQ(m.status, 0) << m.output;
+  const cocktail::Checkpoint out = cocktail::Checkpoint::open(dir.path / "out");
+  EXPECT_EQ(out.tensors().size(), cocktail::Checkpoint::open(model(names[0])).tensors().size());
+  const auto config = nlohmann::json::parse(read_file(dir.path / "out/config.json"));
+  EXPECT_EQ(config["architectures"][0], "T5ForConditionalGeneration");
+  EXPECT_TRUE(fs::exists(dir.path / "out/tokenizer.json"));
+}
+
 TEST(FewShotMpi, BadExamplesFailEveryRankWithTheLine) {
   Dir dir;
   const fs::path cfg = dir.path / "bad.yaml";
