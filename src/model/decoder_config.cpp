@@ -6,18 +6,17 @@
 
 #include "core/error.hpp"
 #include "io/json_file.hpp"
+#include "model/config_keys.hpp"
 
 namespace cocktail {
 namespace {
 
 using json = nlohmann::json;
 
-// Real configs are a few KB; this only stops a wrong path from exhausting memory.
 constexpr const char* kSupportedTypes =
     "gemma2, gemma3_text, llama, mistral, mixtral, phi3, qwen2, qwen3, qwen3_moe";
 
-// A key that is absent or null takes the transformers default.
-bool has(const json& j, const char* key) { return j.contains(key) && !j[key].is_null(); }
+using config_keys::has;
 
 int64_t positive_int(const json& j, const char* key, const std::string& label,
                      std::optional<int64_t> fallback = std::nullopt) {
@@ -31,15 +30,11 @@ int64_t positive_int(const json& j, const char* key, const std::string& label,
 }
 
 double number(const json& j, const char* key, const std::string& label, double fallback) {
-  if (!has(j, key)) return fallback;
-  if (!j[key].is_number()) throw Error(label + ": \"" + key + "\" is not a number");
-  return j[key].get<double>();
+  return config_keys::value_or<double>(j, key, label, "a number", fallback);
 }
 
 bool boolean(const json& j, const char* key, const std::string& label, bool fallback) {
-  if (!has(j, key)) return fallback;
-  if (!j[key].is_boolean()) throw Error(label + ": \"" + key + "\" is not true or false");
-  return j[key].get<bool>();
+  return config_keys::value_or<bool>(j, key, label, "true or false", fallback);
 }
 
 // One RoPE parameter object; theta and partial_rotary_factor fall back to

@@ -6,34 +6,20 @@
 
 #include "core/error.hpp"
 #include "io/json_file.hpp"
+#include "model/config_keys.hpp"
 
 namespace cocktail {
 namespace {
 
 using json = nlohmann::json;
 
-// Real configs are a few KB; this only stops a wrong path from exhausting memory.
 constexpr const char* kSupportedTypes = "bert, xlm-roberta";
 
-// A key that is absent or null takes the transformers default.
-bool has(const json& j, const char* key) { return j.contains(key) && !j[key].is_null(); }
+using config_keys::has;
+using config_keys::int_at_least;
 
-int64_t int_at_least(const json& j, const char* key, const std::string& label, int64_t minimum,
-                     std::optional<int64_t> fallback = std::nullopt) {
-  if (!has(j, key)) {
-    if (fallback) return *fallback;
-    throw Error(label + ": missing \"" + key + "\"");
-  }
-  if (!j[key].is_number_integer() || j[key].get<int64_t>() < minimum)
-    throw Error(label + ": \"" + key + "\" is not an integer >= " + std::to_string(minimum));
-  return j[key].get<int64_t>();
-}
-
-std::string string_or(const json& j, const char* key, const std::string& label,
-                      const std::string& fallback) {
-  if (!has(j, key)) return fallback;
-  if (!j[key].is_string()) throw Error(label + ": \"" + key + "\" is not a string");
-  return j[key].get<std::string>();
+std::string string_or(const json& j, const char* key, const std::string& label, const std::string& fallback) {
+  return config_keys::value_or<std::string>(j, key, label, "a string", fallback);
 }
 
 }  // namespace
@@ -77,10 +63,7 @@ EncoderConfig read_encoder_config(const std::filesystem::path& config_json) {
   cfg.max_position_embeddings = int_at_least(root, "max_position_embeddings", label, 1, 512);
   cfg.type_vocab_size = int_at_least(root, "type_vocab_size", label, 1, 2);
   cfg.pad_token_id = int_at_least(root, "pad_token_id", label, 0, xlmr ? 1 : 0);
-  if (has(root, "layer_norm_eps")) {
-    if (!root["layer_norm_eps"].is_number()) throw Error(label + ": \"layer_norm_eps\" is not a number");
-    cfg.layer_norm_eps = root["layer_norm_eps"].get<double>();
-  }
+  cfg.layer_norm_eps = config_keys::value_or<double>(root, "layer_norm_eps", label, "a number", cfg.layer_norm_eps);
   return cfg;
 }
 

@@ -1,11 +1,10 @@
 #include "model/t5_config.hpp"
 
-#include <optional>
-
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
 #include "io/json_file.hpp"
+#include "model/config_keys.hpp"
 
 namespace cocktail {
 namespace {
@@ -14,30 +13,8 @@ using json = nlohmann::json;
 
 constexpr const char* kActivations = "relu, gelu, gelu_new, gelu_pytorch_tanh, silu";
 
-// A key that is absent or null takes the transformers default.
-bool has(const json& j, const char* key) { return j.contains(key) && !j[key].is_null(); }
-
-int64_t int_at_least(const json& j, const char* key, const std::string& label, int64_t minimum,
-                     std::optional<int64_t> fallback = std::nullopt) {
-  if (!has(j, key)) {
-    if (fallback) return *fallback;
-    throw Error(label + ": missing \"" + key + "\"");
-  }
-  if (!j[key].is_number_integer() || j[key].get<int64_t>() < minimum)
-    throw Error(label + ": \"" + key + "\" is not an integer >= " + std::to_string(minimum));
-  return j[key].get<int64_t>();
-}
-
-template <typename T>
-T value_or(const json& j, const char* key, const std::string& label, const char* what, T fallback) {
-  if (!has(j, key)) return fallback;
-  const json& v = j[key];
-  const bool ok = std::is_same_v<T, bool> ? v.is_boolean()
-                  : std::is_same_v<T, double> ? v.is_number()
-                                              : v.is_string();
-  if (!ok) throw Error(label + ": \"" + key + "\" is not " + what);
-  return v.get<T>();
-}
+using config_keys::int_at_least;
+using config_keys::value_or;
 
 }  // namespace
 

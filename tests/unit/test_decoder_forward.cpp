@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "fixture_json.hpp"
 #include "model/decoder_forward.hpp"
 #include "model/decoder_rope.hpp"
 
@@ -30,21 +31,6 @@ const fs::path kExpected = kFixtures / "expected" / "decoder_losses.json";
 
 // transformers' losses are float32 sums; ours differ only by summation order.
 constexpr double kRelTol = 1e-4;
-
-json read_json(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error(path.string() + ": missing (run tests/fixtures/make_fixtures.py)");
-  return json::parse(in);
-}
-
-torch::Tensor int_matrix(const json& rows) {
-  std::vector<int64_t> flat;
-  for (const json& row : rows)
-    for (const json& v : row) flat.push_back(v.get<int64_t>());
-  const int64_t b = static_cast<int64_t>(rows.size());
-  const int64_t t = b == 0 ? 0 : static_cast<int64_t>(rows[0].size());
-  return torch::tensor(flat, torch::kLong).view({b, t});
-}
 
 DecoderBatch batch_of(const json& b) {
   return {int_matrix(b["input_ids"]), int_matrix(b["attention_mask"]), int_matrix(b["labels"])};

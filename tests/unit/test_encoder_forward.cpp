@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "fixture_json.hpp"
 #include "model/encoder_forward.hpp"
 #include "model/encoder_layer.hpp"
 
@@ -33,21 +34,6 @@ const std::vector<std::string> kModels = {"bert-fp32", "bert-bf16", "xlm-roberta
 
 // transformers' losses are float32; ours differ only by summation order.
 constexpr double kRelTol = 1e-4;
-
-json read_json(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error(path.string() + ": missing (run tests/fixtures/make_fixtures.py)");
-  return json::parse(in);
-}
-
-torch::Tensor int_matrix(const json& rows) {
-  std::vector<int64_t> flat;
-  for (const json& row : rows)
-    for (const json& v : row) flat.push_back(v.get<int64_t>());
-  const int64_t b = static_cast<int64_t>(rows.size());
-  const int64_t t = b == 0 ? 0 : static_cast<int64_t>(rows[0].size());
-  return torch::tensor(flat, torch::kLong).view({b, t});
-}
 
 EncoderBatch batch_of(const json& b) {
   // The fixture's tokenizer returns no token_type_ids, so the model uses type 0.
