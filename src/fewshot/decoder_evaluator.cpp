@@ -22,16 +22,16 @@ DecoderBatch to_decoder_batch(const std::vector<ScoredSequence>& rows, int64_t p
   return {ids, ids.ne(pad_id).to(torch::kInt64), labels};
 }
 
-std::vector<BatchPartial> decoder_partials(const Checkpoint& ckpt,
+std::vector<BatchPartial> decoder_partials(WeightSource& weights,
                                            const std::vector<std::vector<ScoredSequence>>& batches,
                                            int64_t pad_id, torch::Device device,
                                            uint64_t& bytes_read) {
-  const DecoderConfig config = read_decoder_config(ckpt.folder() / "config.json");
+  const DecoderConfig config = read_decoder_config(weights.layout().folder() / "config.json");
   std::vector<DecoderBatch> tensors;
   for (const auto& b : batches) tensors.push_back(to_decoder_batch(b, pad_id));
   ForwardStats stats;
   std::vector<BatchPartial> out;
-  for (const BatchLoss& l : decoder_batch_losses(ckpt, config, tensors, device, &stats))
+  for (const BatchLoss& l : decoder_batch_losses(weights, config, tensors, device, &stats))
     out.push_back({l.loss_sum, static_cast<double>(l.tokens)});
   bytes_read += stats.bytes_read;
   return out;

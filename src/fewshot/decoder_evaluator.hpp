@@ -15,7 +15,7 @@ namespace cocktail {
 DecoderBatch to_decoder_batch(const std::vector<ScoredSequence>& rows, int64_t pad_id);
 
 // Adds the checkpoint bytes it read to `bytes_read`.
-std::vector<BatchPartial> decoder_partials(const Checkpoint& ckpt,
+std::vector<BatchPartial> decoder_partials(WeightSource& weights,
                                            const std::vector<std::vector<ScoredSequence>>& batches,
                                            int64_t pad_id, torch::Device device,
                                            uint64_t& bytes_read);

@@ -30,16 +30,16 @@ EncoderBatch to_encoder_batch(const EncoderRows& rows, int64_t pad_id) {
   return b;
 }
 
-std::vector<BatchPartial> encoder_partials(const Checkpoint& ckpt,
+std::vector<BatchPartial> encoder_partials(WeightSource& weights,
                                            const std::vector<EncoderRows>& batches,
                                            int64_t pad_id, int64_t neg_number,
                                            torch::Device device, uint64_t& bytes_read) {
-  const EncoderConfig config = read_encoder_config(ckpt.folder() / "config.json");
+  const EncoderConfig config = read_encoder_config(weights.layout().folder() / "config.json");
   std::vector<EncoderBatch> tensors;
   for (const auto& b : batches) tensors.push_back(to_encoder_batch(b, pad_id));
   ForwardStats stats;
   std::vector<BatchPartial> out;
-  for (const EncoderBatchLoss& l : encoder_batch_losses(ckpt, config, tensors, neg_number, device, &stats))
+  for (const EncoderBatchLoss& l : encoder_batch_losses(weights, config, tensors, neg_number, device, &stats))
     out.push_back({l.loss_sum, static_cast<double>(l.queries)});
   bytes_read += stats.bytes_read;
   return out;

@@ -13,7 +13,7 @@ namespace cocktail {
 EncoderBatch to_encoder_batch(const EncoderRows& rows, int64_t pad_id);
 
 // Adds the checkpoint bytes it read to `bytes_read`. Partials count queries.
-std::vector<BatchPartial> encoder_partials(const Checkpoint& ckpt,
+std::vector<BatchPartial> encoder_partials(WeightSource& weights,
                                            const std::vector<EncoderRows>& batches,
                                            int64_t pad_id, int64_t neg_number,
                                            torch::Device device, uint64_t& bytes_read);

@@ -24,15 +24,15 @@ RerankerBatch to_reranker_batch(const RerankerRows& rows, int64_t pad_id) {
   return b;
 }
 
-std::vector<BatchPartial> reranker_partials(const Checkpoint& ckpt,
+std::vector<BatchPartial> reranker_partials(WeightSource& weights,
                                             const std::vector<RerankerRows>& batches, int64_t pad_id,
                                             torch::Device device, uint64_t& bytes_read) {
-  const EncoderConfig config = read_encoder_config(ckpt.folder() / "config.json");
+  const EncoderConfig config = read_encoder_config(weights.layout().folder() / "config.json");
   std::vector<RerankerBatch> tensors;
   for (const auto& b : batches) tensors.push_back(to_reranker_batch(b, pad_id));
   ForwardStats stats;
   std::vector<BatchPartial> out;
-  for (const EncoderBatchLoss& l : reranker_batch_losses(ckpt, config, tensors, device, &stats))
+  for (const EncoderBatchLoss& l : reranker_batch_losses(weights, config, tensors, device, &stats))
     out.push_back({l.loss_sum, static_cast<double>(l.queries)});
   bytes_read += stats.bytes_read;
   return out;

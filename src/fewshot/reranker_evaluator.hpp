@@ -14,7 +14,7 @@ namespace cocktail {
 RerankerBatch to_reranker_batch(const RerankerRows& rows, int64_t pad_id);
 
 // Adds the checkpoint bytes it read to `bytes_read`. Partials count queries.
-std::vector<BatchPartial> reranker_partials(const Checkpoint& ckpt,
+std::vector<BatchPartial> reranker_partials(WeightSource& weights,
                                             const std::vector<RerankerRows>& batches, int64_t pad_id,
                                             torch::Device device, uint64_t& bytes_read);
 

@@ -29,15 +29,15 @@ Seq2SeqBatch to_seq2seq_batch(const std::vector<Seq2SeqRow>& rows, int64_t pad_i
   return {ids, mask, padded(rows, &Seq2SeqRow::labels, kIgnoredLabel)};
 }
 
-std::vector<BatchPartial> seq2seq_partials(const Checkpoint& ckpt,
+std::vector<BatchPartial> seq2seq_partials(WeightSource& weights,
                                            const std::vector<std::vector<Seq2SeqRow>>& batches,
                                            int64_t pad_id, torch::Device device, uint64_t& bytes_read) {
-  const T5Config config = read_t5_config(ckpt.folder() / "config.json");
+  const T5Config config = read_t5_config(weights.layout().folder() / "config.json");
   std::vector<Seq2SeqBatch> tensors;
   for (const auto& b : batches) tensors.push_back(to_seq2seq_batch(b, pad_id));
   ForwardStats stats;
   std::vector<BatchPartial> out;
-  for (const BatchLoss& l : t5_batch_losses(ckpt, config, tensors, device, &stats))
+  for (const BatchLoss& l : t5_batch_losses(weights, config, tensors, device, &stats))
     out.push_back({l.loss_sum, static_cast<double>(l.tokens)});
   bytes_read += stats.bytes_read;
   return out;

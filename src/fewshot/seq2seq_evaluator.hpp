@@ -14,7 +14,7 @@ namespace cocktail {
 Seq2SeqBatch to_seq2seq_batch(const std::vector<Seq2SeqRow>& rows, int64_t pad_id);
 
 // Adds the checkpoint bytes it read to `bytes_read`.
-std::vector<BatchPartial> seq2seq_partials(const Checkpoint& ckpt,
+std::vector<BatchPartial> seq2seq_partials(WeightSource& weights,
                                            const std::vector<std::vector<Seq2SeqRow>>& batches,
                                            int64_t pad_id, torch::Device device, uint64_t& bytes_read);
 

@@ -79,13 +79,14 @@ std::vector<int64_t> used_ids(const std::vector<DeviceBatch>& batches) {
 
 }  // namespace
 
-std::vector<BatchLoss> decoder_batch_losses(const Checkpoint& ckpt, const DecoderConfig& cfg,
+std::vector<BatchLoss> decoder_batch_losses(WeightSource& weights, const DecoderConfig& cfg,
                                             const std::vector<DecoderBatch>& batches,
                                             torch::Device device, ForwardStats* stats) {
+  const Checkpoint& ckpt = weights.layout();
   torch::NoGradGuard no_grad;
   check_decoder_tensors(ckpt, cfg);
   const std::vector<DeviceBatch> inputs = prepare(batches, cfg.vocab_size, device);
-  WeightStream stream(ckpt, device);
+  WeightStream stream(weights, device);
   // Vocabulary slices no larger than a layer keep the weight peak at one layer.
   const int64_t layer_bytes = layer_float_bytes(cfg);
   const int64_t slice_rows = std::max<int64_t>(1, layer_bytes / (cfg.hidden_size * 4));

@@ -34,8 +34,15 @@ struct BatchLoss {
 // and the whole matrix is read once more at the end for the output projection.
 // Returns one BatchLoss per batch. Throws cocktail::Error naming the tensor
 // that is missing or has the wrong shape (all are checked before any is read).
-std::vector<BatchLoss> decoder_batch_losses(const Checkpoint& ckpt, const DecoderConfig& cfg,
+std::vector<BatchLoss> decoder_batch_losses(WeightSource& weights, const DecoderConfig& cfg,
                                             const std::vector<DecoderBatch>& batches,
                                             torch::Device device, ForwardStats* stats = nullptr);
+// The same, reading a checkpoint as stored.
+inline std::vector<BatchLoss> decoder_batch_losses(const Checkpoint& ckpt, const DecoderConfig& cfg,
+                                            const std::vector<DecoderBatch>& batches,
+                                            torch::Device device, ForwardStats* stats = nullptr) {
+  CheckpointSource source(ckpt);
+  return decoder_batch_losses(source, cfg, batches, device, stats);
+}
 
 }  // namespace cocktail

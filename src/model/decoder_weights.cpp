@@ -118,8 +118,10 @@ void check_decoder_tensors(const Checkpoint& ckpt, const DecoderConfig& cfg) {
 torch::Tensor WeightStream::hold(torch::Tensor t, uint64_t stored_bytes) {
   const int64_t bytes = t.numel() * static_cast<int64_t>(sizeof(float));
   bytes_read_ += stored_bytes;
-  // While a BF16/F16 tensor is converted, its stored copy is alive beside it.
-  const int64_t staging = stored_bytes == static_cast<uint64_t>(bytes) ? 0 : static_cast<int64_t>(stored_bytes);
+  // While a BF16/F16 tensor is converted, its stored copy is alive beside it
+  // (none when a mixture served it from its cache).
+  const int64_t staging =
+      stored_bytes == static_cast<uint64_t>(bytes) ? 0 : static_cast<int64_t>(stored_bytes);
   peak_bytes_ = std::max(peak_bytes_, held_bytes_ + bytes + staging);
   held_bytes_ += bytes;
   held_.push_back(t);
@@ -127,12 +129,15 @@ torch::Tensor WeightStream::hold(torch::Tensor t, uint64_t stored_bytes) {
 }
 
 torch::Tensor WeightStream::load(const std::string& name) {
-  return hold(load_tensor(ckpt_, name, device_), require_tensor(ckpt_, name).info.nbytes());
+  uint64_t read = 0;
+  torch::Tensor t = source_.tensor(name, device_, read);
+  return hold(std::move(t), read);
 }
 
 torch::Tensor WeightStream::load_rows(const std::string& name, int64_t begin, int64_t end) {
-  const uint64_t bytes = tensor_row_bytes(ckpt_, name) * static_cast<uint64_t>(end - begin);
-  return hold(load_tensor_rows(ckpt_, name, begin, end, device_), bytes);
+  uint64_t read = 0;
+  torch::Tensor t = source_.rows(name, begin, end, device_, read);
+  return hold(std::move(t), read);
 }
 
 void WeightStream::release() {

@@ -11,6 +11,7 @@
 
 #include "model/decoder_config.hpp"
 #include "io/checkpoint.hpp"
+#include "model/weight_source.hpp"
 
 namespace cocktail {
 
@@ -42,7 +43,7 @@ struct ForwardStats {
 
 class WeightStream {
  public:
-  WeightStream(const Checkpoint& ckpt, torch::Device device) : ckpt_(ckpt), device_(device) {}
+  WeightStream(WeightSource& source, torch::Device device) : source_(source), device_(device) {}
 
   torch::Tensor load(const std::string& name);
   torch::Tensor load_rows(const std::string& name, int64_t begin, int64_t end);
@@ -58,7 +59,7 @@ class WeightStream {
  private:
   torch::Tensor hold(torch::Tensor t, uint64_t stored_bytes);
 
-  const Checkpoint& ckpt_;
+  WeightSource& source_;
   torch::Device device_;
   std::vector<torch::Tensor> held_;
   int64_t held_bytes_ = 0, peak_bytes_ = 0;

@@ -132,10 +132,11 @@ std::vector<torch::Tensor> encoder_hidden_states(const EncoderConfig& cfg,
   return hidden;
 }
 
-std::vector<EncoderBatchLoss> encoder_batch_losses(const Checkpoint& ckpt, const EncoderConfig& cfg,
+std::vector<EncoderBatchLoss> encoder_batch_losses(WeightSource& weights, const EncoderConfig& cfg,
                                                    const std::vector<EncoderBatch>& batches,
                                                    int64_t neg_number, torch::Device device,
                                                    ForwardStats* stats) {
+  const Checkpoint& ckpt = weights.layout();
   torch::NoGradGuard no_grad;
   const EncoderTensorNames names(ckpt);
   check_encoder_tensors(ckpt, cfg, names);
@@ -153,7 +154,7 @@ std::vector<EncoderBatchLoss> encoder_batch_losses(const Checkpoint& ckpt, const
                   " queries; with neg_number " + std::to_string(neg_number) + " there must be " +
                   std::to_string(q * (1 + neg_number)) + " (a positive and the negatives per query)");
   }
-  WeightStream stream(ckpt, device);
+  WeightStream stream(weights, device);
   int64_t layer_bytes = 0;
   const std::vector<torch::Tensor> hidden =
       encoder_hidden_states(cfg, names, groups, device, stream, layer_bytes);

@@ -45,10 +45,18 @@ constexpr double kEncoderScoreTemperature = 0.05;
 // the float32 size of one encoder layer. Throws cocktail::Error naming the
 // tensor that is missing or has the wrong shape (all are checked before any is
 // read), or the batch whose shapes, token ids or length do not fit.
-std::vector<EncoderBatchLoss> encoder_batch_losses(const Checkpoint& ckpt, const EncoderConfig& cfg,
+std::vector<EncoderBatchLoss> encoder_batch_losses(WeightSource& weights, const EncoderConfig& cfg,
                                                    const std::vector<EncoderBatch>& batches,
                                                    int64_t neg_number, torch::Device device,
                                                    ForwardStats* stats = nullptr);
+// The same, reading a checkpoint as stored.
+inline std::vector<EncoderBatchLoss> encoder_batch_losses(const Checkpoint& ckpt, const EncoderConfig& cfg,
+                                                   const std::vector<EncoderBatch>& batches,
+                                                   int64_t neg_number, torch::Device device,
+                                                   ForwardStats* stats = nullptr) {
+  CheckpointSource source(ckpt);
+  return encoder_batch_losses(source, cfg, batches, neg_number, device, stats);
+}
 
 // One padded group of token rows for encoder_hidden_states; `what` and
 // `where` name it in errors ("query", "batch 3").

@@ -20,9 +20,10 @@ std::vector<TensorSpec> reranker_head_specs(const EncoderConfig& cfg, const Enco
           {"classifier.bias", {1}}};
 }
 
-std::vector<EncoderBatchLoss> reranker_batch_losses(const Checkpoint& ckpt, const EncoderConfig& cfg,
+std::vector<EncoderBatchLoss> reranker_batch_losses(WeightSource& weights, const EncoderConfig& cfg,
                                                     const std::vector<RerankerBatch>& batches,
                                                     torch::Device device, ForwardStats* stats) {
+  const Checkpoint& ckpt = weights.layout();
   torch::NoGradGuard no_grad;
   const EncoderTensorNames names(ckpt);
   check_encoder_tensors(ckpt, cfg, names);
@@ -38,7 +39,7 @@ std::vector<EncoderBatchLoss> reranker_batch_losses(const Checkpoint& ckpt, cons
                   std::to_string(b.group_size) + " (a positive and the negatives per query)");
     groups.push_back({b.ids, b.mask, b.type_ids, "pair", where});
   }
-  WeightStream stream(ckpt, device);
+  WeightStream stream(weights, device);
   int64_t layer_bytes = 0;
   const std::vector<torch::Tensor> hidden =
       encoder_hidden_states(cfg, names, groups, device, stream, layer_bytes);

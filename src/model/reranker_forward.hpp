@@ -30,8 +30,15 @@ std::vector<TensorSpec> reranker_head_specs(const EncoderConfig& cfg, const Enco
 
 // Per batch: the sum over its queries of the group cross-entropy, and the
 // number of queries (FlagEmbedding's batch loss is their ratio).
-std::vector<EncoderBatchLoss> reranker_batch_losses(const Checkpoint& ckpt, const EncoderConfig& cfg,
+std::vector<EncoderBatchLoss> reranker_batch_losses(WeightSource& weights, const EncoderConfig& cfg,
                                                     const std::vector<RerankerBatch>& batches,
                                                     torch::Device device, ForwardStats* stats = nullptr);
+// The same, reading a checkpoint as stored.
+inline std::vector<EncoderBatchLoss> reranker_batch_losses(const Checkpoint& ckpt, const EncoderConfig& cfg,
+                                                    const std::vector<RerankerBatch>& batches,
+                                                    torch::Device device, ForwardStats* stats = nullptr) {
+  CheckpointSource source(ckpt);
+  return reranker_batch_losses(source, cfg, batches, device, stats);
+}
 
 }  // namespace cocktail

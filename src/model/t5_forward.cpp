@@ -146,14 +146,15 @@ void run_stack(WeightStream& stream, const T5Config& cfg, T5Stack stack, const s
 
 }  // namespace
 
-std::vector<BatchLoss> t5_batch_losses(const Checkpoint& ckpt, const T5Config& cfg,
+std::vector<BatchLoss> t5_batch_losses(WeightSource& weights, const T5Config& cfg,
                                        const std::vector<Seq2SeqBatch>& batches, torch::Device device,
                                        ForwardStats* stats) {
+  const Checkpoint& ckpt = weights.layout();
   torch::NoGradGuard no_grad;
   const T5VocabNames names(ckpt);
   check_t5_tensors(ckpt, cfg, names);
   const std::vector<DeviceBatch> inputs = prepare(batches, cfg, device);
-  WeightStream stream(ckpt, device);
+  WeightStream stream(weights, device);
   // Vocabulary slices no larger than a block keep the weight peak at one block.
   const int64_t layer_bytes = block_float_bytes(cfg);
   const int64_t slice_rows = std::max<int64_t>(1, layer_bytes / (cfg.d_model * 4));

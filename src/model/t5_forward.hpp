@@ -33,8 +33,15 @@ struct Seq2SeqBatch {
 // largest block. Throws cocktail::Error naming the tensor that is missing or
 // has the wrong shape (all are checked before any is read), or the batch
 // whose shapes or ids do not fit.
-std::vector<BatchLoss> t5_batch_losses(const Checkpoint& ckpt, const T5Config& cfg,
+std::vector<BatchLoss> t5_batch_losses(WeightSource& weights, const T5Config& cfg,
                                        const std::vector<Seq2SeqBatch>& batches, torch::Device device,
                                        ForwardStats* stats = nullptr);
+// The same, reading a checkpoint as stored.
+inline std::vector<BatchLoss> t5_batch_losses(const Checkpoint& ckpt, const T5Config& cfg,
+                                       const std::vector<Seq2SeqBatch>& batches, torch::Device device,
+                                       ForwardStats* stats = nullptr) {
+  CheckpointSource source(ckpt);
+  return t5_batch_losses(source, cfg, batches, device, stats);
+}
 
 }  // namespace cocktail

@@ -58,7 +58,8 @@ TEST_P(Reranker, PairsAndLossesEqualTransformers) {
   }
   uint64_t bytes = 0;
   const Checkpoint ckpt = Checkpoint::open(folder);
-  const auto partials = reranker_partials(ckpt, batches, pad, torch::Device(torch::kCPU), bytes);
+  CheckpointSource source(ckpt);
+  const auto partials = reranker_partials(source, batches, pad, torch::Device(torch::kCPU), bytes);
   ASSERT_EQ(partials.size(), batches.size());
   double mean = 0;
   for (size_t b = 0; b < partials.size(); ++b) {
