@@ -12,6 +12,8 @@ PACKAGES=(
   # the tokenizer: Oniguruma is the regex engine of Hugging Face's tokenizers,
   # ICU supplies Unicode properties and normalisation
   libonig-dev libicu-dev
+  # the weight search's derivative-free optimizers (COBYLA, BOBYQA, ...)
+  libnlopt-dev
   libtorch-dev
   # libtorch's matrix products go through libblas.so.3; without this Debian
   # falls back to the single-threaded reference BLAS, tens of times slower.

@@ -26,6 +26,7 @@
 #include "io/side_files.hpp"
 #include "vocab/output_vocabulary.hpp"
 #include "fewshot/fewshot_weights.hpp"
+#include "search/choose_weights.hpp"
 #include "gpu/placement.hpp"
 #include "merge/methods/method.hpp"
 #include "merge/statistics.hpp"
@@ -317,6 +318,11 @@ void load_and_weigh(Comm& comm, const CliArgs& args, PreparedJob& p, std::ostrea
   const std::unique_ptr<Comm> nccl = device_comm(comm, p.placement);
   p.fewshot = compute_fewshot_weights(nccl ? *nccl : comm, p.job, p.models, compute_threads(p.job, comm),
                                       p.placement.gpu);
+  if (p.job.fewshot->weights != WeightChoice::Softmax && comm.rank() == 0)
+    log << "cocktail: choosing the weights by evaluating merged models ("
+        << (p.job.fewshot->weights == WeightChoice::Search ? "search" : "greedy soup") << ")" << std::endl;
+  choose_weights(nccl ? *nccl : comm, p.job, p.models, p.placement.gpu, *p.fewshot,
+                 comm.rank() == 0 ? &log : nullptr);
   if (comm.rank() == 0) print_fewshot(log, p.job, *p.fewshot);
 }
 
@@ -365,6 +371,8 @@ void write_metadata_files(const PreparedJob& p, const fs::path& staging, const J
   write_staged_file(staging, "merge_report.json",
                     merge_report_json(p.job, p.recipe, p.plan, totals,
                                       p.fewshot ? &*p.fewshot : nullptr, p.side_files));
+  if (p.fewshot && p.fewshot->choice)
+    write_staged_file(staging, "cocktail_recipe.yaml", chosen_recipe_yaml(p.job, *p.fewshot));
 }
 
 // Ranks plan alone; if they saw different headers (a stale network
@@ -557,6 +565,9 @@ void run_eval(Comm& comm, const CliArgs& args, std::ostream& log) {
     throw JobFailed(p.job.config_path.string() +
                         ": eval computes few-shot weights, and this job has no 'examples'",
                     0);
+  if (p.fewshot->choice && comm.rank() == 0)
+    log << "cocktail: this recipe merges with the chosen weights, without searching:\n"
+        << chosen_recipe_yaml(p.job, *p.fewshot);
   std::vector<double> rss(comm.size(), 0.0);
   rss[comm.rank()] = peak_rss_bytes();
   comm.allreduce_max(rss);

@@ -1,5 +1,7 @@
 #include "cli/report.hpp"
 
+#include <cmath>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
@@ -208,13 +210,43 @@ void print_fewshot(std::ostream& out, const Job& job, const FewShotResult& fewsh
     out << "cocktail: warning: " << where << ": nothing left to score within max_input_length; skipped\n";
   size_t width = 9;
   for (size_t c : fewshot.candidates) width = std::max(width, labels[c].size());
+  const bool held = !fewshot.held_out_losses.empty();
   out << "  " << std::left << std::setw(static_cast<int>(width)) << "candidate" << std::right
-      << std::setw(12) << "loss" << std::setw(12) << "weight\n";
-  for (size_t i = 0; i < fewshot.candidates.size(); ++i)
+      << std::setw(12) << "loss" << std::setw(12) << "weight" << (held ? "    held-out\n" : "\n");
+  for (size_t i = 0; i < fewshot.candidates.size(); ++i) {
     out << "  " << std::left << std::setw(static_cast<int>(width))
         << labels[fewshot.candidates[i]] << std::right << std::fixed
         << std::setprecision(6) << std::setw(12) << fewshot.losses[i] << std::setw(12)
-        << fewshot.weights[i] << std::defaultfloat << "\n";
+        << fewshot.weights[i];
+    if (held) out << std::setw(12) << fewshot.held_out_losses[i];
+    out << std::defaultfloat << "\n";
+  }
+  if (held)
+    out << "  (losses over the first " << fewshot.split.train << " batches, held-out over the last "
+        << fewshot.split.held_out << ")\n";
+  if (!fewshot.choice) return;
+  const WeightChoiceTrace& c = *fewshot.choice;
+  const ChoiceStep& best = c.steps[c.best];
+  out << std::fixed << std::setprecision(6) << "  weights by " << c.how << ": " << c.steps.size()
+      << " merged models evaluated (" << c.stopped << "), chosen: loss " << best.loss.train;
+  if (held) out << ", held-out " << best.loss.held_out;
+  out << "; softmax weights merged: loss " << c.softmax.train;
+  if (held) out << ", held-out " << c.softmax.held_out;
+  out << std::defaultfloat << "\n";
+}
+
+std::string chosen_recipe_yaml(const Job& job, const FewShotResult& fewshot) {
+  std::ostringstream y;
+  const WeightChoiceTrace& c = *fewshot.choice;
+  y << "# Weights chosen by cocktail's " << c.how << " over " << c.steps.size() << " merged models\n"
+    << "# (" << job.config_path.string() << "); this job merges the same output without evaluating.\n"
+    << "merge_method: linear\nparameters: {normalize: false}\nmodels:\n";
+  for (size_t i = 0; i < fewshot.candidates.size(); ++i)
+    y << "  - model: " << job.models[fewshot.candidates[i]].path.string() << "\n    parameters: {weight: "
+      << float32_text(static_cast<float>(fewshot.weights[i])) << "}\n";
+  if (job.out_dtype) y << "dtype: " << torch_name(*job.out_dtype) << "\n";
+  if (!job.output.empty()) y << "output: " << job.output.string() << "\n";
+  return y.str();
 }
 
 std::string losses_text(const Job& job, const FewShotResult& fewshot) {
@@ -225,6 +257,32 @@ std::string losses_text(const Job& job, const FewShotResult& fewshot) {
     s << (i ? ", " : "") << labels[fewshot.candidates[i]] << "=" << fewshot.losses[i];
   return s.str();
 }
+
+namespace {
+
+nlohmann::ordered_json merged_loss_json(const MergedLoss& l) {
+  nlohmann::ordered_json j{{"loss", l.train}};
+  if (!std::isnan(l.held_out)) j["held_out_loss"] = l.held_out;
+  return j;
+}
+
+// The whole trajectory of a search or soup: every merged model evaluated.
+nlohmann::ordered_json choice_json(const WeightChoiceTrace& c) {
+  nlohmann::ordered_json j{{"how", c.how}, {"stopped", c.stopped}, {"chosen_step", c.best},
+                           {"softmax_weights_merged", merged_loss_json(c.softmax)}};
+  nlohmann::ordered_json steps = nlohmann::ordered_json::array();
+  for (const ChoiceStep& s : c.steps) {
+    nlohmann::ordered_json step = merged_loss_json(s.loss);
+    step["weights"] = s.weights;
+    step["objective"] = s.objective;
+    if (!s.note.empty()) step["note"] = s.note;
+    steps.push_back(step);
+  }
+  j["steps"] = steps;
+  return j;
+}
+
+}  // namespace
 
 std::string merge_report_json(const Job& job, const MergeRecipe& recipe, const MergePlan& plan,
                               const JobTotals& totals, const FewShotResult* fewshot, const SideFiles& side_files) {
@@ -259,12 +317,17 @@ std::string merge_report_json(const Job& job, const MergeRecipe& recipe, const M
     f["max_input_length"] = cfg.max_input_length;
     f["loss_reduction"] = cfg.reduction == LossReduction::Upstream ? "upstream" : "token_mean";
     f["skipped"] = fewshot->skipped;
+    f["held_out_batches"] = fewshot->split.held_out;
     nlohmann::ordered_json list = nlohmann::ordered_json::array();
-    for (size_t i = 0; i < fewshot->candidates.size(); ++i)
-      list.push_back({{"path", job.models[fewshot->candidates[i]].path.string()},
-                      {"loss", fewshot->losses[i]},
-                      {"weight", fewshot->weights[i]}});
+    for (size_t i = 0; i < fewshot->candidates.size(); ++i) {
+      nlohmann::ordered_json c{{"path", job.models[fewshot->candidates[i]].path.string()},
+                               {"loss", fewshot->losses[i]},
+                               {"weight", fewshot->weights[i]}};
+      if (!fewshot->held_out_losses.empty()) c["held_out_loss"] = fewshot->held_out_losses[i];
+      list.push_back(c);
+    }
     f["candidates"] = list;
+    if (fewshot->choice) f["choice"] = choice_json(*fewshot->choice);
     report["fewshot"] = f;
   }
   if (!recipe.vocabulary.empty()) report["vocabulary"] = recipe.vocabulary;

@@ -672,9 +672,67 @@ void read_registered(const Reporter& r, const Mapping& root, const fs::path& dir
     r.fail(models->key_line, models->key, "the examples weigh the models listed here; list at least one besides the base");
 }
 
+// weights: softmax | search | greedy_soup, and the search's settings.
+void read_weight_choice(const Reporter& r, const Mapping& root, const Job& job, FewShot& fs) {
+  if (auto f = root.get("weights")) {
+    const std::string v = scalar(r, *f, "softmax, search or greedy_soup");
+    if (v == "softmax") fs.weights = WeightChoice::Softmax;
+    else if (v == "search") fs.weights = WeightChoice::Search;
+    else if (v == "greedy_soup") fs.weights = WeightChoice::GreedySoup;
+    else fail_expected(r, *f, "softmax, search or greedy_soup");
+    // The merged models are evaluated as weighted sums computed in memory.
+    if (fs.weights != WeightChoice::Softmax && job.method != MergeMethod::LmCocktail)
+      r.fail(f->key_line, f->key, "evaluates weighted sums of the candidates in memory, which is lm_cocktail's "
+                                  "merge; with " + job.method_name + " it is not supported yet");
+    if (fs.weights != WeightChoice::Softmax && job.has_target())
+      r.fail(f->key_line, f->key, "chooses every candidate's weight itself; remove 'target' (or use weights: softmax)");
+  }
+  if (auto f = root.get("held_out")) {
+    fs.held_out = finite_number(r, *f);
+    if (fs.held_out < 0 || fs.held_out >= 1) fail_expected(r, *f, "a fraction in [0, 1)");
+  }
+  if (auto f = root.get("cache")) fs.cache_bytes = byte_size(r, *f);
+  const std::optional<Field> search = root.get("search");
+  if (!search) return;
+  if (fs.weights != WeightChoice::Search) r.fail(search->key_line, search->key, "only used with 'weights: search'");
+  const Mapping m(r, *search);
+  m.check_known({"algorithm", "budget", "bounds", "simplex", "l1", "seed"}, search->key);
+  SearchSettings& s = fs.search;
+  if (auto f = m.get("simplex")) s.simplex = boolean(r, *f);
+  if (!s.simplex) s.lower = -1.5, s.upper = 1.5;
+  if (auto f = m.get("algorithm")) {
+    std::string names;
+    for (const char* a : kSearchAlgorithms) names += (names.empty() ? "" : ", ") + std::string(a);
+    s.algorithm = scalar(r, *f, "one of " + names);
+    if (std::none_of(std::begin(kSearchAlgorithms), std::end(kSearchAlgorithms),
+                     [&](const char* a) { return s.algorithm == a; }))
+      fail_expected(r, *f, "one of " + names);
+  }
+  if (auto f = m.get("budget")) s.budget = static_cast<int>(whole_number(r, *f, 1, 1000000));
+  if (auto f = m.get("l1")) {
+    s.l1 = finite_number(r, *f);
+    if (s.l1 < 0) fail_expected(r, *f, "a number >= 0");
+  }
+  if (auto f = m.get("seed"))
+    s.seed = static_cast<uint64_t>(whole_number(r, *f, 0, std::numeric_limits<long long>::max()));
+  if (auto f = m.get("bounds")) {
+    if (!f->value.IsSequence() || f->value.size() != 2) fail_expected(r, *f, "[lower, upper]");
+    s.lower = finite_number(r, Field{f->key + "[0]", f->value[0], f->line()});
+    s.upper = finite_number(r, Field{f->key + "[1]", f->value[1], f->line()});
+    s.bounds_given = true;
+    if (!(s.lower < s.upper)) r.fail(f->line(), f->key, "lower must be below upper");
+    // On the simplex every weight is in [0, 1] and they sum to 1: bounds
+    // that leave no such recipe would make the search fail late.
+    if (s.simplex && (s.upper <= 0 || s.lower >= 1))
+      r.fail(f->line(), f->key, "no weights on the simplex (each in [0, 1], summing to 1) lie within these bounds");
+    if (s.simplex && s.lower < 0)
+      r.fail(f->line(), f->key, "weights on the simplex are >= 0; give a lower bound >= 0 (or simplex: false)");
+  }
+}
+
 void read_fewshot(const Reporter& r, const Mapping& root, const fs::path& dir, Job& job) {
-  static constexpr const char* kKeys[] = {"temperature", "batch_size", "max_input_length",
-                                          "neg_number", "seed", "loss_reduction"};
+  static constexpr const char* kKeys[] = {"temperature", "batch_size", "max_input_length", "neg_number", "seed",
+                                          "loss_reduction", "weights", "search", "held_out", "cache"};
   const std::optional<Field> files = root.get("examples");
   if (!files) {
     for (const char* key : kKeys)
@@ -709,6 +767,7 @@ void read_fewshot(const Reporter& r, const Mapping& root, const fs::path& dir, J
     else if (v == "token_mean") fs.reduction = LossReduction::TokenMean;
     else fail_expected(r, *f, "upstream or token_mean");
   }
+  read_weight_choice(r, root, job, fs);
   job.fewshot = std::move(fs);
 }
 
@@ -848,7 +907,8 @@ Job load_job(const fs::path& config_file) {
   root.check_known({"tokenizer_source", "tokenizer", "merge_method", "base_model", "target", "models", "slices", "parameters", "dtype",
                     "out_dtype", "output", "max_shard_size", "chunk_size", "threads",
                     "io_threads", "prefetch", "device", "progress_interval", "examples", "temperature",
-                    "batch_size", "max_input_length", "neg_number", "seed", "loss_reduction", "random_seed"},
+                    "batch_size", "max_input_length", "neg_number", "seed", "loss_reduction", "random_seed",
+                    "weights", "search", "held_out", "cache"},
                    "");
   job.method = read_method(r, root, job);
   if (auto f = root.get("slices"); f && job.method != MergeMethod::Registered)

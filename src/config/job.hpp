@@ -12,6 +12,7 @@
 #include "config/setting.hpp"
 #include "core/dtype.hpp"
 #include "fewshot/loss_reduction.hpp"
+#include "search/search_settings.hpp"
 
 namespace cocktail {
 
@@ -80,6 +81,14 @@ struct FewShot {
   int neg_number = 7;                        // encoder negatives per query
   uint64_t seed = 0;                         // negative sampling
   LossReduction reduction = LossReduction::Upstream;
+  WeightChoice weights = WeightChoice::Softmax;
+  SearchSettings search;
+  // The last ceil(held_out * batches) batches are not used to choose the
+  // weights; their loss is reported beside (0: none held out).
+  double held_out = 0;
+  // Candidate tensors kept in host memory between evaluations of merged
+  // models (search, soup); 0 re-reads them every time.
+  uint64_t cache_bytes = 0;
 };
 
 struct Job {

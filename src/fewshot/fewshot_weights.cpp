@@ -72,7 +72,14 @@ FewShotResult compute_fewshot_weights(Comm& comm, const Job& job,
   result.seconds = slowest[0];
   allreduce_partials(comm, partials);
   for (const BatchPartial& p : partials) result.tokens += p.count;
-  result.losses = candidate_losses(partials, candidates, cfg.reduction);
+  result.split = BatchSplit::of(result.batches, cfg.held_out);
+  const BatchSplit& split = result.split;
+  for (size_t c = 0; c < candidates; ++c) {
+    result.losses.push_back(loss_over(partials, c, result.batches, 0, split.train, cfg.reduction));
+    if (split.held_out > 0)
+      result.held_out_losses.push_back(
+          loss_over(partials, c, result.batches, split.train, split.held_out, cfg.reduction));
+  }
   result.weights = softmax_weights(result.losses, cfg.temperature);
   return result;
 }

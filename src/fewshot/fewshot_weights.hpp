@@ -6,7 +6,11 @@
 #include <string>
 #include <vector>
 
+#include <optional>
+
 #include "config/job.hpp"
+#include "fewshot/choice_trace.hpp"
+#include "fewshot/weights.hpp"
 #include "dist/comm.hpp"
 #include "io/checkpoint.hpp"
 
@@ -14,8 +18,12 @@ namespace cocktail {
 
 struct FewShotResult {
   std::vector<size_t> candidates;  // indices into Job::models
-  std::vector<double> losses;      // per candidate
-  std::vector<double> weights;     // softmax(-loss / temperature)
+  std::vector<double> losses;      // per candidate, over the batches that choose the weights
+  std::vector<double> held_out_losses;  // per candidate over the held-out batches; empty: none held out
+  BatchSplit split;
+  // softmax(-loss / temperature), or what a search or soup chose (`choice`)
+  std::vector<double> weights;
+  std::optional<WeightChoiceTrace> choice;
   size_t examples = 0, batches = 0;
   std::vector<std::string> skipped;  // "file:line" of examples with nothing to score
   // What the evaluation cost, over all ranks: checkpoint bytes read (each

@@ -19,9 +19,8 @@ class MixtureSource : public WeightSource {
   // `candidates` outlive the source; the first gives the layout.
   MixtureSource(std::vector<const Checkpoint*> candidates, uint64_t cache_bytes);
 
-  // One weight per candidate for every tensor, or, with layer groups, one
-  // row of weights per group (see weights_of).
-  void set_weights(std::vector<std::vector<double>> weights_by_group, int64_t layers);
+  // One weight per candidate, for every tensor.
+  void set_weights(std::vector<double> weights);
 
   const Checkpoint& layout() const override { return *candidates_.front(); }
   torch::Tensor rows(const std::string& name, int64_t begin, int64_t end, torch::Device device,
@@ -30,18 +29,13 @@ class MixtureSource : public WeightSource {
   uint64_t cached_bytes() const { return cached_bytes_; }
 
  private:
-  // The weights of tensor `name`: a layer's (".layers.N." or ".block.N.")
-  // group's, and the first group's for everything outside the layers
-  // (embeddings) or the last's after them (final norm, output).
-  const std::vector<double>& weights_of(const std::string& name) const;
   torch::Tensor candidate_rows(size_t c, const std::string& name, int64_t begin, int64_t end,
                                uint64_t& bytes_read);
 
   std::vector<const Checkpoint*> candidates_;
   uint64_t cache_budget_ = 0, cached_bytes_ = 0;
   std::map<std::pair<size_t, std::string>, torch::Tensor> cache_;  // (candidate, tensor) -> float32 on the host
-  std::vector<std::vector<double>> weights_;
-  int64_t layers_ = 0;
+  std::vector<double> weights_;
 };
 
 }  // namespace cocktail

@@ -1,0 +1,33 @@
+#pragma once
+// What a choice of weights by merged models (weight search, greedy soup:
+// src/search/) records: every merged model it evaluated and which it chose.
+#include <cstddef>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace cocktail {
+
+// A merged model's few-shot loss on the batches that choose the weights and
+// on the held-out ones.
+struct MergedLoss {
+  double train = 0;
+  double held_out = std::numeric_limits<double>::quiet_NaN();  // NaN: nothing held out
+};
+
+struct ChoiceStep {
+  std::vector<double> weights;  // one per candidate, as merged
+  MergedLoss loss;
+  double objective = 0;  // what the choice minimised (search: loss + l1 * mean |w|)
+  std::string note;      // greedy soup: what the step tried
+};
+
+struct WeightChoiceTrace {
+  std::string how;                // "search (cobyla)", "greedy soup"
+  std::vector<ChoiceStep> steps;  // every evaluation, in order
+  size_t best = 0;                // the chosen step
+  std::string stopped;            // why the choice ended
+  MergedLoss softmax;             // LM-Cocktail's softmax recipe merged, for comparison
+};
+
+}  // namespace cocktail

@@ -1,0 +1,93 @@
+#include "search/choose_weights.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <iomanip>
+#include <sstream>
+
+#include "core/error.hpp"
+#include "dist/collective_step.hpp"
+#include "search/merged_loss.hpp"
+#include "search/weight_choice.hpp"
+
+namespace cocktail {
+
+namespace {
+
+// float32 bytes of the largest layer (".layers.N.", ".block.N.", ".layer.N.")
+// of `ckpt`: what the forward needs at once from every candidate.
+uint64_t largest_layer_bytes(const Checkpoint& ckpt) {
+  std::map<std::string, uint64_t> layers;
+  for (const CheckpointTensor& t : ckpt.tensors()) {
+    const std::string& n = t.info.name;
+    for (const char* marker : {".layers.", ".block.", ".layer."}) {
+      const size_t at = n.find(marker);
+      if (at == std::string::npos) continue;
+      const size_t end = n.find('.', at + std::char_traits<char>::length(marker));
+      layers[n.substr(0, end)] += t.info.numel() * sizeof(float);
+      break;
+    }
+  }
+  uint64_t largest = 0;
+  for (const auto& [name, bytes] : layers) largest = std::max(largest, bytes);
+  return largest;
+}
+
+}  // namespace
+
+void choose_weights(Comm& comm, const Job& job, const std::vector<Checkpoint>& models, int gpu,
+                    FewShotResult& fewshot, std::ostream* progress) {
+  const FewShot& cfg = *job.fewshot;
+  if (cfg.weights == WeightChoice::Softmax) return;
+  const torch::Device device = fewshot_forward_on_gpu(gpu)
+                                   ? torch::Device(torch::kCUDA, static_cast<torch::DeviceIndex>(gpu))
+                                   : torch::Device(torch::kCPU);
+  FewShotTask task;
+  collective_step(comm, [&] {
+    const uint64_t layer = largest_layer_bytes(models[fewshot.candidates.front()]) * fewshot.candidates.size();
+    if (cfg.cache_bytes > 0 && cfg.cache_bytes < layer)
+    throw Error(job.config_path.string() + ": key 'cache': " + std::to_string(cfg.cache_bytes) +
+                " bytes hold less than one layer of the " + std::to_string(fewshot.candidates.size()) +
+                " candidates (" + std::to_string(layer) + " bytes as float32); give at least that, or 0 to "
+                "re-read them for every evaluation");
+    task = FewShotTask::prepare(job, models);
+  });
+  MergedModelLoss merged(comm, task, models, fewshot.candidates, cfg, device);
+  const auto start = std::chrono::steady_clock::now();
+  const size_t total = cfg.weights == WeightChoice::Search ? static_cast<size_t>(cfg.search.budget)
+                                                           : fewshot.candidates.size();
+  const StepFn on_step = [&](const WeightChoiceTrace& trace, size_t i) {
+    if (!progress) return;
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const ChoiceStep& s = trace.steps[i];
+    std::ostringstream line;
+    line << std::fixed << std::setprecision(6) << "  " << (cfg.weights == WeightChoice::Search ? "search" : "soup")
+         << " " << i + 1 << "/" << total << ": loss " << s.loss.train;
+    if (fewshot.split.held_out > 0) line << ", held-out " << s.loss.held_out;
+    line << (cfg.weights == WeightChoice::Search ? ", best objective " : ", best ")
+         << trace.steps[trace.best].objective << std::setprecision(0) << ", ETA "
+         << elapsed / static_cast<double>(i + 1) * static_cast<double>(total - i - 1) << "s";
+    if (!s.note.empty()) line << " (" << s.note << ")";
+    *progress << line.str() << std::endl;
+  };
+
+  const MergedLoss softmax = merged(fewshot.weights);
+  std::vector<std::string> names;
+  for (size_t c : fewshot.candidates) names.push_back(job.models[c].path.filename().string());
+  WeightChoiceTrace trace =
+      cfg.weights == WeightChoice::Search
+          ? search_weights(merged, fewshot.candidates.size(), cfg.search, on_step)
+          : greedy_soup(merged, fewshot.split.held_out > 0 ? fewshot.held_out_losses : fewshot.losses, names, on_step);
+  trace.softmax = softmax;
+  fewshot.weights = trace.steps[trace.best].weights;
+  fewshot.choice = std::move(trace);
+  double cost[1] = {static_cast<double>(merged.bytes_read())};
+  comm.allreduce_sum(cost);
+  fewshot.bytes_read += cost[0];
+  double slowest[1] = {std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()};
+  comm.allreduce_max(slowest);
+  fewshot.seconds += slowest[0];
+}
+
+}  // namespace cocktail

@@ -1,0 +1,22 @@
+#pragma once
+// The few-shot step's second half when the job asks for weights chosen by
+// merged models (weights: search or greedy_soup): after each candidate's own
+// loss (compute_fewshot_weights), evaluate merged models of the candidates
+// and replace the softmax weights by the chosen ones.
+#include <ostream>
+#include <vector>
+
+#include "config/job.hpp"
+#include "dist/comm.hpp"
+#include "fewshot/fewshot_weights.hpp"
+#include "io/checkpoint.hpp"
+
+namespace cocktail {
+
+// Collective; fills fewshot.choice and fewshot.weights, adds the bytes and
+// time the evaluations took. Rank 0 prints a progress line per evaluation to
+// `progress` when it is given. Nothing to do for weights: softmax.
+void choose_weights(Comm& comm, const Job& job, const std::vector<Checkpoint>& models, int gpu,
+                    FewShotResult& fewshot, std::ostream* progress);
+
+}  // namespace cocktail
