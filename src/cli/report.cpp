@@ -227,8 +227,9 @@ void print_fewshot(std::ostream& out, const Job& job, const FewShotResult& fewsh
   if (!fewshot.choice) return;
   const WeightChoiceTrace& c = *fewshot.choice;
   const ChoiceStep& best = c.steps[c.best];
-  out << std::fixed << std::setprecision(6) << "  weights by " << c.how << ": " << c.steps.size()
-      << " merged models evaluated (" << c.stopped << "), chosen: loss " << best.loss.train;
+  out << "  weights by " << c.how << ": " << c.steps.size() << " merged models evaluated in "
+      << format_seconds(c.seconds) << ", read " << format_bytes(c.bytes_read) << " (" << c.stopped << ")\n";
+  out << std::fixed << std::setprecision(6) << "  chosen: loss " << best.loss.train;
   if (held) out << ", held-out " << best.loss.held_out;
   out << "; softmax weights merged: loss " << c.softmax.train;
   if (held) out << ", held-out " << c.softmax.held_out;
@@ -279,6 +280,8 @@ nlohmann::ordered_json choice_json(const WeightChoiceTrace& c) {
     steps.push_back(step);
   }
   j["steps"] = steps;
+  j["seconds"] = c.seconds;
+  j["bytes_read"] = c.bytes_read;
   return j;
 }
 

@@ -28,6 +28,9 @@ struct WeightChoiceTrace {
   size_t best = 0;                // the chosen step
   std::string stopped;            // why the choice ended
   MergedLoss softmax;             // LM-Cocktail's softmax recipe merged, for comparison
+  // The cost of the evaluations after the softmax recipe's, over all ranks:
+  // checkpoint bytes read (0 once the cache holds every candidate), slowest rank.
+  double bytes_read = 0, seconds = 0;
 };
 
 }  // namespace cocktail

@@ -73,6 +73,8 @@ void choose_weights(Comm& comm, const Job& job, const std::vector<Checkpoint>& m
   };
 
   const MergedLoss softmax = merged(fewshot.weights);
+  const uint64_t read_before = merged.bytes_read();
+  const auto search_start = std::chrono::steady_clock::now();
   std::vector<std::string> names;
   for (size_t c : fewshot.candidates) names.push_back(job.models[c].path.filename().string());
   WeightChoiceTrace trace =
@@ -80,14 +82,18 @@ void choose_weights(Comm& comm, const Job& job, const std::vector<Checkpoint>& m
           ? search_weights(merged, fewshot.candidates.size(), cfg.search, on_step)
           : greedy_soup(merged, fewshot.split.held_out > 0 ? fewshot.held_out_losses : fewshot.losses, names, on_step);
   trace.softmax = softmax;
+  const auto now = std::chrono::steady_clock::now();
+  double cost[2] = {static_cast<double>(merged.bytes_read()), static_cast<double>(merged.bytes_read() - read_before)};
+  comm.allreduce_sum(cost);
+  double slowest[2] = {std::chrono::duration<double>(now - start).count(),
+                       std::chrono::duration<double>(now - search_start).count()};
+  comm.allreduce_max(slowest);
+  fewshot.bytes_read += cost[0];
+  fewshot.seconds += slowest[0];
+  trace.bytes_read = cost[1];
+  trace.seconds = slowest[1];
   fewshot.weights = trace.steps[trace.best].weights;
   fewshot.choice = std::move(trace);
-  double cost[1] = {static_cast<double>(merged.bytes_read())};
-  comm.allreduce_sum(cost);
-  fewshot.bytes_read += cost[0];
-  double slowest[1] = {std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()};
-  comm.allreduce_max(slowest);
-  fewshot.seconds += slowest[0];
 }
 
 }  // namespace cocktail

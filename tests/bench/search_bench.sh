@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Evaluations per second of merged models during a weight search
+# (weights: search), for three Llama-shaped bf16 candidates at TinyLlama's
+# shape (1.1 B parameters each, tests/tools/cocktail_synth, seeds 1-3), with
+# the candidate cache off (every evaluation re-reads the three checkpoints,
+# from the page cache after the first) and on (cache: the candidates as
+# float32 in host memory, 13.2 GB). Few examples of few tokens, so the cost
+# is the weights, which is what a 70B search pays. One rank, every core, in
+# one run (docs/performance.md, docs/search.md):
+#
+#   tests/bench/search_bench.sh [--budget 6] [--dir /tmp/cocktail-search-bench] [--keep]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+budget=6 dir=/tmp/cocktail-search-bench keep=0
+while (($#)); do
+  case "$1" in
+    --budget) budget=$2; shift 2 ;;
+    --dir) dir=$2; shift 2 ;;
+    --keep) keep=1; shift ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+build="${BUILD_DIR:-$root/build}"
+mkdir -p "$dir"
+for seed in 1 2 3; do
+  m="$dir/llama-1b-$seed"
+  if [ ! -f "$m/config.json" ]; then
+    "$build/tests/tools/cocktail_synth" "$m" --layers 22 --hidden 2048 --intermediate 5632 \
+      --vocab 32000 --heads 32 --kv-heads 4 --dtype bfloat16 --seed "$seed" >/dev/null
+    cp "$root"/tests/fixtures/tokenizers/metaspace_llama2/* "$m/"
+  fi
+done
+: >"$dir/examples.jsonl"
+for i in 1 2 3 4; do
+  printf '{"input": "Question %d: what does a merge keep?", "output": "What each fine-tune learned, weighted by its loss."}\n' "$i" >>"$dir/examples.jsonl"
+done
+cat "$dir"/llama-1b-*/model*.safetensors >/dev/null  # warm: both cases read from the page cache
+
+run() {  # name, cache
+  cat >"$dir/$1.yaml" <<YAML
+merge_method: lm_cocktail
+base_model: $dir/llama-1b-1
+models:
+  - model: $dir/llama-1b-2
+  - model: $dir/llama-1b-3
+examples: $dir/examples.jsonl
+weights: search
+cache: $2
+search: {budget: $budget}
+progress_interval: 0
+YAML
+  /usr/bin/time -f "%e %M" -o "$dir/$1.time" "$build/src/cocktail_dist" eval "$dir/$1.yaml" >"$dir/$1.out" 2>&1
+  local line evals seconds read wall rss
+  line=$(grep "merged models evaluated in" "$dir/$1.out")
+  evals=$(awk '{print $5}' <<<"$line")
+  seconds=$(sed -E 's/.* evaluated in ([0-9.]+)s.*/\1/' <<<"$line")
+  read=$(sed -E 's/.*, read ([0-9.]+ [KMGT]?B).*/\1/' <<<"$line")
+  read -r wall rss <"$dir/$1.time"
+  printf '%-10s %6s evaluations in %8ss: %6.3f evaluations/s, %10s read (%s per evaluation), peak RSS %.2f GB, wall %ss\n' \
+    "$1" "$evals" "$seconds" "$(echo "$evals / $seconds" | bc -l)" "$read" \
+    "$(awk -v r="$read" -v n="$evals" 'BEGIN { split(r, a, " "); printf "%.2f %s", a[1] / n, a[2] }')" \
+    "$(echo "$rss / 1048576" | bc -l)" "$wall"
+}
+echo "3 candidates x 1.1 B bf16 (2.2 GB each), 4 examples, budget $budget, $(nproc) cores, one rank"
+run cache-off 0
+run cache-on 14GB
+[ "$keep" = 1 ] || rm -rf "$dir"
