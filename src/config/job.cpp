@@ -691,7 +691,8 @@ void read_weight_choice(const Reporter& r, const Mapping& root, const Job& job, 
     fs.held_out = finite_number(r, *f);
     if (fs.held_out < 0 || fs.held_out >= 1) fail_expected(r, *f, "a fraction in [0, 1)");
   }
-  if (auto f = root.get("cache")) fs.cache_bytes = byte_size(r, *f);
+  if (auto f = root.get("cache"))  // 0: nothing kept, every evaluation re-reads
+    fs.cache_bytes = f->value.IsScalar() && f->value.Scalar() == "0" ? 0 : byte_size(r, *f);
   const std::optional<Field> search = root.get("search");
   if (!search) return;
   if (fs.weights != WeightChoice::Search) r.fail(search->key_line, search->key, "only used with 'weights: search'");

@@ -238,6 +238,39 @@ TEST_F(ConfigTest, LmCocktailWithExamplesEq1) {
   EXPECT_EQ(job.alpha, 0.4);
 }
 
+TEST_F(ConfigTest, WeightSearchKeys) {
+  std::ofstream(model("ex.jsonl")) << "{}";
+  const auto job_with = [&](std::initializer_list<std::string> extra) {
+    std::string text = lines({"merge_method: lm_cocktail", "base_model: ../models/base", "models:",
+                              "  - model: ../models/ft_b", "examples: ../models/ex.jsonl"});
+    for (const std::string& l : extra) text += l + "\n";
+    return load(text);
+  };
+  const Job plain = job_with({});
+  EXPECT_EQ(plain.fewshot->weights, WeightChoice::Softmax);
+  EXPECT_EQ(plain.fewshot->held_out, 0.0);
+  EXPECT_EQ(plain.fewshot->cache_bytes, 0u);
+  const Job search = job_with({"weights: search", "held_out: 0.25", "cache: 0",
+                               "search: {algorithm: bobyqa, budget: 9, bounds: [0.1, 0.9], l1: 0, seed: 3}"});
+  const FewShot& f = *search.fewshot;
+  EXPECT_EQ(f.weights, WeightChoice::Search);
+  EXPECT_EQ(f.held_out, 0.25);
+  EXPECT_EQ(f.cache_bytes, 0u);
+  EXPECT_EQ(f.search.algorithm, "bobyqa");
+  EXPECT_EQ(f.search.budget, 9);
+  EXPECT_EQ(f.search.lower, 0.1);
+  EXPECT_EQ(f.search.upper, 0.9);
+  EXPECT_TRUE(f.search.simplex);
+  EXPECT_EQ(f.search.l1, 0.0);
+  EXPECT_EQ(f.search.seed, 3u);
+  // Off the simplex, LoraHub's bounds.
+  const Job free = job_with({"weights: search", "cache: 2GB", "search: {simplex: false}"});
+  EXPECT_EQ(free.fewshot->search.lower, -1.5);
+  EXPECT_EQ(free.fewshot->search.upper, 1.5);
+  EXPECT_EQ(free.fewshot->cache_bytes, 2'000'000'000u);
+  EXPECT_EQ(job_with({"weights: greedy_soup"}).fewshot->weights, WeightChoice::GreedySoup);
+}
+
 TEST_F(ConfigTest, LmCocktailWithExamplesEq4Defaults) {
   std::ofstream(model("ex.jsonl")) << "{}";
   const Job job = load(lines({
@@ -480,6 +513,14 @@ std::vector<Reject> rejects() {
        "loss_reduction", "upstream or token_mean"},
       {"batch_size zero", kCocktail + lines({"examples: ../models/ex.jsonl", "batch_size: 0"}), 5,
        "batch_size"},
+      {"weights search with a target", kCocktail + lines({"examples: ../models/ex.jsonl", "weights: search"}), 5,
+       "weights", "remove 'target'"},
+      {"search without weights: search", kCocktail + lines({"examples: ../models/ex.jsonl", "search: {budget: 3}"}),
+       5, "search", "only used with 'weights: search'"},
+      {"held_out of 1", kCocktail + lines({"examples: ../models/ex.jsonl", "held_out: 1"}), 5, "held_out",
+       "a fraction in [0, 1)"},
+      {"weights unknown", kCocktail + lines({"examples: ../models/ex.jsonl", "weights: best"}), 5, "weights",
+       "softmax, search or greedy_soup"},
       {"peer weight with lm_cocktail",
        kCocktail + lines({"examples: ../models/ex.jsonl", "models:",
                           "  - {model: ../models/ft_b, parameters: {weight: 1}}"}),
