@@ -691,8 +691,10 @@ void read_weight_choice(const Reporter& r, const Mapping& root, const Job& job, 
     fs.held_out = finite_number(r, *f);
     if (fs.held_out < 0 || fs.held_out >= 1) fail_expected(r, *f, "a fraction in [0, 1)");
   }
-  if (auto f = root.get("cache"))  // 0: nothing kept, every evaluation re-reads
-    fs.cache_bytes = f->value.IsScalar() && f->value.Scalar() == "0" ? 0 : byte_size(r, *f);
+  // 0: nothing kept, every evaluation re-reads.
+  auto bytes_or_zero = [&](const Field& f) { return f.value.IsScalar() && f.value.Scalar() == "0" ? 0 : byte_size(r, f); };
+  if (auto f = root.get("cache")) fs.cache_bytes = bytes_or_zero(*f);
+  if (auto f = root.get("gpu_cache")) fs.gpu_cache_bytes = bytes_or_zero(*f);
   const std::optional<Field> search = root.get("search");
   if (!search) return;
   if (fs.weights != WeightChoice::Search) r.fail(search->key_line, search->key, "only used with 'weights: search'");
@@ -733,7 +735,7 @@ void read_weight_choice(const Reporter& r, const Mapping& root, const Job& job, 
 
 void read_fewshot(const Reporter& r, const Mapping& root, const fs::path& dir, Job& job) {
   static constexpr const char* kKeys[] = {"temperature", "batch_size", "max_input_length", "neg_number", "seed",
-                                          "loss_reduction", "weights", "search", "held_out", "cache"};
+                                          "loss_reduction", "weights", "search", "held_out", "cache", "gpu_cache"};
   const std::optional<Field> files = root.get("examples");
   if (!files) {
     for (const char* key : kKeys)
@@ -909,7 +911,7 @@ Job load_job(const fs::path& config_file) {
                     "out_dtype", "output", "max_shard_size", "chunk_size", "threads",
                     "io_threads", "prefetch", "device", "progress_interval", "examples", "temperature",
                     "batch_size", "max_input_length", "neg_number", "seed", "loss_reduction", "random_seed",
-                    "weights", "search", "held_out", "cache"},
+                    "weights", "search", "held_out", "cache", "gpu_cache"},
                    "");
   job.method = read_method(r, root, job);
   if (auto f = root.get("slices"); f && job.method != MergeMethod::Registered)

@@ -86,9 +86,10 @@ struct FewShot {
   // The last ceil(held_out * batches) batches are not used to choose the
   // weights; their loss is reported beside (0: none held out).
   double held_out = 0;
-  // Candidate tensors kept in host memory between evaluations of merged
-  // models (search, soup); 0 re-reads them every time.
-  uint64_t cache_bytes = 0;
+  // Candidate tensors kept between evaluations of merged models (search,
+  // soup): in the GPU's memory when the forward runs on one (gpu_cache),
+  // then in host memory (cache); 0 and 0 re-read them every time.
+  uint64_t cache_bytes = 0, gpu_cache_bytes = 0;
 };
 
 struct Job {

@@ -7,7 +7,6 @@
 #include "core/error.hpp"
 #include "dist/collective_step.hpp"
 #include "fewshot/distributed_losses.hpp"
-#include "fewshot/fewshot_task.hpp"
 
 namespace cocktail {
 
@@ -35,11 +34,12 @@ FewShotResult compute_fewshot_weights(Comm& comm, const Job& job,
   const FewShot& cfg = *job.fewshot;
   FewShotResult result;
   result.candidates = job.candidates();
-  FewShotTask task;
-  collective_step(comm, [&] { task = FewShotTask::prepare(job, models); });
-  result.examples = task.examples();
-  result.batches = task.batches();
-  result.skipped = task.skipped();
+  auto task = std::make_shared<FewShotTask>();
+  collective_step(comm, [&] { *task = FewShotTask::prepare(job, models); });
+  result.task = task;
+  result.examples = task->examples();
+  result.batches = task->batches();
+  result.skipped = task->skipped();
 
   const torch::Device device = fewshot_forward_on_gpu(gpu)
                                    ? torch::Device(torch::kCUDA, static_cast<torch::DeviceIndex>(gpu))
@@ -59,7 +59,7 @@ FewShotResult compute_fewshot_weights(Comm& comm, const Job& job,
                                     [&](size_t c, size_t first, size_t count) {
                                       if (failed->raised()) throw StoppedByOtherRank();
                                       CheckpointSource source(models[result.candidates[c]]);
-                                      return task.evaluate(source, first, count, device, bytes_read);
+                                      return task->evaluate(source, first, count, device, bytes_read);
                                     });
         },
         failed.get());

@@ -6,10 +6,12 @@
 #include <string>
 #include <vector>
 
+#include <memory>
 #include <optional>
 
 #include "config/job.hpp"
 #include "fewshot/choice_trace.hpp"
+#include "fewshot/fewshot_task.hpp"
 #include "fewshot/weights.hpp"
 #include "dist/comm.hpp"
 #include "io/checkpoint.hpp"
@@ -30,6 +32,8 @@ struct FewShotResult {
   // evaluating rank reads its candidate once), tokens scored, slowest rank.
   double bytes_read = 0, tokens = 0, seconds = 0;
   std::string device;  // where this rank ran the forward: cpu, or cuda:N
+  // The tokenised batches, for a step that scores merged models next (src/search/).
+  std::shared_ptr<const FewShotTask> task;
 };
 
 // Whether the forward runs on CUDA device `gpu` (-1: the rank has none):

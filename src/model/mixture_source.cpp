@@ -5,9 +5,12 @@
 
 namespace cocktail {
 
-MixtureSource::MixtureSource(std::vector<const Checkpoint*> candidates, uint64_t cache_bytes)
-    : candidates_(std::move(candidates)), cache_budget_(cache_bytes) {
+MixtureSource::MixtureSource(std::vector<const Checkpoint*> candidates, uint64_t host_cache_bytes,
+                             uint64_t device_cache_bytes)
+    : candidates_(std::move(candidates)) {
   if (candidates_.empty()) throw Error("internal: a mixture of no models");
+  host_.budget = host_cache_bytes;
+  device_.budget = device_cache_bytes;
 }
 
 void MixtureSource::set_weights(std::vector<double> weights) {
@@ -16,21 +19,25 @@ void MixtureSource::set_weights(std::vector<double> weights) {
 }
 
 torch::Tensor MixtureSource::candidate_rows(size_t c, const std::string& name, int64_t begin, int64_t end,
-                                            uint64_t& bytes_read) {
+                                            torch::Device device, uint64_t& bytes_read) {
   const Checkpoint& ckpt = *candidates_[c];
   const auto key = std::make_pair(c, name);
-  if (const auto hit = cache_.find(key); hit != cache_.end()) return hit->second.narrow(0, begin, end - begin);
+  for (Tier* tier : {&device_, &host_})
+    if (const auto hit = tier->tensors.find(key); hit != tier->tensors.end())
+      return hit->second.narrow(0, begin, end - begin);
   const CheckpointTensor& t = require_tensor(ckpt, name);
   const uint64_t f32_bytes = t.info.numel() * sizeof(float);
-  if (cached_bytes_ + f32_bytes <= cache_budget_) {
-    const torch::Tensor whole = load_tensor(ckpt, name, torch::kCPU);
+  // The first tier with room keeps the whole tensor; it is read whole once.
+  for (Tier* tier : {&device_, &host_}) {
+    if (tier->bytes + f32_bytes > tier->budget) continue;
+    const torch::Tensor whole = load_tensor(ckpt, name, tier == &device_ ? device : torch::Device(torch::kCPU));
     bytes_read += t.info.nbytes();
-    cache_.emplace(key, whole);
-    cached_bytes_ += f32_bytes;
+    tier->tensors.emplace(key, whole);
+    tier->bytes += f32_bytes;
     return whole.narrow(0, begin, end - begin);
   }
   bytes_read += tensor_row_bytes(ckpt, name) * static_cast<uint64_t>(end - begin);
-  return load_tensor_rows(ckpt, name, begin, end, torch::kCPU);
+  return load_tensor_rows(ckpt, name, begin, end, device);
 }
 
 torch::Tensor MixtureSource::rows(const std::string& name, int64_t begin, int64_t end, torch::Device device,
@@ -44,7 +51,7 @@ torch::Tensor MixtureSource::rows(const std::string& name, int64_t begin, int64_
   for (size_t c = 0; c < candidates_.size(); ++c) {
     const bool last = c + 1 == candidates_.size();
     if (w[c] == 0 && !(last && !sum.defined())) continue;
-    const torch::Tensor t = candidate_rows(c, name, begin, end, bytes_read).to(device);
+    const torch::Tensor t = candidate_rows(c, name, begin, end, device, bytes_read).to(device);
     if (!sum.defined()) {
       sum = t * w[c];
     } else {

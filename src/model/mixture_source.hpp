@@ -3,8 +3,9 @@
 // computed in float32 a tensor at a time when the forward asks for it, so a
 // merge recipe can be scored without writing the merged model. A search
 // scores the same candidates many times with other weights: their tensors
-// stay in host memory, as float32, while they fit `cache_bytes`, and are
-// re-read from the files otherwise.
+// stay, as float32, in the memory of the device the forward runs on while
+// they fit `device_cache_bytes` (GPU memory on a GPU), else in host memory
+// while they fit `host_cache_bytes`, and are re-read from the files otherwise.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -17,7 +18,8 @@ namespace cocktail {
 class MixtureSource : public WeightSource {
  public:
   // `candidates` outlive the source; the first gives the layout.
-  MixtureSource(std::vector<const Checkpoint*> candidates, uint64_t cache_bytes);
+  MixtureSource(std::vector<const Checkpoint*> candidates, uint64_t host_cache_bytes,
+                uint64_t device_cache_bytes = 0);
 
   // One weight per candidate, for every tensor.
   void set_weights(std::vector<double> weights);
@@ -26,15 +28,22 @@ class MixtureSource : public WeightSource {
   torch::Tensor rows(const std::string& name, int64_t begin, int64_t end, torch::Device device,
                      uint64_t& bytes_read) override;
 
-  uint64_t cached_bytes() const { return cached_bytes_; }
+  // Bytes held by the two tiers.
+  uint64_t cached_bytes() const { return host_.bytes + device_.bytes; }
+  uint64_t device_cached_bytes() const { return device_.bytes; }
 
  private:
+  // One tier: (candidate, tensor) -> the whole tensor as float32.
+  struct Tier {
+    uint64_t budget = 0, bytes = 0;
+    std::map<std::pair<size_t, std::string>, torch::Tensor> tensors;
+  };
+
   torch::Tensor candidate_rows(size_t c, const std::string& name, int64_t begin, int64_t end,
-                               uint64_t& bytes_read);
+                               torch::Device device, uint64_t& bytes_read);
 
   std::vector<const Checkpoint*> candidates_;
-  uint64_t cache_budget_ = 0, cached_bytes_ = 0;
-  std::map<std::pair<size_t, std::string>, torch::Tensor> cache_;  // (candidate, tensor) -> float32 on the host
+  Tier host_, device_;
   std::vector<double> weights_;
 };
 

@@ -43,17 +43,16 @@ void choose_weights(Comm& comm, const Job& job, const std::vector<Checkpoint>& m
   const torch::Device device = fewshot_forward_on_gpu(gpu)
                                    ? torch::Device(torch::kCUDA, static_cast<torch::DeviceIndex>(gpu))
                                    : torch::Device(torch::kCPU);
-  FewShotTask task;
   collective_step(comm, [&] {
     const uint64_t layer = largest_layer_bytes(models[fewshot.candidates.front()]) * fewshot.candidates.size();
-    if (cfg.cache_bytes > 0 && cfg.cache_bytes < layer)
-    throw Error(job.config_path.string() + ": key 'cache': " + std::to_string(cfg.cache_bytes) +
-                " bytes hold less than one layer of the " + std::to_string(fewshot.candidates.size()) +
-                " candidates (" + std::to_string(layer) + " bytes as float32); give at least that, or 0 to "
-                "re-read them for every evaluation");
-    task = FewShotTask::prepare(job, models);
+    for (const auto& [key, bytes] : {std::pair{"cache", cfg.cache_bytes}, std::pair{"gpu_cache", cfg.gpu_cache_bytes}})
+      if (bytes > 0 && bytes < layer)
+        throw Error(job.config_path.string() + ": key '" + key + "': " + std::to_string(bytes) +
+                    " bytes hold less than one layer of the " + std::to_string(fewshot.candidates.size()) +
+                    " candidates (" + std::to_string(layer) + " bytes as float32); give at least that, or 0 "
+                    "to re-read them for every evaluation");
   });
-  MergedModelLoss merged(comm, task, models, fewshot.candidates, cfg, device);
+  MergedModelLoss merged(comm, *fewshot.task, models, fewshot.candidates, cfg, device);
   const auto start = std::chrono::steady_clock::now();
   const size_t total = cfg.weights == WeightChoice::Search ? static_cast<size_t>(cfg.search.budget)
                                                            : fewshot.candidates.size();

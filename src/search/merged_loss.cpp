@@ -20,7 +20,8 @@ MergedModelLoss::MergedModelLoss(Comm& comm, const FewShotTask& task, const std:
                                  const std::vector<size_t>& candidates, const FewShot& cfg, torch::Device device)
     : comm_(comm),
       task_(task),
-      source_(pointers(models, candidates), cfg.cache_bytes),
+      // The GPU tier only where the forward runs on a GPU.
+      source_(pointers(models, candidates), cfg.cache_bytes, device.is_cuda() ? cfg.gpu_cache_bytes : 0),
       split_(BatchSplit::of(task.batches(), cfg.held_out)),
       reduction_(cfg.reduction),
       device_(device) {}

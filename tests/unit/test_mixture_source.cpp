@@ -66,8 +66,10 @@ TEST(MixtureSource, ARecipeOfOneCandidateIsThatCandidateAndReadsNoOther) {
 TEST(MixtureSource, TheCacheServesLaterEvaluationsWithoutReading) {
   Candidates c;
   const DecoderConfig cfg = read_decoder_config(kModels / "llama-fp32" / "config.json");
-  for (uint64_t budget : {uint64_t{0}, uint64_t{64} << 20}) {
-    MixtureSource mix(c.pointers, budget);
+  // Host tier, then the device tier (the forward's device: the CPU here).
+  for (const auto& [host, device] : {std::pair<uint64_t, uint64_t>{0, 0}, {64ull << 20, 0}, {0, 64ull << 20}}) {
+    const uint64_t budget = host + device;
+    MixtureSource mix(c.pointers, host, device);
     std::vector<double> losses;
     std::vector<uint64_t> reads;
     for (const std::vector<double>& w : {std::vector<double>{0.2, 0.3, 0.5}, std::vector<double>{0.6, 0.4, 0.0},
@@ -84,6 +86,7 @@ TEST(MixtureSource, TheCacheServesLaterEvaluationsWithoutReading) {
       EXPECT_GT(reads[2], 0u);
     } else {
       EXPECT_GT(mix.cached_bytes(), 0u);
+      EXPECT_EQ(mix.device_cached_bytes(), device == 0 ? 0u : mix.cached_bytes());
       EXPECT_EQ(reads[1] + reads[2], 0u) << "everything was cached by the first evaluation";
     }
   }
