@@ -117,15 +117,25 @@ std::string settings_text(const Job& job) {
 // LM-Cocktail's weights for a method of src/merge/methods/: each candidate's
 // `weight` becomes its softmax(-loss / T) weight, times 1 - alpha when a
 // target takes alpha; the method then resolves them like written weights.
+// A parameter set by cocktail rather than written, as the parser keeps one.
+Setting plain_setting(const std::string& name, const std::string& value, const std::string& where) {
+  Setting s;
+  s.name = name;
+  s.where = where;
+  s.conditions.push_back({std::nullopt, {{value}, false, where}});
+  return s;
+}
+
+std::string exact_text(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.17g", v);
+  return text;
+}
+
 void set_fewshot_weights(Job& job, const FewShotResult& fewshot) {
   auto set = [&](size_t model, double weight, const std::string& why) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%.17g", weight);
-    Setting s;
-    s.name = "weight";
-    s.where = job.config_path.string() + ": " + why + " of " + job.models[model].path.string();
-    s.conditions.push_back({std::nullopt, {{text}, false, s.where}});
-    job.models[model].parameters.push_back(std::move(s));
+    job.models[model].parameters.push_back(plain_setting(
+        "weight", exact_text(weight), job.config_path.string() + ": " + why + " of " + job.models[model].path.string()));
   };
   const double rest = job.has_target() ? 1.0 - job.alpha : 1.0;
   for (size_t c = 0; c < fewshot.candidates.size(); ++c)
@@ -143,6 +153,34 @@ const Method* check_method(const Job& job) {
   ParamResolver(job, m->parameters());
   m->sources(job);
   return m;
+}
+
+// Weights a search chose per layer group merge as mergekit's linear with
+// slices: one slice per group, every candidate a source of it with its
+// group's weight, not normalised (the weights are the chosen ones); the
+// embeddings take the first slice's weights and the final norm and output
+// the last's, as the search's mixture did (model/mixture_source).
+void merge_groups_as_slices(PreparedJob& p) {
+  Job& job = p.job;
+  const FewShotResult& f = *p.fewshot;
+  const WeightChoiceTrace& c = *f.choice;
+  const std::vector<double>& w = c.steps[c.best].weights;
+  const size_t n = f.candidates.size();
+  const std::string where = job.config_path.string() + ": key 'search.layer_groups'";
+  job.method = MergeMethod::Registered;
+  job.method_name = "linear";
+  job.parameters = {plain_setting("normalize", "false", where)};
+  job.slices.clear();
+  for (size_t g = 0; g < c.layer_groups; ++g) {
+    Slice slice;
+    slice.where = where + " (group " + std::to_string(g) + ")";
+    for (size_t i = 0; i < n; ++i)
+      slice.sources.push_back({f.candidates[i], static_cast<long>(c.layer_ranges[g].first),
+                               static_cast<long>(c.layer_ranges[g].second),
+                               {plain_setting("weight", exact_text(w[g * n + i]), slice.where)}, slice.where});
+    job.slices.push_back(std::move(slice));
+  }
+  p.method = check_method(job);
 }
 
 // Step 1: the job and the headers of every model; no communication. Rank 0
@@ -170,8 +208,10 @@ void load_inputs(const CliArgs& args, bool root, PreparedJob& p) {
 // Step 3, after the few-shot weights (if any): recipe, plan, side files.
 void plan_merge(int ranks, PreparedJob& p) {
   PlanOptions options;
+  const bool grouped = p.fewshot && p.fewshot->choice && p.fewshot->choice->layer_groups > 1;
+  if (grouped) merge_groups_as_slices(p);
   if (p.method) {
-    if (p.fewshot) set_fewshot_weights(p.job, *p.fewshot);
+    if (p.fewshot && !grouped) set_fewshot_weights(p.job, *p.fewshot);
     p.recipe.models = p.method->sources(p.job);
     options.unit_alignment = [m = p.method, &job = p.job](const PlannedTensor& t) { return m->unit_alignment(job, t); };
     options.slices = &p.job.slices;

@@ -241,10 +241,24 @@ std::string chosen_recipe_yaml(const Job& job, const FewShotResult& fewshot) {
   const WeightChoiceTrace& c = *fewshot.choice;
   y << "# Weights chosen by cocktail's " << c.how << " over " << c.steps.size() << " merged models\n"
     << "# (" << job.config_path.string() << "); this job merges the same output without evaluating.\n"
-    << "merge_method: linear\nparameters: {normalize: false}\nmodels:\n";
-  for (size_t i = 0; i < fewshot.candidates.size(); ++i)
-    y << "  - model: " << job.models[fewshot.candidates[i]].path.string() << "\n    parameters: {weight: "
-      << float32_text(static_cast<float>(fewshot.weights[i])) << "}\n";
+    << "merge_method: linear\nparameters: {normalize: false}\n";
+  const std::vector<double>& w = c.steps[c.best].weights;
+  const size_t n = fewshot.candidates.size();
+  if (c.layer_groups == 1) {
+    y << "models:\n";
+    for (size_t i = 0; i < n; ++i)
+      y << "  - model: " << job.models[fewshot.candidates[i]].path.string() << "\n    parameters: {weight: "
+        << float32_text(static_cast<float>(w[i])) << "}\n";
+  } else {  // one slice per layer group, as the merge ran it
+    y << "slices:\n";
+    for (size_t g = 0; g < c.layer_groups; ++g) {
+      y << "  - sources:\n";
+      for (size_t i = 0; i < n; ++i)
+        y << "      - model: " << job.models[fewshot.candidates[i]].path.string() << "\n        layer_range: ["
+          << c.layer_ranges[g].first << ", " << c.layer_ranges[g].second << "]\n        parameters: {weight: "
+          << float32_text(static_cast<float>(w[g * n + i])) << "}\n";
+    }
+  }
   if (job.out_dtype) y << "dtype: " << torch_name(*job.out_dtype) << "\n";
   if (!job.output.empty()) y << "output: " << job.output.string() << "\n";
   return y.str();
@@ -270,6 +284,7 @@ nlohmann::ordered_json merged_loss_json(const MergedLoss& l) {
 // The whole trajectory of a search or soup: every merged model evaluated.
 nlohmann::ordered_json choice_json(const WeightChoiceTrace& c) {
   nlohmann::ordered_json j{{"how", c.how}, {"stopped", c.stopped}, {"chosen_step", c.best},
+                           {"layer_groups", c.layer_groups}, {"layer_ranges", c.layer_ranges},
                            {"softmax_weights_merged", merged_loss_json(c.softmax)}};
   nlohmann::ordered_json steps = nlohmann::ordered_json::array();
   for (const ChoiceStep& s : c.steps) {

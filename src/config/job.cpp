@@ -699,8 +699,9 @@ void read_weight_choice(const Reporter& r, const Mapping& root, const Job& job, 
   if (!search) return;
   if (fs.weights != WeightChoice::Search) r.fail(search->key_line, search->key, "only used with 'weights: search'");
   const Mapping m(r, *search);
-  m.check_known({"algorithm", "budget", "bounds", "simplex", "l1", "seed"}, search->key);
+  m.check_known({"algorithm", "budget", "bounds", "simplex", "l1", "seed", "layer_groups"}, search->key);
   SearchSettings& s = fs.search;
+  if (auto f = m.get("layer_groups")) s.layer_groups = static_cast<int>(whole_number(r, *f, 1, 4096));
   if (auto f = m.get("simplex")) s.simplex = boolean(r, *f);
   if (!s.simplex) s.lower = -1.5, s.upper = 1.5;
   if (auto f = m.get("algorithm")) {

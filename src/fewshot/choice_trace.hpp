@@ -2,6 +2,8 @@
 // What a choice of weights by merged models (weight search, greedy soup:
 // src/search/) records: every merged model it evaluated and which it chose.
 #include <cstddef>
+#include <cstdint>
+#include <utility>
 #include <limits>
 #include <string>
 #include <vector>
@@ -16,7 +18,9 @@ struct MergedLoss {
 };
 
 struct ChoiceStep {
-  std::vector<double> weights;  // one per candidate, as merged
+  // One per candidate, as merged; with layer groups, group after group
+  // ([g * candidates + c]).
+  std::vector<double> weights;
   MergedLoss loss;
   double objective = 0;  // what the choice minimised (search: loss + l1 * mean |w|)
   std::string note;      // greedy soup: what the step tried
@@ -24,6 +28,9 @@ struct ChoiceStep {
 
 struct WeightChoiceTrace {
   std::string how;                // "search (cobyla)", "greedy soup"
+  size_t layer_groups = 1;        // rows of weights per step
+  // With layer groups: each group's decoder layers [begin, end).
+  std::vector<std::pair<int64_t, int64_t>> layer_ranges;
   std::vector<ChoiceStep> steps;  // every evaluation, in order
   size_t best = 0;                // the chosen step
   std::string stopped;            // why the choice ended

@@ -15,6 +15,13 @@
 
 namespace cocktail {
 
+// The first layer of group g of `groups` contiguous groups of `layers`
+// layers (the last group ends at `layers`).
+inline int64_t layer_group_begin(int64_t g, int64_t groups, int64_t layers) { return g * layers / groups; }
+
+// The number of decoder layers ("model.layers.N.") of a checkpoint, 0 if none.
+int64_t decoder_layer_count(const Checkpoint& ckpt);
+
 class MixtureSource : public WeightSource {
  public:
   // `candidates` outlive the source; the first gives the layout.
@@ -23,6 +30,10 @@ class MixtureSource : public WeightSource {
 
   // One weight per candidate, for every tensor.
   void set_weights(std::vector<double> weights);
+  // One row of weights per layer group of a decoder of `layers` layers:
+  // layer l takes the row of its group, the embeddings the first row and
+  // everything after the layers (final norm, output) the last.
+  void set_group_weights(std::vector<std::vector<double>> by_group, int64_t layers);
 
   const Checkpoint& layout() const override { return *candidates_.front(); }
   torch::Tensor rows(const std::string& name, int64_t begin, int64_t end, torch::Device device,
@@ -42,9 +53,12 @@ class MixtureSource : public WeightSource {
   torch::Tensor candidate_rows(size_t c, const std::string& name, int64_t begin, int64_t end,
                                torch::Device device, uint64_t& bytes_read);
 
+  const std::vector<double>& weights_of(const std::string& name) const;
+
   std::vector<const Checkpoint*> candidates_;
   Tier host_, device_;
-  std::vector<double> weights_;
+  std::vector<std::vector<double>> groups_;
+  int64_t layers_ = 0;
 };
 
 }  // namespace cocktail

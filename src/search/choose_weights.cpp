@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "dist/collective_step.hpp"
+#include "model/mixture_source.hpp"
 #include "search/merged_loss.hpp"
 #include "search/weight_choice.hpp"
 
@@ -51,6 +52,14 @@ void choose_weights(Comm& comm, const Job& job, const std::vector<Checkpoint>& m
                     " bytes hold less than one layer of the " + std::to_string(fewshot.candidates.size()) +
                     " candidates (" + std::to_string(layer) + " bytes as float32); give at least that, or 0 "
                     "to re-read them for every evaluation");
+    const int groups = cfg.weights == WeightChoice::Search ? cfg.search.layer_groups : 1;
+    const int64_t layers = decoder_layer_count(models[fewshot.candidates.front()]);
+    if (groups > 1 && layers == 0)
+      throw Error(job.config_path.string() + ": key 'search.layer_groups': weights per layer group need a "
+                  "decoder (model.layers.N tensors); these candidates have none");
+    if (groups > layers && groups > 1)
+      throw Error(job.config_path.string() + ": key 'search.layer_groups': " + std::to_string(groups) +
+                  " groups of the candidates' " + std::to_string(layers) + " layers");
   });
   MergedModelLoss merged(comm, *fewshot.task, models, fewshot.candidates, cfg, device);
   const auto start = std::chrono::steady_clock::now();
@@ -81,6 +90,11 @@ void choose_weights(Comm& comm, const Job& job, const std::vector<Checkpoint>& m
           ? search_weights(merged, fewshot.candidates.size(), cfg.search, on_step)
           : greedy_soup(merged, fewshot.split.held_out > 0 ? fewshot.held_out_losses : fewshot.losses, names, on_step);
   trace.softmax = softmax;
+  for (size_t g = 0; g < trace.layer_groups && trace.layer_groups > 1; ++g) {
+    const auto groups = static_cast<int64_t>(trace.layer_groups);
+    trace.layer_ranges.emplace_back(layer_group_begin(static_cast<int64_t>(g), groups, merged.layers()),
+                                    layer_group_begin(static_cast<int64_t>(g) + 1, groups, merged.layers()));
+  }
   const auto now = std::chrono::steady_clock::now();
   double cost[2] = {static_cast<double>(merged.bytes_read()), static_cast<double>(merged.bytes_read() - read_before)};
   comm.allreduce_sum(cost);
@@ -91,7 +105,9 @@ void choose_weights(Comm& comm, const Job& job, const std::vector<Checkpoint>& m
   fewshot.seconds += slowest[0];
   trace.bytes_read = cost[1];
   trace.seconds = slowest[1];
-  fewshot.weights = trace.steps[trace.best].weights;
+  // With layer groups the table shows the first group's; the merge takes them all.
+  const std::vector<double>& chosen = trace.steps[trace.best].weights;
+  fewshot.weights.assign(chosen.begin(), chosen.begin() + static_cast<ptrdiff_t>(fewshot.candidates.size()));
   fewshot.choice = std::move(trace);
 }
 

@@ -24,10 +24,11 @@ MergedModelLoss::MergedModelLoss(Comm& comm, const FewShotTask& task, const std:
       source_(pointers(models, candidates), cfg.cache_bytes, device.is_cuda() ? cfg.gpu_cache_bytes : 0),
       split_(BatchSplit::of(task.batches(), cfg.held_out)),
       reduction_(cfg.reduction),
-      device_(device) {}
+      device_(device),
+      layers_(decoder_layer_count(models[candidates.front()])) {}
 
-MergedLoss MergedModelLoss::operator()(const std::vector<double>& weights) {
-  source_.set_weights(weights);
+MergedLoss MergedModelLoss::operator()(const std::vector<std::vector<double>>& by_group) {
+  source_.set_group_weights(by_group, layers_);
   const size_t batches = task_.batches();
   std::vector<BatchPartial> partials;
   {

@@ -26,7 +26,13 @@ class MergedModelLoss {
                   const std::vector<size_t>& candidates, const FewShot& cfg, torch::Device device);
 
   // Collective. On any rank's failure every rank throws JobFailed.
-  MergedLoss operator()(const std::vector<double>& weights);
+  MergedLoss operator()(const std::vector<double>& weights) {
+    return (*this)(std::vector<std::vector<double>>{weights});
+  }
+  // With weights per layer group (MixtureSource::set_group_weights).
+  MergedLoss operator()(const std::vector<std::vector<double>>& by_group);
+
+  int64_t layers() const { return layers_; }  // decoder layers of the candidates (0: not a decoder)
 
   BatchSplit split() const { return split_; }
   uint64_t bytes_read() const { return bytes_read_; }  // this rank's, all evaluations
@@ -39,6 +45,7 @@ class MergedModelLoss {
   BatchSplit split_;
   LossReduction reduction_;
   torch::Device device_;
+  int64_t layers_ = 0;
   uint64_t bytes_read_ = 0;
 };
 

@@ -31,6 +31,10 @@ struct SearchSettings {
   bool simplex = true;
   double l1 = 0.05;  // LoraHub's objective: loss + l1 * mean |w|
   uint64_t seed = 0;  // the stochastic algorithms' (crs2, isres, esch) draws
+  // Weights per contiguous group of decoder layers (model/mixture_source's
+  // layer_group_begin), the embeddings with the first group and the final
+  // norm and output with the last, as mergekit's slices merge them.
+  int layer_groups = 1;
 };
 
 }  // namespace cocktail

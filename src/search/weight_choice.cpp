@@ -30,13 +30,27 @@ nlopt_algorithm algorithm_of(const std::string& name) {
   throw Error("internal: search.algorithm '" + name + "' passed the config check");
 }
 
-std::vector<double> weights_of(const std::vector<double>& x, bool simplex) {
+// The weights of search variables x (group after group), each group's on
+// the simplex when asked.
+std::vector<double> weights_of(const std::vector<double>& x, size_t groups, bool simplex) {
   if (!simplex) return x;
-  const double sum = std::accumulate(x.begin(), x.end(), 0.0);
-  std::vector<double> w(x.size(), 1.0 / static_cast<double>(x.size()));
-  if (sum > 0)
-    for (size_t i = 0; i < x.size(); ++i) w[i] = x[i] / sum;
+  const size_t n = x.size() / groups;
+  std::vector<double> w(x.size(), 1.0 / static_cast<double>(n));
+  for (size_t g = 0; g < groups; ++g) {
+    const auto first = x.begin() + static_cast<ptrdiff_t>(g * n);
+    const double sum = std::accumulate(first, first + static_cast<ptrdiff_t>(n), 0.0);
+    if (sum > 0)
+      for (size_t i = g * n; i < (g + 1) * n; ++i) w[i] = x[i] / sum;
+  }
   return w;
+}
+
+std::vector<std::vector<double>> rows_of(const std::vector<double>& w, size_t groups) {
+  const size_t n = w.size() / groups;
+  std::vector<std::vector<double>> rows;
+  for (size_t g = 0; g < groups; ++g)
+    rows.emplace_back(w.begin() + static_cast<ptrdiff_t>(g * n), w.begin() + static_cast<ptrdiff_t>((g + 1) * n));
+  return rows;
 }
 
 double mean_abs(const std::vector<double>& w) {
@@ -60,8 +74,9 @@ double objective(unsigned n, const double* x, double* /*gradient*/, void* data) 
   auto& s = *static_cast<SearchState*>(data);
   try {
     ChoiceStep step;
-    step.weights = weights_of(std::vector<double>(x, x + n), s.settings.simplex);
-    step.loss = s.loss(step.weights);
+    const size_t groups = s.trace.layer_groups;
+    step.weights = weights_of(std::vector<double>(x, x + n), groups, s.settings.simplex);
+    step.loss = s.loss(rows_of(step.weights, groups));
     step.objective = step.loss.train + s.settings.l1 * mean_abs(step.weights);
     s.trace.steps.push_back(step);
     if (step.objective < s.trace.steps[s.trace.best].objective) s.trace.best = s.trace.steps.size() - 1;
@@ -94,7 +109,8 @@ WeightChoiceTrace search_weights(MergedModelLoss& loss, size_t candidates, const
   const nlopt_algorithm algorithm = algorithm_of(settings.algorithm);
   SearchState state{loss, settings, on_step, {}, nullptr, nullptr};
   state.trace.how = "search (" + settings.algorithm + ")";
-  const auto n = static_cast<unsigned>(candidates);
+  state.trace.layer_groups = static_cast<size_t>(settings.layer_groups);
+  const auto n = static_cast<unsigned>(candidates * state.trace.layer_groups);
   // NLopt's own generator: the one mutable global here, seeded for each search.
   nlopt_srand(settings.seed);
   state.opt = nlopt_create(algorithm, n);
@@ -105,7 +121,7 @@ WeightChoiceTrace search_weights(MergedModelLoss& loss, size_t candidates, const
   nlopt_set_min_objective(state.opt, objective, &state);
   nlopt_set_maxeval(state.opt, settings.budget);
   // From the uniform recipe, moved into the bounds.
-  std::vector<double> x(n, std::clamp(1.0 / n, settings.lower, settings.upper));
+  std::vector<double> x(n, std::clamp(1.0 / static_cast<double>(candidates), settings.lower, settings.upper));
   double best = 0;
   const nlopt_result r = nlopt_optimize(state.opt, x.data(), &best);
   nlopt_destroy(state.opt);

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "fixture_models.hpp"
@@ -104,6 +105,48 @@ TEST(SearchMpi, FindsTheMixtureTheExamplesCameFromAndBeatsSoftmaxHeldOut) {
               tensor_bytes(dir.path / "search1/model.safetensors"));
 }
 
+// Weights per layer group: the merge runs as linear with one slice per
+// group, which is what the search's mixture evaluated (the written model's
+// loss is the chosen one), and its recipe replays to the same tensors.
+TEST(SearchMpi, LayerGroupsMergeAsSlicesWithTheLossTheSearchSaw) {
+  Dir dir;
+  const json r = merge_at_one_and_two_ranks(dir, "groups", "search", "search: {budget: 80, layer_groups: 2}\n");
+  const json& choice = r["fewshot"]["choice"];
+  EXPECT_EQ(choice["layer_groups"], 2);
+  EXPECT_EQ(choice["layer_ranges"], json::parse("[[0, 1], [1, 2]]"));
+  const json& best = choice["steps"][choice["chosen_step"].get<size_t>()];
+  ASSERT_EQ(best["weights"].size(), 6u);
+  for (size_t g = 0; g < 2; ++g) {
+    double sum = 0;
+    for (size_t i = 0; i < 3; ++i) sum += best["weights"][g * 3 + i].get<double>();
+    EXPECT_NEAR(sum, 1.0, 1e-12) << "group " << g;
+    EXPECT_NEAR(best["weights"][g * 3].get<double>(), 0.6, 0.1) << "group " << g;
+  }
+  EXPECT_LT(best["held_out_loss"].get<double>(), choice["softmax_weights_merged"]["held_out_loss"].get<double>());
+
+  // The written model scores what the search saw.
+  write_file(dir.path / "eval.yaml", "merge_method: lm_cocktail\nmodels:\n  - model: " +
+                                         (dir.path / "groups1").string() + "\nexamples: " +
+                                         (kFixtures / "examples/synthetic_mixture.jsonl").string() +
+                                         "\nbatch_size: 4\nheld_out: 0.25\n");
+  const RunResult e = run_mpi(1, {"eval", (dir.path / "eval.yaml").string()});
+  ASSERT_EQ(e.status, 0) << e.output;
+  const std::string line = e.output.substr(e.output.find("groups1 "));
+  double loss = 0, weight = 0, held = 0;
+  ASSERT_EQ(std::sscanf(line.c_str(), "groups1 %lf %lf %lf", &loss, &weight, &held), 3) << e.output;
+  EXPECT_NEAR(loss, best["loss"].get<double>(), 1e-6);
+  EXPECT_NEAR(held, best["held_out_loss"].get<double>(), 1e-6);
+
+  std::string text = read_file(dir.path / "groups1/cocktail_recipe.yaml");
+  const std::string out = (dir.path / "groups1").string();
+  text.replace(text.find("output: " + out), out.size() + 8, "output: " + (dir.path / "replayed").string());
+  write_file(dir.path / "replay.yaml", text);
+  const RunResult replay = run_mpi(2, {(dir.path / "replay.yaml").string()});
+  ASSERT_EQ(replay.status, 0) << replay.output;
+  EXPECT_TRUE(tensor_bytes(dir.path / "replayed/model.safetensors") ==
+              tensor_bytes(dir.path / "groups1/model.safetensors"));
+}
+
 TEST(SearchMpi, GreedySoupPicksTheTwoModelsOfTheMixture) {
   Dir dir;
   const json r = merge_at_one_and_two_ranks(dir, "soup", "greedy_soup");
@@ -122,6 +165,7 @@ TEST(SearchMpi, BadSettingsNameTheKeyOnEveryRank) {
       {"search: {bounds: [1.5, 2]}\n", "key 'search.bounds': no weights on the simplex"},
       {"search: {algorithm: cmaes}\n", "key 'search.algorithm': must be one of cobyla, bobyqa"},
       {"cache: 1KB\n", "key 'cache': 1000 bytes hold less than one layer of the 3 candidates"},
+      {"search: {layer_groups: 3}\n", "key 'search.layer_groups': 3 groups of the candidates' 2 layers"},
   };
   for (const auto& [extra, message] : cases) {
     std::string text = job("search", out, extra);
