@@ -351,6 +351,7 @@ void load_and_weigh(Comm& comm, const CliArgs& args, PreparedJob& p, std::ostrea
   if (!p.lock.warning().empty()) log << "cocktail: warning: " << p.lock.warning() << std::endl;
   place(comm, p, args.emulate_gpu, log);
   if (!p.job.fewshot) return;
+  collective_step(comm, [&] { check_weight_choice(p.job, p.models); });
   // Scoring streams every candidate's weights once: minutes on large models.
   if (comm.rank() == 0)
     log << "cocktail: scoring " << p.job.candidates().size() << " candidates on few-shot examples with "
@@ -361,8 +362,9 @@ void load_and_weigh(Comm& comm, const CliArgs& args, PreparedJob& p, std::ostrea
   if (p.job.fewshot->weights != WeightChoice::Softmax && comm.rank() == 0)
     log << "cocktail: choosing the weights by evaluating merged models ("
         << (p.job.fewshot->weights == WeightChoice::Search ? "search" : "greedy soup") << ")" << std::endl;
+  // A line per merged model evaluated, unless progress is off.
   choose_weights(nccl ? *nccl : comm, p.job, p.models, p.placement.gpu, *p.fewshot,
-                 comm.rank() == 0 ? &log : nullptr);
+                 comm.rank() == 0 && p.job.progress_interval > 0 ? &log : nullptr);
   if (comm.rank() == 0) print_fewshot(log, p.job, *p.fewshot);
 }
 

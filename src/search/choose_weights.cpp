@@ -7,7 +7,6 @@
 #include <sstream>
 
 #include "core/error.hpp"
-#include "dist/collective_step.hpp"
 #include "model/mixture_source.hpp"
 #include "search/merged_loss.hpp"
 #include "search/weight_choice.hpp"
@@ -37,6 +36,27 @@ uint64_t largest_layer_bytes(const Checkpoint& ckpt) {
 
 }  // namespace
 
+void check_weight_choice(const Job& job, const std::vector<Checkpoint>& models) {
+  if (!job.fewshot || job.fewshot->weights == WeightChoice::Softmax) return;
+  const FewShot& cfg = *job.fewshot;
+  const std::vector<size_t> candidates = job.candidates();
+  const uint64_t layer = largest_layer_bytes(models[candidates.front()]) * candidates.size();
+  for (const auto& [key, bytes] : {std::pair{"cache", cfg.cache_bytes}, std::pair{"gpu_cache", cfg.gpu_cache_bytes}})
+    if (bytes > 0 && bytes < layer)
+      throw Error(job.config_path.string() + ": key '" + key + "': " + std::to_string(bytes) +
+                  " bytes hold less than one layer of the " + std::to_string(candidates.size()) +
+                  " candidates (" + std::to_string(layer) + " bytes as float32); give at least that, or 0 "
+                  "to re-read them for every evaluation");
+  const int groups = cfg.weights == WeightChoice::Search ? cfg.search.layer_groups : 1;
+  const int64_t layers = decoder_layer_count(models[candidates.front()]);
+  if (groups > 1 && layers == 0)
+    throw Error(job.config_path.string() + ": key 'search.layer_groups': weights per layer group need a "
+                "decoder (model.layers.N tensors); these candidates have none");
+  if (groups > layers && groups > 1)
+    throw Error(job.config_path.string() + ": key 'search.layer_groups': " + std::to_string(groups) +
+                " groups of the candidates' " + std::to_string(layers) + " layers");
+}
+
 void choose_weights(Comm& comm, const Job& job, const std::vector<Checkpoint>& models, int gpu,
                     FewShotResult& fewshot, std::ostream* progress) {
   const FewShot& cfg = *job.fewshot;
@@ -44,23 +64,6 @@ void choose_weights(Comm& comm, const Job& job, const std::vector<Checkpoint>& m
   const torch::Device device = fewshot_forward_on_gpu(gpu)
                                    ? torch::Device(torch::kCUDA, static_cast<torch::DeviceIndex>(gpu))
                                    : torch::Device(torch::kCPU);
-  collective_step(comm, [&] {
-    const uint64_t layer = largest_layer_bytes(models[fewshot.candidates.front()]) * fewshot.candidates.size();
-    for (const auto& [key, bytes] : {std::pair{"cache", cfg.cache_bytes}, std::pair{"gpu_cache", cfg.gpu_cache_bytes}})
-      if (bytes > 0 && bytes < layer)
-        throw Error(job.config_path.string() + ": key '" + key + "': " + std::to_string(bytes) +
-                    " bytes hold less than one layer of the " + std::to_string(fewshot.candidates.size()) +
-                    " candidates (" + std::to_string(layer) + " bytes as float32); give at least that, or 0 "
-                    "to re-read them for every evaluation");
-    const int groups = cfg.weights == WeightChoice::Search ? cfg.search.layer_groups : 1;
-    const int64_t layers = decoder_layer_count(models[fewshot.candidates.front()]);
-    if (groups > 1 && layers == 0)
-      throw Error(job.config_path.string() + ": key 'search.layer_groups': weights per layer group need a "
-                  "decoder (model.layers.N tensors); these candidates have none");
-    if (groups > layers && groups > 1)
-      throw Error(job.config_path.string() + ": key 'search.layer_groups': " + std::to_string(groups) +
-                  " groups of the candidates' " + std::to_string(layers) + " layers");
-  });
   MergedModelLoss merged(comm, *fewshot.task, models, fewshot.candidates, cfg, device);
   const auto start = std::chrono::steady_clock::now();
   const size_t total = cfg.weights == WeightChoice::Search ? static_cast<size_t>(cfg.search.budget)

@@ -13,6 +13,11 @@
 
 namespace cocktail {
 
+// The settings that depend on the candidates' layers (a cache below one
+// layer of every candidate, more layer groups than layers), checked from the
+// headers before anything is scored; throws cocktail::Error naming the key.
+void check_weight_choice(const Job& job, const std::vector<Checkpoint>& models);
+
 // Collective; fills fewshot.choice and fewshot.weights, adds the bytes and
 // time the evaluations took. Rank 0 prints a progress line per evaluation to
 // `progress` when it is given. Nothing to do for weights: softmax.
