@@ -72,6 +72,18 @@ json merge_at_one_and_two_ranks(const Dir& dir, const std::string& name, const s
   return report(dir.path / (name + "1"));
 }
 
+// The cocktail_recipe.yaml written into `out` merges the same tensors,
+// without evaluating anything, into another folder.
+void expect_recipe_replays(const Dir& dir, const std::string& out) {
+  std::string text = read_file(dir.path / out / "cocktail_recipe.yaml");
+  const std::string from = "output: " + (dir.path / out).string();
+  text.replace(text.find(from), from.size(), "output: " + (dir.path / "replayed").string());
+  write_file(dir.path / "replay.yaml", text);
+  const RunResult replay = run_mpi(2, {(dir.path / "replay.yaml").string()});
+  ASSERT_EQ(replay.status, 0) << replay.output;
+  EXPECT_TRUE(tensor_bytes(dir.path / "replayed/model.safetensors") == tensor_bytes(dir.path / out / "model.safetensors"));
+}
+
 }  // namespace
 
 TEST(SearchMpi, FindsTheMixtureTheExamplesCameFromAndBeatsSoftmaxHeldOut) {
@@ -92,17 +104,7 @@ TEST(SearchMpi, FindsTheMixtureTheExamplesCameFromAndBeatsSoftmaxHeldOut) {
   EXPECT_LT(best["held_out_loss"].get<double>(), choice["softmax_weights_merged"]["held_out_loss"].get<double>());
   EXPECT_LT(best["loss"].get<double>(), choice["softmax_weights_merged"]["loss"].get<double>());
   EXPECT_EQ(r["fewshot"]["held_out_batches"], 2);
-
-  // The written recipe merges the same bytes without evaluating anything.
-  const fs::path recipe = dir.path / "search1/cocktail_recipe.yaml";
-  std::string text = read_file(recipe);
-  const std::string out = (dir.path / "search1").string();
-  text.replace(text.find("output: " + out), out.size() + 8, "output: " + (dir.path / "replayed").string());
-  write_file(dir.path / "replay.yaml", text);
-  const RunResult replay = run_mpi(2, {(dir.path / "replay.yaml").string()});
-  ASSERT_EQ(replay.status, 0) << replay.output;
-  EXPECT_TRUE(tensor_bytes(dir.path / "replayed/model.safetensors") ==
-              tensor_bytes(dir.path / "search1/model.safetensors"));
+  expect_recipe_replays(dir, "search1");
 }
 
 // Weights per layer group: the merge runs as linear with one slice per
@@ -136,15 +138,7 @@ TEST(SearchMpi, LayerGroupsMergeAsSlicesWithTheLossTheSearchSaw) {
   ASSERT_EQ(std::sscanf(line.c_str(), "groups1 %lf %lf %lf", &loss, &weight, &held), 3) << e.output;
   EXPECT_NEAR(loss, best["loss"].get<double>(), 1e-6);
   EXPECT_NEAR(held, best["held_out_loss"].get<double>(), 1e-6);
-
-  std::string text = read_file(dir.path / "groups1/cocktail_recipe.yaml");
-  const std::string out = (dir.path / "groups1").string();
-  text.replace(text.find("output: " + out), out.size() + 8, "output: " + (dir.path / "replayed").string());
-  write_file(dir.path / "replay.yaml", text);
-  const RunResult replay = run_mpi(2, {(dir.path / "replay.yaml").string()});
-  ASSERT_EQ(replay.status, 0) << replay.output;
-  EXPECT_TRUE(tensor_bytes(dir.path / "replayed/model.safetensors") ==
-              tensor_bytes(dir.path / "groups1/model.safetensors"));
+  expect_recipe_replays(dir, "groups1");
 }
 
 TEST(SearchMpi, GreedySoupPicksTheTwoModelsOfTheMixture) {
