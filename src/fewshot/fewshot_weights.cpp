@@ -27,6 +27,11 @@ void use_one_blas_thread() {
 
 bool fewshot_forward_on_gpu(int gpu) { return gpu >= 0 && torch::cuda::is_available(); }
 
+torch::Device fewshot_device(int gpu) {
+  return fewshot_forward_on_gpu(gpu) ? torch::Device(torch::kCUDA, static_cast<torch::DeviceIndex>(gpu))
+                                     : torch::Device(torch::kCPU);
+}
+
 FewShotResult compute_fewshot_weights(Comm& comm, const Job& job,
                                       const std::vector<Checkpoint>& models, int threads, int gpu) {
   torch::set_num_threads(threads);
@@ -41,9 +46,7 @@ FewShotResult compute_fewshot_weights(Comm& comm, const Job& job,
   result.batches = task->batches();
   result.skipped = task->skipped();
 
-  const torch::Device device = fewshot_forward_on_gpu(gpu)
-                                   ? torch::Device(torch::kCUDA, static_cast<torch::DeviceIndex>(gpu))
-                                   : torch::Device(torch::kCPU);
+  const torch::Device device = fewshot_device(gpu);
   result.device = device.str();
 
   const size_t candidates = result.candidates.size();

@@ -40,6 +40,8 @@ struct FewShotResult {
 // when this libtorch was built with CUDA. Debian's is CPU-only; on clusters
 // users build against their PyTorch's libtorch.
 bool fewshot_forward_on_gpu(int gpu);
+// The device the forward runs on: cuda:gpu when fewshot_forward_on_gpu(gpu), else the CPU.
+torch::Device fewshot_device(int gpu);
 
 // Collective. On any rank's failure every rank throws JobFailed. The forward
 // runs libtorch on `gpu` when fewshot_forward_on_gpu(gpu), else on the CPU

@@ -61,10 +61,8 @@ void choose_weights(Comm& comm, const Job& job, const std::vector<Checkpoint>& m
                     FewShotResult& fewshot, std::ostream* progress) {
   const FewShot& cfg = *job.fewshot;
   if (cfg.weights == WeightChoice::Softmax) return;
-  const torch::Device device = fewshot_forward_on_gpu(gpu)
-                                   ? torch::Device(torch::kCUDA, static_cast<torch::DeviceIndex>(gpu))
-                                   : torch::Device(torch::kCPU);
-  MergedModelLoss merged(comm, *fewshot.task, models, fewshot.candidates, cfg, device);
+  const torch::Device device = fewshot_device(gpu);
+  MergedModelLoss merged(comm, *fewshot.task, models, fewshot.candidates, fewshot.split, cfg, device);
   const auto start = std::chrono::steady_clock::now();
   const size_t total = cfg.weights == WeightChoice::Search ? static_cast<size_t>(cfg.search.budget)
                                                            : fewshot.candidates.size();

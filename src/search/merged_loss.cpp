@@ -17,12 +17,13 @@ std::vector<const Checkpoint*> pointers(const std::vector<Checkpoint>& models, c
 }  // namespace
 
 MergedModelLoss::MergedModelLoss(Comm& comm, const FewShotTask& task, const std::vector<Checkpoint>& models,
-                                 const std::vector<size_t>& candidates, const FewShot& cfg, torch::Device device)
+                                 const std::vector<size_t>& candidates, BatchSplit split, const FewShot& cfg,
+                                 torch::Device device)
     : comm_(comm),
       task_(task),
       // The GPU tier only where the forward runs on a GPU.
       source_(pointers(models, candidates), cfg.cache_bytes, device.is_cuda() ? cfg.gpu_cache_bytes : 0),
-      split_(BatchSplit::of(task.batches(), cfg.held_out)),
+      split_(split),
       reduction_(cfg.reduction),
       device_(device),
       layers_(decoder_layer_count(models[candidates.front()])) {}

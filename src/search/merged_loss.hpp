@@ -21,9 +21,11 @@ namespace cocktail {
 
 class MergedModelLoss {
  public:
-  // `candidates`: indices into `models`, in the order weights are given.
+  // `candidates`: indices into `models`, in the order weights are given;
+  // `split`: the task's batches that choose and those held out.
   MergedModelLoss(Comm& comm, const FewShotTask& task, const std::vector<Checkpoint>& models,
-                  const std::vector<size_t>& candidates, const FewShot& cfg, torch::Device device);
+                  const std::vector<size_t>& candidates, BatchSplit split, const FewShot& cfg,
+                  torch::Device device);
 
   // Collective. On any rank's failure every rank throws JobFailed.
   MergedLoss operator()(const std::vector<double>& weights) {
@@ -36,7 +38,6 @@ class MergedModelLoss {
 
   BatchSplit split() const { return split_; }
   uint64_t bytes_read() const { return bytes_read_; }  // this rank's, all evaluations
-  uint64_t cached_bytes() const { return source_.cached_bytes(); }
 
  private:
   Comm& comm_;
