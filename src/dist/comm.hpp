@@ -1,6 +1,7 @@
 #pragma once
 // The communicator every distributed step receives. Small on purpose: the
-// merge only needs identity, reductions and a broadcast. An NCCL
+// merge only needs identity, reductions and a broadcast; the pipeline stages
+// of a weight search pass hidden states from rank to rank. An NCCL
 // implementation for device-resident data plugs in behind the same calls.
 #include <cstdint>
 #include <memory>
@@ -35,6 +36,11 @@ class Comm {
   // Integers (histograms, exact sums): the same result in any reduction order.
   virtual void allreduce_sum(std::span<uint64_t> values) = 0;
   virtual void broadcast(std::string& bytes, int root) = 0;
+  // Point to point, host memory, blocking until the other side has it. Both
+  // ranks must reach the call: use them between collective steps, never
+  // inside one, or a rank that failed would leave its partner waiting.
+  virtual void send(std::span<const float> values, int to) = 0;
+  virtual void receive(std::span<float> values, int from) = 0;
 
   // Collective.
   virtual std::unique_ptr<FailureFlag> make_failure_flag() = 0;

@@ -1,5 +1,6 @@
 #include "dist/mpi_comm.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -34,6 +35,23 @@ void MpiComm::broadcast(std::string& bytes, int root) {
   MPI_Bcast(&n, 1, MPI_UINT64_T, root, comm_);
   bytes.resize(n);
   MPI_Bcast(bytes.data(), static_cast<int>(n), MPI_CHAR, root, comm_);
+}
+
+// MPI counts are ints: a hidden state of more than 2^31 floats goes in parts.
+constexpr size_t kMessageFloats = size_t{1} << 30;
+
+void MpiComm::send(std::span<const float> values, int to) {
+  for (size_t at = 0; at < values.size(); at += kMessageFloats) {
+    const size_t n = std::min(kMessageFloats, values.size() - at);
+    MPI_Send(values.data() + at, static_cast<int>(n), MPI_FLOAT, to, 0, comm_);
+  }
+}
+
+void MpiComm::receive(std::span<float> values, int from) {
+  for (size_t at = 0; at < values.size(); at += kMessageFloats) {
+    const size_t n = std::min(kMessageFloats, values.size() - at);
+    MPI_Recv(values.data() + at, static_cast<int>(n), MPI_FLOAT, from, 0, comm_, MPI_STATUS_IGNORE);
+  }
 }
 
 namespace {

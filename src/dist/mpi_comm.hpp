@@ -21,6 +21,8 @@ class MpiComm : public Comm {
   void allreduce_max(std::span<double> values) override;
   void allreduce_sum(std::span<uint64_t> values) override;
   void broadcast(std::string& bytes, int root) override;
+  void send(std::span<const float> values, int to) override;
+  void receive(std::span<float> values, int from) override;
   std::unique_ptr<FailureFlag> make_failure_flag() override;
 
  private:

@@ -36,6 +36,9 @@ class NcclComm : public Comm {
   void allreduce_max(std::span<double> values) override;
   void allreduce_sum(std::span<uint64_t> values) override;
   void broadcast(std::string& bytes, int root) override { host_.broadcast(bytes, root); }
+  // Host memory, through the host communicator.
+  void send(std::span<const float> values, int to) override { host_.send(values, to); }
+  void receive(std::span<float> values, int from) override { host_.receive(values, from); }
   std::unique_ptr<FailureFlag> make_failure_flag() override { return host_.make_failure_flag(); }
 
  private:

@@ -22,19 +22,29 @@ DecoderBatch to_decoder_batch(const std::vector<ScoredSequence>& rows, int64_t p
   return {ids, ids.ne(pad_id).to(torch::kInt64), labels};
 }
 
-std::vector<BatchPartial> decoder_partials(WeightSource& weights,
-                                           const std::vector<std::vector<ScoredSequence>>& batches,
-                                           int64_t pad_id, torch::Device device,
-                                           uint64_t& bytes_read) {
+std::vector<BatchPartial> decoder_stage_partials(WeightSource& weights,
+                                                 const std::vector<std::vector<ScoredSequence>>& batches,
+                                                 int64_t pad_id, DecoderLayers layers,
+                                                 std::vector<torch::Tensor>& hidden, torch::Device device,
+                                                 uint64_t& bytes_read) {
   const DecoderConfig config = read_decoder_config(weights.layout().folder() / "config.json");
   std::vector<DecoderBatch> tensors;
   for (const auto& b : batches) tensors.push_back(to_decoder_batch(b, pad_id));
   ForwardStats stats;
   std::vector<BatchPartial> out;
-  for (const BatchLoss& l : decoder_batch_losses(weights, config, tensors, device, &stats))
+  for (const BatchLoss& l : decoder_stage(weights, config, tensors, device, layers, hidden, &stats))
     out.push_back({l.loss_sum, static_cast<double>(l.tokens)});
   bytes_read += stats.bytes_read;
   return out;
+}
+
+std::vector<BatchPartial> decoder_partials(WeightSource& weights,
+                                           const std::vector<std::vector<ScoredSequence>>& batches,
+                                           int64_t pad_id, torch::Device device,
+                                           uint64_t& bytes_read) {
+  const int64_t layers = read_decoder_config(weights.layout().folder() / "config.json").num_layers;
+  std::vector<torch::Tensor> hidden;
+  return decoder_stage_partials(weights, batches, pad_id, {0, layers, true}, hidden, device, bytes_read);
 }
 
 }  // namespace cocktail

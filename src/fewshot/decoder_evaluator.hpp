@@ -20,4 +20,13 @@ std::vector<BatchPartial> decoder_partials(WeightSource& weights,
                                            int64_t pad_id, torch::Device device,
                                            uint64_t& bytes_read);
 
+// Layers [layers.begin, layers.end) of the batches (decoder_stage): the
+// partials when the run ends with the last layer, else none and the hidden
+// states in `hidden`.
+std::vector<BatchPartial> decoder_stage_partials(WeightSource& weights,
+                                                 const std::vector<std::vector<ScoredSequence>>& batches,
+                                                 int64_t pad_id, DecoderLayers layers,
+                                                 std::vector<torch::Tensor>& hidden, torch::Device device,
+                                                 uint64_t& bytes_read);
+
 }  // namespace cocktail

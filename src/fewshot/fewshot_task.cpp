@@ -103,4 +103,20 @@ std::vector<BatchPartial> FewShotTask::evaluate(WeightSource& weights, size_t fi
   return decoder_partials(weights, run(decoder_), pad_id_, device, bytes_read);
 }
 
+std::vector<BatchPartial> FewShotTask::evaluate_stage(WeightSource& weights, DecoderLayers layers,
+                                                     std::vector<torch::Tensor>& hidden, torch::Device device,
+                                                     uint64_t& bytes_read) const {
+  if (decoder_.empty()) throw Error("internal: pipeline stages of a model that is not a decoder");
+  return decoder_stage_partials(weights, decoder_, pad_id_, layers, hidden, device, bytes_read);
+}
+
+std::vector<std::vector<int64_t>> FewShotTask::hidden_shapes(int64_t hidden_size) const {
+  std::vector<std::vector<int64_t>> shapes;
+  for (const auto& rows : decoder_) {
+    const torch::Tensor ids = to_decoder_batch(rows, pad_id_).input_ids;
+    shapes.push_back({ids.size(0), ids.size(1), hidden_size});
+  }
+  return shapes;
+}
+
 }  // namespace cocktail

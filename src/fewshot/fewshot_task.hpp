@@ -15,6 +15,7 @@
 #include "fewshot/seq2seq_sequences.hpp"
 #include "fewshot/weights.hpp"
 #include "io/checkpoint.hpp"
+#include "model/decoder_forward.hpp"
 #include "model/weight_source.hpp"
 
 namespace cocktail {
@@ -35,6 +36,16 @@ class FewShotTask {
   // bytes read to `bytes_read`.
   std::vector<BatchPartial> evaluate(WeightSource& weights, size_t first, size_t count, torch::Device device,
                                      uint64_t& bytes_read) const;
+
+  // Decoders only: one pipeline stage, layers [layers.begin, layers.end) of
+  // every batch (decoder_stage). Partials of every batch when the stage ends
+  // with the last layer, else none and the hidden states in `hidden`.
+  bool is_decoder() const { return !decoder_.empty(); }
+  std::vector<BatchPartial> evaluate_stage(WeightSource& weights, DecoderLayers layers,
+                                           std::vector<torch::Tensor>& hidden, torch::Device device,
+                                           uint64_t& bytes_read) const;
+  // The shape of each batch's hidden states between two stages.
+  std::vector<std::vector<int64_t>> hidden_shapes(int64_t hidden_size) const;
 
  private:
   // Exactly one is filled, by the candidates' kind.

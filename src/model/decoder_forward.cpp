@@ -79,55 +79,71 @@ std::vector<int64_t> used_ids(const std::vector<DeviceBatch>& batches) {
 
 }  // namespace
 
-std::vector<BatchLoss> decoder_batch_losses(WeightSource& weights, const DecoderConfig& cfg,
-                                            const std::vector<DecoderBatch>& batches,
-                                            torch::Device device, ForwardStats* stats) {
+std::vector<BatchLoss> decoder_stage(WeightSource& weights, const DecoderConfig& cfg,
+                                     const std::vector<DecoderBatch>& batches, torch::Device device,
+                                     DecoderLayers layers, std::vector<torch::Tensor>& hidden, ForwardStats* stats) {
   const Checkpoint& ckpt = weights.layout();
   torch::NoGradGuard no_grad;
+  if (layers.begin < 0 || layers.begin > layers.end || layers.end > cfg.num_layers || (layers.first && layers.begin > 0))
+    throw Error("internal: decoder layers [" + std::to_string(layers.begin) + ", " + std::to_string(layers.end) +
+                ") of " + std::to_string(cfg.num_layers));
+  const bool first = layers.first, last = layers.end == cfg.num_layers;
   check_decoder_tensors(ckpt, cfg);
   const std::vector<DeviceBatch> inputs = prepare(batches, cfg.vocab_size, device);
+  if (!first && hidden.size() != inputs.size())
+    throw Error("internal: " + std::to_string(hidden.size()) + " hidden states for " +
+                std::to_string(inputs.size()) + " batches");
   WeightStream stream(weights, device);
   // Vocabulary slices no larger than a layer keep the weight peak at one layer.
   const int64_t layer_bytes = layer_float_bytes(cfg);
   const int64_t slice_rows = std::max<int64_t>(1, layer_bytes / (cfg.hidden_size * 4));
 
-  std::vector<torch::Tensor> ids;
-  for (const DeviceBatch& b : inputs) ids.push_back(b.input_ids);
-  // Untied, the embedding is read whole, once. Tied, it is read whole at the
-  // end for the output, so the lookup reads only the rows it needs rather
-  // than holding the matrix through every layer.
-  const std::vector<RowRange> lookup = cfg.tie_word_embeddings
-                                           ? id_runs(used_ids(inputs), slice_rows)
-                                           : row_slices(cfg.vocab_size, slice_rows);
-  std::vector<torch::Tensor> hidden =
-      embed_batches(stream, kEmbedding, ids, lookup, cfg.hidden_size, device);
-  if (cfg.embed_scale != 1.0) {
-    // gemma2: sqrt(hidden_size) in the embedding's dtype (float32 here), as transformers.
-    const float scale = static_cast<float>(cfg.embed_scale);
-    for (torch::Tensor& h : hidden) h = h * scale;
+  if (first) {
+    std::vector<torch::Tensor> ids;
+    for (const DeviceBatch& b : inputs) ids.push_back(b.input_ids);
+    // Untied, the embedding is read whole, once. Tied, it is read whole at the
+    // end for the output, so the lookup reads only the rows it needs rather
+    // than holding the matrix through every layer.
+    const std::vector<RowRange> lookup = cfg.tie_word_embeddings
+                                             ? id_runs(used_ids(inputs), slice_rows)
+                                             : row_slices(cfg.vocab_size, slice_rows);
+    hidden = embed_batches(stream, kEmbedding, ids, lookup, cfg.hidden_size, device);
+    if (cfg.embed_scale != 1.0) {
+      // gemma2: sqrt(hidden_size) in the embedding's dtype (float32 here), as transformers.
+      const float scale = static_cast<float>(cfg.embed_scale);
+      for (torch::Tensor& h : hidden) h = h * scale;
+    }
+  } else {
+    for (torch::Tensor& h : hidden) h = h.to(device);
   }
 
-  // Positions, hence RoPE tables and masks, are the same in every layer.
-  std::vector<RopeTables> rope, sliding_rope;
-  std::vector<torch::Tensor> full_mask, window_mask;
-  DecoderConfig sliding_cfg = cfg;
-  if (cfg.sliding_rope) sliding_cfg.rope = *cfg.sliding_rope;
-  for (const DeviceBatch& b : inputs) {
-    rope.push_back(rope_tables(cfg, b.input_ids.size(1), device));
-    if (cfg.sliding_rope) sliding_rope.push_back(rope_tables(sliding_cfg, b.input_ids.size(1), device));
-    full_mask.push_back(attention_allowed(b.attention_mask, std::nullopt));
-    window_mask.push_back(cfg.sliding_window ? attention_allowed(b.attention_mask, cfg.sliding_window)
-                                             : torch::Tensor());
-  }
-  for (int64_t l = 0; l < cfg.num_layers; ++l) {
-    {
-      const LayerWeights w = load_layer(stream, cfg, l);
-      const bool sliding = cfg.layer_sliding[static_cast<size_t>(l)];
-      const std::vector<RopeTables>& tables = sliding && cfg.sliding_rope ? sliding_rope : rope;
-      for (size_t b = 0; b < inputs.size(); ++b)
-        hidden[b] = decoder_layer(hidden[b], w, cfg, tables[b], sliding ? window_mask[b] : full_mask[b]);
+  if (layers.begin < layers.end) {
+    // Positions, hence RoPE tables and masks, are the same in every layer.
+    std::vector<RopeTables> rope, sliding_rope;
+    std::vector<torch::Tensor> full_mask, window_mask;
+    DecoderConfig sliding_cfg = cfg;
+    if (cfg.sliding_rope) sliding_cfg.rope = *cfg.sliding_rope;
+    for (const DeviceBatch& b : inputs) {
+      rope.push_back(rope_tables(cfg, b.input_ids.size(1), device));
+      if (cfg.sliding_rope) sliding_rope.push_back(rope_tables(sliding_cfg, b.input_ids.size(1), device));
+      full_mask.push_back(attention_allowed(b.attention_mask, std::nullopt));
+      window_mask.push_back(cfg.sliding_window ? attention_allowed(b.attention_mask, cfg.sliding_window)
+                                               : torch::Tensor());
     }
-    stream.release();
+    for (int64_t l = layers.begin; l < layers.end; ++l) {
+      {
+        const LayerWeights w = load_layer(stream, cfg, l);
+        const bool sliding = cfg.layer_sliding[static_cast<size_t>(l)];
+        const std::vector<RopeTables>& tables = sliding && cfg.sliding_rope ? sliding_rope : rope;
+        for (size_t b = 0; b < inputs.size(); ++b)
+          hidden[b] = decoder_layer(hidden[b], w, cfg, tables[b], sliding ? window_mask[b] : full_mask[b]);
+      }
+      stream.release();
+    }
+  }
+  if (!last) {
+    stream.report(layer_bytes, stats);
+    return {};
   }
 
   std::vector<ScoredTokens> scored;
@@ -142,6 +158,13 @@ std::vector<BatchLoss> decoder_batch_losses(WeightSource& weights, const Decoder
                                                 row_slices(cfg.vocab_size, slice_rows), cfg.final_softcap);
   stream.report(layer_bytes, stats);
   return losses;
+}
+
+std::vector<BatchLoss> decoder_batch_losses(WeightSource& weights, const DecoderConfig& cfg,
+                                            const std::vector<DecoderBatch>& batches,
+                                            torch::Device device, ForwardStats* stats) {
+  std::vector<torch::Tensor> hidden;
+  return decoder_stage(weights, cfg, batches, device, {0, cfg.num_layers, true}, hidden, stats);
 }
 
 }  // namespace cocktail

@@ -37,6 +37,28 @@ struct BatchLoss {
 std::vector<BatchLoss> decoder_batch_losses(WeightSource& weights, const DecoderConfig& cfg,
                                             const std::vector<DecoderBatch>& batches,
                                             torch::Device device, ForwardStats* stats = nullptr);
+// A contiguous run of a decoder's layers: one stage of a pipeline across
+// ranks, each holding only its layers' weights.
+struct DecoderLayers {
+  int64_t begin = 0, end = 0;
+  // The first stage embeds; with more stages than layers, later ones may
+  // begin at layer 0 too (with nothing before them but the embedding).
+  bool first = true;
+};
+
+// Layers [layers.begin, layers.end) of every batch, streamed as above. The
+// first stage embeds the batches into `hidden`; a later one takes
+// the [B, T, hidden_size] float32 states that left layer begin - 1 in
+// `hidden` (on any device). Returns the losses and clears `hidden` when the
+// run ends with the last layer (norm and output included); else leaves the
+// states leaving layer end - 1 in `hidden` and returns nothing. Every batch
+// runs alone through the same operations, so a forward cut into stages
+// gives the same bits as one run of every layer.
+std::vector<BatchLoss> decoder_stage(WeightSource& weights, const DecoderConfig& cfg,
+                                     const std::vector<DecoderBatch>& batches, torch::Device device,
+                                     DecoderLayers layers, std::vector<torch::Tensor>& hidden,
+                                     ForwardStats* stats = nullptr);
+
 // The same, reading a checkpoint as stored.
 inline std::vector<BatchLoss> decoder_batch_losses(const Checkpoint& ckpt, const DecoderConfig& cfg,
                                             const std::vector<DecoderBatch>& batches,

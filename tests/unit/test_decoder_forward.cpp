@@ -121,6 +121,27 @@ TEST_P(FixtureModel, LossesMatchTransformersAndWeightsStreamOnce) {
                   kRelTol * std::abs(want["loss"].get<double>()))
           << "batch " << i;
     }
+    // The same forward cut into pipeline stages (an embedding-only first
+    // stage, then one stage per layer, the hidden states through host
+    // memory as between ranks): the same bits, each byte read once.
+    std::vector<torch::Tensor> hidden;
+    uint64_t staged_read = 0;
+    std::vector<BatchLoss> staged;
+    CheckpointSource source(ckpt);
+    for (int64_t l = -1; l < cfg.num_layers; ++l) {
+      ForwardStats part;
+      staged = decoder_stage(source, cfg, batches, torch::kCPU, {std::max<int64_t>(l, 0), l + 1, l < 0}, hidden, &part);
+      for (torch::Tensor& h : hidden) h = h.clone();
+      staged_read += part.bytes_read;
+    }
+    ASSERT_EQ(staged.size(), losses.size());
+    EXPECT_TRUE(hidden.empty());
+    for (size_t i = 0; i < losses.size(); ++i) {
+      EXPECT_EQ(staged[i].loss_sum, losses[i].loss_sum) << "batch " << i << " in stages";
+      EXPECT_EQ(staged[i].tokens, losses[i].tokens) << "batch " << i << " in stages";
+    }
+    EXPECT_EQ(staged_read, stats.bytes_read);
+
     // Layer streaming: every byte once (tied: plus the looked-up rows), and
     // never more than two layers of weights alive.
     EXPECT_EQ(stats.bytes_read, expected_bytes_read(ckpt, cfg, batches));
