@@ -117,31 +117,16 @@ std::string settings_text(const Job& job) {
 // LM-Cocktail's weights for a method of src/merge/methods/: each candidate's
 // `weight` becomes its softmax(-loss / T) weight, times 1 - alpha when a
 // target takes alpha; the method then resolves them like written weights.
-// A parameter set by cocktail rather than written, as the parser keeps one.
-Setting plain_setting(const std::string& name, const std::string& value, const std::string& where) {
-  Setting s;
-  s.name = name;
-  s.where = where;
-  s.conditions.push_back({std::nullopt, {{value}, false, where}});
-  return s;
-}
-
-std::string exact_text(double v) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.17g", v);
-  return text;
-}
-
 void set_fewshot_weights(Job& job, const FewShotResult& fewshot) {
-  auto set = [&](size_t model, double weight, const std::string& why) {
-    job.models[model].parameters.push_back(plain_setting(
-        "weight", exact_text(weight), job.config_path.string() + ": " + why + " of " + job.models[model].path.string()));
-  };
   const double rest = job.has_target() ? 1.0 - job.alpha : 1.0;
-  for (size_t c = 0; c < fewshot.candidates.size(); ++c)
-    set(fewshot.candidates[c], rest * fewshot.weights[c], "few-shot weight");
+  std::vector<double> weights;
+  for (double w : fewshot.weights) weights.push_back(rest * w);
+  set_candidate_parameters(job, fewshot.candidates, "weight", weights, "few-shot weight");
+  if (fewshot.choice && !fewshot.choice->steps[fewshot.choice->best].density.empty())
+    set_candidate_parameters(job, fewshot.candidates, "density", fewshot.choice->steps[fewshot.choice->best].density,
+                             "searched density");
   for (size_t i = 0; i < job.models.size(); ++i)
-    if (job.models[i].role == ModelRole::Target) set(i, job.alpha, "alpha");
+    if (job.models[i].role == ModelRole::Target) set_candidate_parameters(job, {i}, "weight", {job.alpha}, "alpha");
 }
 
 // A method of src/merge/methods/: known, its settings well-formed, its
@@ -177,7 +162,7 @@ void merge_groups_as_slices(PreparedJob& p) {
     for (size_t i = 0; i < n; ++i)
       slice.sources.push_back({f.candidates[i], static_cast<long>(c.layer_ranges[g].first),
                                static_cast<long>(c.layer_ranges[g].second),
-                               {plain_setting("weight", exact_text(w[g * n + i]), slice.where)}, slice.where});
+                               {plain_setting("weight", exact_number_text(w[g * n + i]), slice.where)}, slice.where});
     job.slices.push_back(std::move(slice));
   }
   p.method = check_method(job);
@@ -363,7 +348,7 @@ void load_and_weigh(Comm& comm, const CliArgs& args, PreparedJob& p, std::ostrea
     log << "cocktail: choosing the weights by evaluating merged models ("
         << (p.job.fewshot->weights == WeightChoice::Search ? "search" : "greedy soup") << ")" << std::endl;
   // A line per merged model evaluated, unless progress is off.
-  choose_weights(nccl ? *nccl : comm, p.job, p.models, p.placement.gpu, *p.fewshot,
+  choose_weights(nccl ? *nccl : comm, p.job, p.models, p.placement.gpu, compute_threads(p.job, comm), *p.fewshot,
                  comm.rank() == 0 && p.job.progress_interval > 0 ? &log : nullptr);
   if (comm.rank() == 0) print_fewshot(log, p.job, *p.fewshot);
 }

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <iomanip>
@@ -228,7 +229,15 @@ void print_fewshot(std::ostream& out, const Job& job, const FewShotResult& fewsh
   const WeightChoiceTrace& c = *fewshot.choice;
   const ChoiceStep& best = c.steps[c.best];
   out << "  weights by " << c.how << ": " << c.steps.size() << " merged models evaluated in "
-      << format_seconds(c.seconds) << ", read " << format_bytes(c.bytes_read) << " (" << c.stopped << ")\n";
+      << format_seconds(c.seconds) << ", read " << format_bytes(c.bytes_read);
+  if (c.stages > 1) out << " as " << c.stages << " pipeline stages";
+  out << " (" << c.stopped << ")\n";
+  if (!best.density.empty()) {
+    out << "  chosen densities:";
+    for (size_t i = 0; i < best.density.size(); ++i)
+      out << " " << labels[fewshot.candidates[i]] << "=" << std::setprecision(4) << best.density[i];
+    out << std::defaultfloat << "\n";
+  }
   out << std::fixed << std::setprecision(6) << "  chosen: loss " << best.loss.train;
   if (held) out << ", held-out " << best.loss.held_out;
   out << "; softmax weights merged: loss " << c.softmax.train;
@@ -236,21 +245,80 @@ void print_fewshot(std::ostream& out, const Job& job, const FewShotResult& fewsh
   out << std::defaultfloat << "\n";
 }
 
+namespace {
+
+// A setting's text as a YAML scalar: as written when it is a plain word or
+// number, else double-quoted (a JSON string is one).
+std::string yaml_scalar(const std::string& text) {
+  const bool plain = !text.empty() && std::all_of(text.begin(), text.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' || ch == '-' || ch == '+';
+  });
+  return plain ? text : nlohmann::json(text).dump();
+}
+
+// A `parameters` mapping as the parser reads it back (config/setting.hpp):
+// a value, a gradient, or filter/value conditions.
+std::string settings_yaml(const Settings& settings) {
+  std::string y = "{";
+  for (const Setting& st : settings) {
+    y += (y.size() > 1 ? ", " : "") + st.name + ": ";
+    auto value = [](const SettingValue& v) {
+      if (!v.gradient) return yaml_scalar(v.items.front());
+      std::string list = "[";
+      for (size_t i = 0; i < v.items.size(); ++i) list += (i ? ", " : "") + yaml_scalar(v.items[i]);
+      return list + "]";
+    };
+    if (!st.conditional) {
+      y += value(st.conditions.front().value);
+      continue;
+    }
+    y += "[";
+    for (size_t i = 0; i < st.conditions.size(); ++i) {
+      const SettingCondition& c = st.conditions[i];
+      y += std::string(i ? ", " : "") + "{" + (c.filter ? "filter: " + yaml_scalar(*c.filter) + ", " : "") +
+           "value: " + value(c.value) + "}";
+    }
+    y += "]";
+  }
+  return y + "}";
+}
+
+// A method of src/merge/methods/: the job as merged, with the chosen weights
+// (and densities) as each model's parameters.
+std::string method_recipe_yaml(const Job& job) {
+  std::ostringstream y;
+  y << "merge_method: " << job.method_name << "\n";
+  if (!job.models.empty() && job.models[0].role == ModelRole::Base)
+    y << "base_model: " << job.models[0].path.string() << "\n";
+  if (!job.parameters.empty()) y << "parameters: " << settings_yaml(job.parameters) << "\n";
+  y << "models:\n";
+  for (const ModelSpec& m : job.models) {
+    if (m.role != ModelRole::Peer) continue;
+    y << "  - model: " << m.path.string() << "\n";
+    if (!m.parameters.empty()) y << "    parameters: " << settings_yaml(m.parameters) << "\n";
+  }
+  y << "random_seed: " << job.random_seed << "\n";
+  return y.str();
+}
+
+}  // namespace
+
 std::string chosen_recipe_yaml(const Job& job, const FewShotResult& fewshot) {
   std::ostringstream y;
   const WeightChoiceTrace& c = *fewshot.choice;
   y << "# Weights chosen by cocktail's " << c.how << " over " << c.steps.size() << " merged models\n"
-    << "# (" << job.config_path.string() << "); this job merges the same output without evaluating.\n"
-    << "merge_method: linear\nparameters: {normalize: false}\n";
+    << "# (" << job.config_path.string() << "); this job merges the same output without evaluating.\n";
   const std::vector<double>& w = c.steps[c.best].weights;
   const size_t n = fewshot.candidates.size();
-  if (c.layer_groups == 1) {
-    y << "models:\n";
+  if (job.method == MergeMethod::Registered && job.slices.empty()) {
+    y << method_recipe_yaml(job);
+  } else if (c.layer_groups == 1) {
+    y << "merge_method: linear\nparameters: {normalize: false}\nmodels:\n";
     for (size_t i = 0; i < n; ++i)
       y << "  - model: " << job.models[fewshot.candidates[i]].path.string() << "\n    parameters: {weight: "
         << float32_text(static_cast<float>(w[i])) << "}\n";
   } else {  // one slice per layer group, as the merge ran it
-    y << "slices:\n";
+    y << "merge_method: linear\nparameters: {normalize: false}\nslices:\n";
     for (size_t g = 0; g < c.layer_groups; ++g) {
       y << "  - sources:\n";
       for (size_t i = 0; i < n; ++i)
@@ -290,6 +358,7 @@ nlohmann::ordered_json choice_json(const WeightChoiceTrace& c) {
   for (const ChoiceStep& s : c.steps) {
     nlohmann::ordered_json step = merged_loss_json(s.loss);
     step["weights"] = s.weights;
+    if (!s.density.empty()) step["density"] = s.density;
     step["objective"] = s.objective;
     if (!s.note.empty()) step["note"] = s.note;
     steps.push_back(step);
@@ -297,6 +366,7 @@ nlohmann::ordered_json choice_json(const WeightChoiceTrace& c) {
   j["steps"] = steps;
   j["seconds"] = c.seconds;
   j["bytes_read"] = c.bytes_read;
+  j["pipeline_stages"] = c.stages;
   return j;
 }
 

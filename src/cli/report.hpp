@@ -52,8 +52,9 @@ void print_fewshot(std::ostream& out, const Job& job, const FewShotResult& fewsh
 // "name=loss, ..." for the shard metadata.
 std::string losses_text(const Job& job, const FewShotResult& fewshot);
 
-// A plain linear job with the weights a search or soup chose: it merges the
-// same output without evaluating anything.
+// A plain job with the weights a search or soup chose (linear for
+// lm_cocktail, else the job's method with each model's chosen weight and
+// density): it merges the same output without evaluating anything.
 std::string chosen_recipe_yaml(const Job& job, const FewShotResult& fewshot);
 
 // "name=weight" pairs, for the shard metadata and the summary.

@@ -680,10 +680,6 @@ void read_weight_choice(const Reporter& r, const Mapping& root, const Job& job, 
     else if (v == "search") fs.weights = WeightChoice::Search;
     else if (v == "greedy_soup") fs.weights = WeightChoice::GreedySoup;
     else fail_expected(r, *f, "softmax, search or greedy_soup");
-    // The merged models are evaluated as weighted sums computed in memory.
-    if (fs.weights != WeightChoice::Softmax && job.method != MergeMethod::LmCocktail)
-      r.fail(f->key_line, f->key, "evaluates weighted sums of the candidates in memory, which is lm_cocktail's "
-                                  "merge; with " + job.method_name + " it is not supported yet");
     if (fs.weights != WeightChoice::Softmax && job.has_target())
       r.fail(f->key_line, f->key, "chooses every candidate's weight itself; remove 'target' (or use weights: softmax)");
   }
@@ -695,13 +691,36 @@ void read_weight_choice(const Reporter& r, const Mapping& root, const Job& job, 
   auto bytes_or_zero = [&](const Field& f) { return f.value.IsScalar() && f.value.Scalar() == "0" ? 0 : byte_size(r, f); };
   if (auto f = root.get("cache")) fs.cache_bytes = bytes_or_zero(*f);
   if (auto f = root.get("gpu_cache")) fs.gpu_cache_bytes = bytes_or_zero(*f);
+  if (auto f = root.get("pipeline")) {
+    if (fs.weights == WeightChoice::Softmax)
+      r.fail(f->key_line, f->key, "only used with 'weights: search' or 'weights: greedy_soup'");
+    bool stages = false;
+    if (!f->value.IsScalar() || f->value.Scalar() != "auto") {
+      if (!f->value.IsScalar() || !YAML::convert<bool>::decode(f->value, stages)) fail_expected(r, *f, "auto, true or false");
+      fs.pipeline = stages;
+    }
+  }
   const std::optional<Field> search = root.get("search");
   if (!search) return;
   if (fs.weights != WeightChoice::Search) r.fail(search->key_line, search->key, "only used with 'weights: search'");
   const Mapping m(r, *search);
-  m.check_known({"algorithm", "budget", "bounds", "simplex", "l1", "seed", "layer_groups"}, search->key);
+  m.check_known({"algorithm", "budget", "bounds", "simplex", "l1", "seed", "layer_groups", "density"}, search->key);
   SearchSettings& s = fs.search;
-  if (auto f = m.get("layer_groups")) s.layer_groups = static_cast<int>(whole_number(r, *f, 1, 4096));
+  if (auto f = m.get("layer_groups")) {
+    s.layer_groups = static_cast<int>(whole_number(r, *f, 1, 4096));
+    // Merged as linear slices, which only lm_cocktail's weighted sum is.
+    if (s.layer_groups > 1 && job.method == MergeMethod::Registered)
+      r.fail(f->line(), f->key, "weights per layer group are merged as linear slices; with " + job.method_name +
+                                    " give 1 (or use merge_method: lm_cocktail)");
+  }
+  if (auto f = m.get("density")) {
+    if (!f->value.IsSequence() || f->value.size() != 2) fail_expected(r, *f, "[lower, upper] within (0, 1]");
+    s.density_lower = finite_number(r, Field{f->key + "[0]", f->value[0], f->line()});
+    s.density_upper = finite_number(r, Field{f->key + "[1]", f->value[1], f->line()});
+    if (!(0 < s.density_lower && s.density_lower < s.density_upper && s.density_upper <= 1))
+      r.fail(f->line(), f->key, "must be [lower, upper] with 0 < lower < upper <= 1");
+    s.density_searched = true;
+  }
   if (auto f = m.get("simplex")) s.simplex = boolean(r, *f);
   if (!s.simplex) s.lower = -1.5, s.upper = 1.5;
   if (auto f = m.get("algorithm")) {
@@ -736,7 +755,8 @@ void read_weight_choice(const Reporter& r, const Mapping& root, const Job& job, 
 
 void read_fewshot(const Reporter& r, const Mapping& root, const fs::path& dir, Job& job) {
   static constexpr const char* kKeys[] = {"temperature", "batch_size", "max_input_length", "neg_number", "seed",
-                                          "loss_reduction", "weights", "search", "held_out", "cache", "gpu_cache"};
+                                          "loss_reduction", "weights", "search", "held_out", "cache", "gpu_cache",
+                                          "pipeline"};
   const std::optional<Field> files = root.get("examples");
   if (!files) {
     for (const char* key : kKeys)
@@ -912,7 +932,7 @@ Job load_job(const fs::path& config_file) {
                     "out_dtype", "output", "max_shard_size", "chunk_size", "threads",
                     "io_threads", "prefetch", "device", "progress_interval", "examples", "temperature",
                     "batch_size", "max_input_length", "neg_number", "seed", "loss_reduction", "random_seed",
-                    "weights", "search", "held_out", "cache", "gpu_cache"},
+                    "weights", "search", "held_out", "cache", "gpu_cache", "pipeline"},
                    "");
   job.method = read_method(r, root, job);
   if (auto f = root.get("slices"); f && job.method != MergeMethod::Registered)
@@ -947,6 +967,14 @@ std::vector<size_t> Job::candidates() const {
   for (size_t i = 0; i < models.size(); ++i)
     if (models[i].role == ModelRole::Peer || (base_too && models[i].role == ModelRole::Base)) out.push_back(i);
   return out;
+}
+
+void set_candidate_parameters(Job& job, const std::vector<size_t>& models, const std::string& name,
+                              const std::vector<double>& values, const std::string& why) {
+  for (size_t i = 0; i < models.size(); ++i) {
+    ModelSpec& m = job.models[models[i]];
+    set_plain_setting(m.parameters, name, values[i], job.config_path.string() + ": " + why + " of " + m.path.string());
+  }
 }
 
 uint64_t parse_byte_size(const std::string& text) {

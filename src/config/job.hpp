@@ -90,6 +90,12 @@ struct FewShot {
   // soup): in the GPU's memory when the forward runs on one (gpu_cache),
   // then in host memory (cache); 0 and 0 re-read them every time.
   uint64_t cache_bytes = 0, gpu_cache_bytes = 0;
+  // How the ranks share an evaluation of a merged decoder: true, as pipeline
+  // stages (each rank holds a contiguous run of layers, the hidden states
+  // pass from rank to rank); false, each rank streams every layer for its
+  // share of the batches; unset (auto), stages when more than one rank runs
+  // and the caches could not hold every candidate on each rank.
+  std::optional<bool> pipeline;
 };
 
 struct Job {
@@ -133,6 +139,12 @@ struct Job {
   // Indices into `models` of the few-shot candidates (base and peers), in order.
   std::vector<size_t> candidates() const;
 };
+
+// Sets the per-model parameter `name` of job.models[models[i]] to values[i],
+// replacing any written one: how chosen weights (and searched densities)
+// reach a method of src/merge/methods/. `why` starts each value's message.
+void set_candidate_parameters(Job& job, const std::vector<size_t>& models, const std::string& name,
+                              const std::vector<double>& values, const std::string& why);
 
 // Throws cocktail::Error "FILE:LINE: key 'k': problem" for unknown keys, wrong
 // types, missing paths, weights that do not match the models, bad alpha.

@@ -7,6 +7,7 @@
 //                                            the first condition whose filter is a
 //                                            substring of the tensor name (none = any)
 // The parser keeps values as text: only the method knows their type.
+#include <charconv>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,6 +39,31 @@ inline const Setting* find_setting(const Settings& s, const std::string& name) {
   for (const Setting& x : s)
     if (x.name == name) return &x;
   return nullptr;
+}
+
+// The shortest text that parses back to the same double ("0.1").
+inline std::string exact_number_text(double v) {
+  char text[32];
+  const auto [end, ec] = std::to_chars(text, text + sizeof text, v);
+  return std::string(text, end);
+}
+
+// A parameter set by cocktail rather than written (few-shot weights, a
+// searched density), as the parser keeps a written one.
+inline Setting plain_setting(const std::string& name, const std::string& value, const std::string& where) {
+  Setting s;
+  s.name = name;
+  s.where = where;
+  s.conditions.push_back({std::nullopt, {{value}, false, where}});
+  return s;
+}
+
+// Replaces every setting called `name` by one plain value: the resolver
+// takes the first match, so a value set beside a written one would be
+// ignored or shadowed depending on order.
+inline void set_plain_setting(Settings& s, const std::string& name, double value, const std::string& where) {
+  std::erase_if(s, [&](const Setting& x) { return x.name == name; });
+  s.push_back(plain_setting(name, exact_number_text(value), where));
 }
 
 }  // namespace cocktail

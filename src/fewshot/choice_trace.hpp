@@ -21,6 +21,7 @@ struct ChoiceStep {
   // One per candidate, as merged; with layer groups, group after group
   // ([g * candidates + c]).
   std::vector<double> weights;
+  std::vector<double> density;  // one per candidate where search.density is searched, else empty
   MergedLoss loss;
   double objective = 0;  // what the choice minimised (search: loss + l1 * mean |w|)
   std::string note;      // greedy soup: what the step tried
@@ -38,6 +39,9 @@ struct WeightChoiceTrace {
   // The cost of the evaluations after the softmax recipe's, over all ranks:
   // checkpoint bytes read (0 once the cache holds every candidate), slowest rank.
   double bytes_read = 0, seconds = 0;
+  // Ranks each evaluation's layers were split over as pipeline stages (1:
+  // every rank ran every layer for its share of the batches).
+  int stages = 1;
 };
 
 }  // namespace cocktail

@@ -13,21 +13,25 @@ std::string label(const Checkpoint& ckpt, const std::string& name) {
   return ckpt.path().string() + ": tensor '" + name + "'";
 }
 
+torch::ScalarType stored_type(const Checkpoint& ckpt, const CheckpointTensor& t) {
+  return float_scalar_type(t.info.dtype, label(ckpt, t.info.name));
+}
+
+}  // namespace
+
 // Stored types torch converts itself. FP8 checkpoints are refused: their
 // weights only mean something with the per-block scale tensors beside them.
-torch::ScalarType stored_type(const Checkpoint& ckpt, const CheckpointTensor& t) {
-  switch (t.info.dtype) {
+torch::ScalarType float_scalar_type(DType dtype, const std::string& what) {
+  switch (dtype) {
     case DType::F32: return torch::kFloat;
     case DType::BF16: return torch::kBFloat16;
     case DType::F16: return torch::kHalf;
     case DType::F64: return torch::kDouble;
     default:
-      throw Error(label(ckpt, t.info.name) + " is " + std::string(safetensors_name(t.info.dtype)) +
+      throw Error(what + " is " + std::string(safetensors_name(dtype)) +
                   "; only F32, BF16, F16 and F64 weights can be evaluated");
   }
 }
-
-}  // namespace
 
 const CheckpointTensor& require_tensor(const Checkpoint& ckpt, const std::string& name) {
   const CheckpointTensor* t = ckpt.find(name);

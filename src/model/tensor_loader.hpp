@@ -24,6 +24,9 @@ torch::Tensor load_tensor_rows(const Checkpoint& ckpt, const std::string& name, 
 // Stored bytes of one row of `name` (the unit load_tensor_rows reads).
 uint64_t tensor_row_bytes(const Checkpoint& ckpt, const std::string& name);
 
+// The torch type of a float dtype; throws naming `what` for any other.
+torch::ScalarType float_scalar_type(DType dtype, const std::string& what);
+
 // The tensor's entry, or a cocktail::Error naming the checkpoint and tensor.
 const CheckpointTensor& require_tensor(const Checkpoint& ckpt, const std::string& name);
 

@@ -7,6 +7,8 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "dist/collective_step.hpp"
+#include "merge/methods/method.hpp"
 #include "model/mixture_source.hpp"
 #include "search/merged_loss.hpp"
 #include "search/weight_choice.hpp"
@@ -47,22 +49,38 @@ void check_weight_choice(const Job& job, const std::vector<Checkpoint>& models) 
                   " bytes hold less than one layer of the " + std::to_string(candidates.size()) +
                   " candidates (" + std::to_string(layer) + " bytes as float32); give at least that, or 0 "
                   "to re-read them for every evaluation");
+  if (cfg.weights == WeightChoice::Search && cfg.search.density_searched) {
+    const Method* method = job.method == MergeMethod::Registered ? find_method(job.method_name) : nullptr;
+    const bool has_density = method && std::ranges::any_of(method->parameters(), [](const ParamSpec& p) { return p.name == "density"; });
+    if (!has_density)
+      throw Error(job.config_path.string() + ": key 'search.density': " + job.method_name +
+                  " has no density parameter to search (ties, dare_ties, dare_linear, della, della_linear, "
+                  "breadcrumbs and breadcrumbs_ties have one)");
+  }
   const int groups = cfg.weights == WeightChoice::Search ? cfg.search.layer_groups : 1;
   const int64_t layers = decoder_layer_count(models[candidates.front()]);
   if (groups > 1 && layers == 0)
     throw Error(job.config_path.string() + ": key 'search.layer_groups': weights per layer group need a "
                 "decoder (model.layers.N tensors); these candidates have none");
+  if (cfg.pipeline.value_or(false) && layers == 0)
+    throw Error(job.config_path.string() + ": key 'pipeline': pipeline stages split a decoder's layers "
+                "(model.layers.N tensors) across the ranks; these candidates have none (use false, or auto)");
   if (groups > layers && groups > 1)
     throw Error(job.config_path.string() + ": key 'search.layer_groups': " + std::to_string(groups) +
                 " groups of the candidates' " + std::to_string(layers) + " layers");
 }
 
-void choose_weights(Comm& comm, const Job& job, const std::vector<Checkpoint>& models, int gpu,
+void choose_weights(Comm& comm, const Job& job, const std::vector<Checkpoint>& models, int gpu, int threads,
                     FewShotResult& fewshot, std::ostream* progress) {
   const FewShot& cfg = *job.fewshot;
   if (cfg.weights == WeightChoice::Softmax) return;
   const torch::Device device = fewshot_device(gpu);
-  MergedModelLoss merged(comm, *fewshot.task, models, fewshot.candidates, fewshot.split, cfg, device);
+  std::unique_ptr<MergedModelLoss> made;
+  collective_step(comm, [&] {
+    made = std::make_unique<MergedModelLoss>(comm, *fewshot.task, job, models, fewshot.candidates, fewshot.split,
+                                             device, threads);
+  });
+  MergedModelLoss& merged = *made;
   const auto start = std::chrono::steady_clock::now();
   const size_t total = cfg.weights == WeightChoice::Search ? static_cast<size_t>(cfg.search.budget)
                                                            : fewshot.candidates.size();
@@ -91,6 +109,7 @@ void choose_weights(Comm& comm, const Job& job, const std::vector<Checkpoint>& m
           ? search_weights(merged, fewshot.candidates.size(), cfg.search, on_step)
           : greedy_soup(merged, fewshot.split.held_out > 0 ? fewshot.held_out_losses : fewshot.losses, names, on_step);
   trace.softmax = softmax;
+  trace.stages = merged.stages();
   for (size_t g = 0; g < trace.layer_groups && trace.layer_groups > 1; ++g) {
     const auto groups = static_cast<int64_t>(trace.layer_groups);
     trace.layer_ranges.emplace_back(layer_group_begin(static_cast<int64_t>(g), groups, merged.layers()),

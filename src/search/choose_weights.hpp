@@ -21,7 +21,8 @@ void check_weight_choice(const Job& job, const std::vector<Checkpoint>& models);
 // Collective; fills fewshot.choice and fewshot.weights, adds the bytes and
 // time the evaluations took. Rank 0 prints a progress line per evaluation to
 // `progress` when it is given. Nothing to do for weights: softmax.
-void choose_weights(Comm& comm, const Job& job, const std::vector<Checkpoint>& models, int gpu,
+// `threads`: the merge kernels' of a method of src/merge/methods/.
+void choose_weights(Comm& comm, const Job& job, const std::vector<Checkpoint>& models, int gpu, int threads,
                     FewShotResult& fewshot, std::ostream* progress);
 
 }  // namespace cocktail

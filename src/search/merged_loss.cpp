@@ -4,6 +4,7 @@
 
 #include "dist/collective_step.hpp"
 #include "fewshot/distributed_losses.hpp"
+#include "model/decoder_config.hpp"
 
 namespace cocktail {
 namespace {
@@ -14,33 +15,122 @@ std::vector<const Checkpoint*> pointers(const std::vector<Checkpoint>& models, c
   return out;
 }
 
+// What the caches would hold to keep every candidate on one rank: float32
+// tensors for lm_cocktail's mixture, the stored bytes for a method.
+uint64_t bytes_to_cache_all(const std::vector<Checkpoint>& models, const std::vector<size_t>& candidates,
+                            bool as_float32) {
+  uint64_t total = 0;
+  for (size_t c : candidates)
+    for (const CheckpointTensor& t : models[c].tensors())
+      total += as_float32 ? t.info.numel() * sizeof(float) : t.info.nbytes();
+  return total;
+}
+
 }  // namespace
 
-MergedModelLoss::MergedModelLoss(Comm& comm, const FewShotTask& task, const std::vector<Checkpoint>& models,
-                                 const std::vector<size_t>& candidates, BatchSplit split, const FewShot& cfg,
-                                 torch::Device device)
+MergedModelLoss::MergedModelLoss(Comm& comm, const FewShotTask& task, const Job& job,
+                                 const std::vector<Checkpoint>& models, const std::vector<size_t>& candidates,
+                                 BatchSplit split, torch::Device device, int threads)
     : comm_(comm),
       task_(task),
-      // The GPU tier only where the forward runs on a GPU.
-      source_(pointers(models, candidates), cfg.cache_bytes, device.is_cuda() ? cfg.gpu_cache_bytes : 0),
+      job_(job),
+      candidates_(candidates),
       split_(split),
-      reduction_(cfg.reduction),
+      reduction_(job.fewshot->reduction),
       device_(device),
-      layers_(decoder_layer_count(models[candidates.front()])) {}
+      layers_(decoder_layer_count(models[candidates.front()])) {
+  const FewShot& cfg = *job.fewshot;
+  if (job.method == MergeMethod::Registered) {
+    method_ = std::make_unique<MethodSource>(job, models, cfg.cache_bytes, threads);
+    // The method's range of a density may depend on other parameters (della's
+    // epsilon, breadcrumbs' gamma) and is an interval: both bounds must pass,
+    // or the search would fail halfway.
+    if (cfg.weights == WeightChoice::Search && cfg.search.density_searched)
+      for (double d : {cfg.search.density_lower, cfg.search.density_upper}) {
+        const std::vector<double> uniform(candidates.size(), 1.0 / static_cast<double>(candidates.size()));
+        try {
+          method_->set_job(recipe_job(uniform, std::vector<double>(candidates.size(), d)));
+        } catch (const Error& e) {
+          throw Error(job.config_path.string() + ": key 'search.density': the bound " + exact_number_text(d) +
+                      " is outside what " + job.method_name + " accepts (" + e.what() + ")");
+        }
+      }
+  } else {  // The GPU tier only where the forward runs on a GPU.
+    mixture_ = std::make_unique<MixtureSource>(pointers(models, candidates), cfg.cache_bytes,
+                                               device.is_cuda() ? cfg.gpu_cache_bytes : 0);
+  }
+  const uint64_t cache = cfg.cache_bytes + (device.is_cuda() ? cfg.gpu_cache_bytes : 0);
+  stages_ = cfg.pipeline ? *cfg.pipeline
+                         : comm.size() > 1 && layers_ > 0 &&
+                               cache < bytes_to_cache_all(models, candidates, mixture_ != nullptr);
+  if (stages_) {
+    const int64_t hidden = read_decoder_config(models[candidates.front()].folder() / "config.json").hidden_size;
+    hidden_shapes_ = task_.hidden_shapes(hidden);
+  }
+}
 
-MergedLoss MergedModelLoss::operator()(const std::vector<std::vector<double>>& by_group) {
-  source_.set_group_weights(by_group, layers_);
+Job MergedModelLoss::recipe_job(const std::vector<double>& weights, const std::vector<double>& density) const {
+  Job job = job_;
+  set_candidate_parameters(job, candidates_, "weight", weights, "searched weight");
+  if (!density.empty()) set_candidate_parameters(job, candidates_, "density", density, "searched density");
+  return job;
+}
+
+void MergedModelLoss::set_recipe(const std::vector<std::vector<double>>& by_group, const std::vector<double>& density) {
+  if (mixture_) return mixture_->set_group_weights(by_group, layers_);
+  method_->set_job(recipe_job(by_group.front(), density));
+}
+
+std::vector<BatchPartial> MergedModelLoss::staged_partials(WeightSource& source) {
+  const int ranks = comm_.size(), rank = comm_.rank();
+  const DecoderLayers mine{layer_group_begin(rank, ranks, layers_), layer_group_begin(rank + 1, ranks, layers_),
+                           rank == 0};
+  std::vector<BatchPartial> partials(task_.batches());  // zeros but on the last stage
+  std::vector<torch::Tensor> hidden;
+  for (int stage = 0; stage < ranks; ++stage) {
+    // One rank works, the others wait in the agreement that follows.
+    collective_step(comm_, [&] {
+      if (stage != rank) return;
+      std::vector<BatchPartial> p = task_.evaluate_stage(source, mine, hidden, device_, bytes_read_);
+      if (stage == ranks - 1) partials = std::move(p);
+    });
+    if (stage + 1 == ranks) break;
+    // Both ranks passed the agreement, so neither waits for a failed one.
+    if (rank == stage) {
+      for (const torch::Tensor& h : hidden) {
+        const torch::Tensor host = h.to(torch::kCPU).contiguous();
+        comm_.send({host.data_ptr<float>(), static_cast<size_t>(host.numel())}, stage + 1);
+      }
+      hidden.clear();
+    } else if (rank == stage + 1) {
+      for (const std::vector<int64_t>& shape : hidden_shapes_) {
+        torch::Tensor h = torch::empty(shape, torch::kFloat);
+        comm_.receive({h.data_ptr<float>(), static_cast<size_t>(h.numel())}, stage);
+        hidden.push_back(std::move(h));
+      }
+    }
+  }
+  return partials;
+}
+
+MergedLoss MergedModelLoss::operator()(const std::vector<std::vector<double>>& by_group,
+                                       const std::vector<double>& density) {
+  WeightSource& source = mixture_ ? static_cast<WeightSource&>(*mixture_) : *method_;
   const size_t batches = task_.batches();
   std::vector<BatchPartial> partials;
-  {
+  if (stages_) {
+    collective_step(comm_, [&] { set_recipe(by_group, density); });
+    partials = staged_partials(source);
+  } else {
     const std::unique_ptr<FailureFlag> failed = comm_.make_failure_flag();
     collective_step(
         comm_,
         [&] {
+          set_recipe(by_group, density);
           // One "candidate", the merged model: its batches split over every rank.
           partials = local_partials(1, batches, comm_.size(), comm_.rank(), [&](size_t, size_t first, size_t count) {
             if (failed->raised()) throw StoppedByOtherRank();
-            return task_.evaluate(source_, first, count, device_, bytes_read_);
+            return task_.evaluate(source, first, count, device_, bytes_read_);
           });
         },
         failed.get());

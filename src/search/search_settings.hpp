@@ -35,6 +35,11 @@ struct SearchSettings {
   // layer_group_begin), the embeddings with the first group and the final
   // norm and output with the last, as mergekit's slices merge them.
   int layer_groups = 1;
+  // search.density: [lower, upper]: one density per candidate searched
+  // beside its weight, for a method with a density parameter (ties, dare_*,
+  // della, breadcrumbs); from the middle of the bounds.
+  bool density_searched = false;
+  double density_lower = 0, density_upper = 1;
 };
 
 }  // namespace cocktail

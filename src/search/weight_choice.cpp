@@ -61,6 +61,7 @@ double mean_abs(const std::vector<double>& w) {
 
 struct SearchState {
   MergedModelLoss& loss;
+  size_t candidates;
   const SearchSettings& settings;
   const StepFn& on_step;
   WeightChoiceTrace trace;
@@ -75,8 +76,11 @@ double objective(unsigned n, const double* x, double* /*gradient*/, void* data) 
   try {
     ChoiceStep step;
     const size_t groups = s.trace.layer_groups;
-    step.weights = weights_of(std::vector<double>(x, x + n), groups, s.settings.simplex);
-    step.loss = s.loss(rows_of(step.weights, groups));
+    // The weights first, then one density per candidate when searched.
+    const unsigned weights = s.settings.density_searched ? n - static_cast<unsigned>(s.candidates) : n;
+    step.weights = weights_of(std::vector<double>(x, x + weights), groups, s.settings.simplex);
+    step.density.assign(x + weights, x + n);
+    step.loss = s.loss(rows_of(step.weights, groups), step.density);
     step.objective = step.loss.train + s.settings.l1 * mean_abs(step.weights);
     s.trace.steps.push_back(step);
     if (step.objective < s.trace.steps[s.trace.best].objective) s.trace.best = s.trace.steps.size() - 1;
@@ -107,21 +111,26 @@ const char* stop_reason(nlopt_result r) {
 WeightChoiceTrace search_weights(MergedModelLoss& loss, size_t candidates, const SearchSettings& settings,
                                  const StepFn& on_step) {
   const nlopt_algorithm algorithm = algorithm_of(settings.algorithm);
-  SearchState state{loss, settings, on_step, {}, nullptr, nullptr};
+  SearchState state{loss, candidates, settings, on_step, {}, nullptr, nullptr};
   state.trace.how = "search (" + settings.algorithm + ")";
   state.trace.layer_groups = static_cast<size_t>(settings.layer_groups);
-  const auto n = static_cast<unsigned>(candidates * state.trace.layer_groups);
+  const auto weights = static_cast<unsigned>(candidates * state.trace.layer_groups);
+  const auto n = weights + static_cast<unsigned>(settings.density_searched ? candidates : 0);
   // NLopt's own generator: the one mutable global here, seeded for each search.
   nlopt_srand(settings.seed);
   state.opt = nlopt_create(algorithm, n);
   if (!state.opt) throw Error("search.algorithm '" + settings.algorithm + "' cannot search " + std::to_string(n) + " weights");
-  std::vector<double> lower(n, settings.lower), upper(n, settings.upper);
+  std::vector<double> lower(n, settings.density_lower), upper(n, settings.density_upper);
+  std::fill_n(lower.begin(), weights, settings.lower);
+  std::fill_n(upper.begin(), weights, settings.upper);
   nlopt_set_lower_bounds(state.opt, lower.data());
   nlopt_set_upper_bounds(state.opt, upper.data());
   nlopt_set_min_objective(state.opt, objective, &state);
   nlopt_set_maxeval(state.opt, settings.budget);
-  // From the uniform recipe, moved into the bounds.
-  std::vector<double> x(n, std::clamp(1.0 / static_cast<double>(candidates), settings.lower, settings.upper));
+  // From the uniform recipe, moved into the bounds, and the middle of the
+  // density bounds.
+  std::vector<double> x(n, (settings.density_lower + settings.density_upper) / 2);
+  std::fill_n(x.begin(), weights, std::clamp(1.0 / static_cast<double>(candidates), settings.lower, settings.upper));
   double best = 0;
   const nlopt_result r = nlopt_optimize(state.opt, x.data(), &best);
   nlopt_destroy(state.opt);

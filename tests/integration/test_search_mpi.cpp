@@ -9,6 +9,10 @@
 
 #include <cmath>
 #include <cstdio>
+#include <functional>
+#include <map>
+#include <set>
+#include <tuple>
 #include <nlohmann/json.hpp>
 
 #include "fixture_models.hpp"
@@ -33,8 +37,12 @@ struct Dir {
 
 std::string model(const std::string& name) { return (kFixtures / "models" / name).string(); }
 
-std::string job(const std::string& weights, const fs::path& out, const std::string& extra = "") {
-  return "merge_method: lm_cocktail\n"
+// The synthetic task merged by `method`: lm_cocktail weighs the base and
+// the peers; a method of src/merge/methods/ (ties, ...) the peers' task
+// vectors (the base is no candidate).
+std::string job(const std::string& weights, const fs::path& out, const std::string& extra = "",
+                const std::string& method = "lm_cocktail") {
+  return "merge_method: " + method + "\n"
          "base_model: " + model("llama-fp32") + "\n"
          "models:\n"
          "  - model: " + model("llama-peer1-fp32") + "\n"
@@ -55,14 +63,15 @@ std::string tensor_bytes(const fs::path& file) {
   return all.substr(8 + header);
 }
 
-// Merges `text` at 1 and 2 ranks; the outputs must be the same bytes.
-json merge_at_one_and_two_ranks(const Dir& dir, const std::string& name, const std::string& weights,
-                                const std::string& extra = "") {
+// Merges the job `text(output)` gives at 1 and 2 ranks; the outputs must be
+// the same bytes.
+json merge_at_one_and_two_ranks(const Dir& dir, const std::string& name,
+                                const std::function<std::string(const fs::path&)>& text) {
   std::string shard;
   for (int ranks : {1, 2}) {
     const fs::path out = dir.path / (name + std::to_string(ranks));
     const fs::path cfg = dir.path / (name + std::to_string(ranks) + ".yaml");
-    write_file(cfg, job(weights, out, extra));
+    write_file(cfg, text(out));
     const RunResult r = run_mpi(ranks, {cfg.string()});
     EXPECT_EQ(r.status, 0) << r.output;
     const std::string bytes = read_file(out / "model.safetensors");
@@ -70,6 +79,29 @@ json merge_at_one_and_two_ranks(const Dir& dir, const std::string& name, const s
     EXPECT_TRUE(bytes == shard) << name << ": other bytes at " << ranks << " ranks";
   }
   return report(dir.path / (name + "1"));
+}
+
+json merge_at_one_and_two_ranks(const Dir& dir, const std::string& name, const std::string& weights,
+                                const std::string& extra = "") {
+  return merge_at_one_and_two_ranks(dir, name, [&](const fs::path& out) { return job(weights, out, extra); });
+}
+
+// The written model's loss on the task (cocktail_dist eval), training and
+// held-out, as `eval` prints them.
+std::pair<double, double> written_loss(const Dir& dir, const std::string& out) {
+  write_file(dir.path / "eval.yaml", "merge_method: lm_cocktail\nmodels:\n  - model: " + (dir.path / out).string() +
+                                         "\nexamples: " + (kFixtures / "examples/synthetic_mixture.jsonl").string() +
+                                         "\nbatch_size: 4\nheld_out: 0.25\n");
+  const RunResult e = run_mpi(1, {"eval", (dir.path / "eval.yaml").string()});
+  EXPECT_EQ(e.status, 0) << e.output;
+  const size_t at = e.output.find(out + " ");
+  if (at == std::string::npos) {
+    ADD_FAILURE() << e.output;
+    return {};
+  }
+  double loss = 0, weight = 0, held = 0;
+  EXPECT_EQ(std::sscanf(e.output.c_str() + at, (out + " %lf %lf %lf").c_str(), &loss, &weight, &held), 3) << e.output;
+  return {loss, held};
 }
 
 // The cocktail_recipe.yaml written into `out` merges the same tensors,
@@ -127,15 +159,7 @@ TEST(SearchMpi, LayerGroupsMergeAsSlicesWithTheLossTheSearchSaw) {
   EXPECT_LT(best["held_out_loss"].get<double>(), choice["softmax_weights_merged"]["held_out_loss"].get<double>());
 
   // The written model scores what the search saw.
-  write_file(dir.path / "eval.yaml", "merge_method: lm_cocktail\nmodels:\n  - model: " +
-                                         (dir.path / "groups1").string() + "\nexamples: " +
-                                         (kFixtures / "examples/synthetic_mixture.jsonl").string() +
-                                         "\nbatch_size: 4\nheld_out: 0.25\n");
-  const RunResult e = run_mpi(1, {"eval", (dir.path / "eval.yaml").string()});
-  ASSERT_EQ(e.status, 0) << e.output;
-  const std::string line = e.output.substr(e.output.find("groups1 "));
-  double loss = 0, weight = 0, held = 0;
-  ASSERT_EQ(std::sscanf(line.c_str(), "groups1 %lf %lf %lf", &loss, &weight, &held), 3) << e.output;
+  const auto [loss, held] = written_loss(dir, "groups1");
   EXPECT_NEAR(loss, best["loss"].get<double>(), 1e-6);
   EXPECT_NEAR(held, best["held_out_loss"].get<double>(), 1e-6);
   expect_recipe_replays(dir, "groups1");
@@ -149,6 +173,66 @@ TEST(SearchMpi, GreedySoupPicksTheTwoModelsOfTheMixture) {
   const json& best = choice["steps"][choice["chosen_step"].get<size_t>()];
   EXPECT_EQ(best["weights"], json::parse("[0.5, 0.5, 0.0]")) << choice.dump(1);
   EXPECT_NE(choice["steps"][2]["note"].get<std::string>().find("leave out llama-peer2-fp32"), std::string::npos);
+}
+
+// Pipeline stages (docs/architecture.md, "Weight search at 70B x 10"): each
+// rank runs a contiguous run of layers of every batch and passes the hidden
+// states on, so every evaluation reads each candidate byte once in the whole
+// job (with no cache), where splitting the batches reads it once per rank.
+// The losses are the same bits as one rank's, so is the trajectory and the
+// output, at 2 stages (chosen by auto: no cache) and 3 (one stage without a
+// layer: the 2-layer fixture), for lm_cocktail's mixture and for ties.
+TEST(SearchMpi, PipelineStagesGiveOneRanksLossesReadingEachByteOnce) {
+  Dir dir;
+  struct Run {
+    std::string name, method;
+    int ranks;
+    std::string pipeline;  // the key's line, or "" for auto
+    int stages;
+  };
+  const std::vector<Run> runs = {{"one", "lm_cocktail", 1, "", 1},
+                                 {"auto2", "lm_cocktail", 2, "", 2},
+                                 {"stages3", "lm_cocktail", 3, "pipeline: true\n", 3},
+                                 {"batches2", "lm_cocktail", 2, "pipeline: false\n", 1},
+                                 {"ties1", "ties", 1, "", 1},
+                                 {"ties2", "ties", 2, "pipeline: true\n", 2}};
+  std::map<std::string, json> reports;
+  for (const Run& run : runs) {
+    const fs::path out = dir.path / run.name;
+    const std::string extra = run.pipeline + "search: {budget: 6}\n";
+    std::string text = job("search", out, extra, run.method);
+    text.replace(text.find("cache: 100MB\n"), 13, "cache: 0\n");
+    write_file(dir.path / (run.name + ".yaml"), text);
+    const RunResult r = run_mpi(run.ranks, {(dir.path / (run.name + ".yaml")).string()});
+    ASSERT_EQ(r.status, 0) << run.name << r.output;
+    reports[run.name] = report(out);
+    EXPECT_EQ(reports[run.name]["fewshot"]["choice"]["pipeline_stages"], run.stages) << run.name;
+    if (run.stages > 1) EXPECT_EQ(r.lines_containing("as " + std::to_string(run.stages) + " pipeline stages"), 1) << r.output;
+  }
+  const auto same_run = [&](const std::string& a, const std::string& b) {
+    const json& x = reports[a]["fewshot"]["choice"];
+    const json& y = reports[b]["fewshot"]["choice"];
+    ASSERT_EQ(x["steps"].size(), y["steps"].size());
+    for (size_t i = 0; i < x["steps"].size(); ++i) {
+      // Exact: the JSON holds every double's shortest round-trip text.
+      EXPECT_EQ(x["steps"][i]["loss"], y["steps"][i]["loss"]) << a << " vs " << b << ", step " << i;
+      EXPECT_EQ(x["steps"][i]["held_out_loss"], y["steps"][i]["held_out_loss"]) << a << " vs " << b;
+      EXPECT_EQ(x["steps"][i]["weights"], y["steps"][i]["weights"]) << a << " vs " << b;
+    }
+    EXPECT_EQ(x["softmax_weights_merged"], y["softmax_weights_merged"]) << a << " vs " << b;
+    EXPECT_TRUE(tensor_bytes(dir.path / a / "model.safetensors") == tensor_bytes(dir.path / b / "model.safetensors"))
+        << a << " vs " << b;
+  };
+  for (const char* name : {"auto2", "stages3", "batches2"}) same_run("one", name);
+  same_run("ties1", "ties2");
+  const auto read = [&](const std::string& name) {
+    return reports[name]["fewshot"]["choice"]["bytes_read"].get<double>();
+  };
+  EXPECT_GT(read("one"), 0);
+  EXPECT_EQ(read("auto2"), read("one"));
+  EXPECT_EQ(read("stages3"), read("one"));
+  EXPECT_EQ(read("ties2"), read("ties1"));
+  EXPECT_GT(read("batches2"), 1.5 * read("one"));  // every rank streams every layer
 }
 
 TEST(SearchMpi, BadSettingsNameTheKeyOnEveryRank) {
@@ -171,11 +255,80 @@ TEST(SearchMpi, BadSettingsNameTheKeyOnEveryRank) {
     EXPECT_EQ(r.lines_containing(message), 1) << extra << r.output;
     EXPECT_FALSE(fs::exists(out)) << extra;
   }
-  // A method whose merged models are not the weighted sum the search evaluates.
-  write_file(dir.path / "ties.yaml",
-             "merge_method: ties\nbase_model: " + model("llama-fp32") + "\nmodels:\n  - model: " +
-                 model("llama-peer1-fp32") + "\nexamples: " + (kFixtures / "examples/decoder.jsonl").string() +
-                 "\nweights: search\nparameters: {density: 0.5}\noutput: " + out.string() + "\n");
-  const RunResult r = run_mpi(2, {(dir.path / "ties.yaml").string()}, true);
-  EXPECT_EQ(r.lines_containing("key 'weights': evaluates weighted sums of the candidates in memory"), 1) << r.output;
+  // Keys of a method's search: what it cannot search is named.
+  const std::vector<std::tuple<std::string, std::string, std::string>> method_cases = {
+      {"lm_cocktail", "search: {density: [0.2, 1]}\n", "key 'search.density': lm_cocktail has no density parameter"},
+      {"task_arithmetic", "search: {density: [0.2, 1]}\n",
+       "key 'search.density': task_arithmetic has no density parameter"},
+      {"ties", "search: {layer_groups: 2}\n", "key 'search.layer_groups': weights per layer group are merged as linear"},
+      {"ties", "search: {density: [0, 1]}\n", "key 'search.density': must be [lower, upper] with 0 < lower < upper"},
+      {"della", "search: {density: [0.1, 0.9]}\n",
+       "key 'search.density': the bound 0.1 is outside what della accepts"},
+  };
+  // Pipeline stages split a decoder's layers: a T5's are refused by key.
+  write_file(dir.path / "t5.yaml", "merge_method: lm_cocktail\nmodels:\n  - model: " + model("t5-fp32") +
+                                       "\n  - model: " + model("t5-peer1-fp32") + "\nexamples: " +
+                                       (kFixtures / "examples/decoder.jsonl").string() +
+                                       "\nweights: search\npipeline: true\noutput: " + out.string() + "\n");
+  const RunResult t5 = run_mpi(2, {(dir.path / "t5.yaml").string()}, /*every_rank_finishes=*/true);
+  for (int s : t5.rank_status) EXPECT_NE(s, 0) << t5.output;
+  EXPECT_EQ(t5.lines_containing("key 'pipeline': pipeline stages split a decoder's layers"), 1) << t5.output;
+  EXPECT_FALSE(fs::exists(out));
+  for (const auto& [method, extra, message] : method_cases) {
+    std::string text = job("search", out, extra, method);
+    write_file(dir.path / "bad.yaml", text);
+    const RunResult r = run_mpi(2, {(dir.path / "bad.yaml").string()}, /*every_rank_finishes=*/true);
+    for (int s : r.rank_status) EXPECT_NE(s, 0) << r.output;
+    EXPECT_EQ(r.lines_containing("cocktail: error:"), 1) << r.output;
+    EXPECT_EQ(r.lines_containing(message), 1) << method << " " << extra << r.output;
+    EXPECT_FALSE(fs::exists(out)) << extra;
+  }
+}
+
+// A method of src/merge/methods/ searched in memory: ties' weights and one
+// density per candidate. Every evaluation is the bytes the merge writes for
+// that recipe, so the written model's loss is the chosen step's; the same
+// bytes at 1 and 2 ranks, and a recipe that replays them.
+TEST(SearchMpi, TiesWeightsAndDensitiesSearchedInMemory) {
+  Dir dir;
+  const json r = merge_at_one_and_two_ranks(dir, "ties", [](const fs::path& out) {
+    return job("search", out, "search: {budget: 16, density: [0.3, 1]}\n", "ties");
+  });
+  const json& choice = r["fewshot"]["choice"];
+  ASSERT_EQ(choice["steps"].size(), 16u);
+  std::set<double> densities;
+  for (const json& step : choice["steps"]) {
+    ASSERT_EQ(step["weights"].size(), 2u) << step;  // the peers: the base has no task vector
+    ASSERT_EQ(step["density"].size(), 2u) << step;
+    for (const json& d : step["density"]) {
+      EXPECT_GE(d.get<double>(), 0.3);
+      EXPECT_LE(d.get<double>(), 1.0);
+      densities.insert(d.get<double>());
+    }
+  }
+  EXPECT_GT(densities.size(), 2u) << "the search never moved the densities";
+  const json& best = choice["steps"][choice["chosen_step"].get<size_t>()];
+  const auto [loss, held] = written_loss(dir, "ties1");
+  EXPECT_NEAR(loss, best["loss"].get<double>(), 1e-6);
+  EXPECT_NEAR(held, best["held_out_loss"].get<double>(), 1e-6);
+  const std::string recipe = read_file(dir.path / "ties1/cocktail_recipe.yaml");
+  EXPECT_NE(recipe.find("merge_method: ties\n"), std::string::npos) << recipe;
+  EXPECT_NE(recipe.find("density: "), std::string::npos) << recipe;
+  expect_recipe_replays(dir, "ties1");
+}
+
+// A greedy soup of ties merges: each candidate's uniform share of the soup
+// is its ties weight.
+TEST(SearchMpi, GreedySoupOfTiesMerges) {
+  Dir dir;
+  const json r = merge_at_one_and_two_ranks(dir, "tsoup", [](const fs::path& out) {
+    return job("greedy_soup", out, "parameters: {density: 0.5}\n", "ties");
+  });
+  const json& choice = r["fewshot"]["choice"];
+  ASSERT_EQ(choice["steps"].size(), 2u);
+  const json& best = choice["steps"][choice["chosen_step"].get<size_t>()];
+  const auto [loss, held] = written_loss(dir, "tsoup1");
+  EXPECT_NEAR(loss, best["loss"].get<double>(), 1e-6);
+  EXPECT_NEAR(held, best["held_out_loss"].get<double>(), 1e-6);
+  expect_recipe_replays(dir, "tsoup1");
 }

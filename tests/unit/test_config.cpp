@@ -269,6 +269,30 @@ TEST_F(ConfigTest, WeightSearchKeys) {
   EXPECT_EQ(free.fewshot->search.upper, 1.5);
   EXPECT_EQ(free.fewshot->cache_bytes, 2'000'000'000u);
   EXPECT_EQ(job_with({"weights: greedy_soup"}).fewshot->weights, WeightChoice::GreedySoup);
+  EXPECT_FALSE(search.fewshot->search.density_searched);
+  const Job density = job_with({"weights: search", "search: {density: [0.2, 0.8]}"});
+  EXPECT_TRUE(density.fewshot->search.density_searched);
+  EXPECT_EQ(density.fewshot->search.density_lower, 0.2);
+  EXPECT_EQ(density.fewshot->search.density_upper, 0.8);
+  EXPECT_FALSE(search.fewshot->pipeline.has_value());  // auto
+  EXPECT_EQ(job_with({"weights: search", "pipeline: true"}).fewshot->pipeline, true);
+  EXPECT_EQ(job_with({"weights: greedy_soup", "pipeline: false"}).fewshot->pipeline, false);
+  EXPECT_FALSE(job_with({"weights: search", "pipeline: auto"}).fewshot->pipeline.has_value());
+  // A method of src/merge/methods/ is searched too (its models' weights).
+  const Job ties = load(lines({"merge_method: ties", "base_model: ../models/base", "models:",
+                               "  - model: ../models/ft_b", "examples: ../models/ex.jsonl", "weights: search"}));
+  EXPECT_EQ(ties.fewshot->weights, WeightChoice::Search);
+  EXPECT_EQ(ties.candidates(), (std::vector<size_t>{1}));
+}
+
+TEST(SettingsTest, ASetValueReplacesEveryWrittenOne) {
+  Settings s = {plain_setting("density", "0.5", "a"), plain_setting("weight", "1", "b"),
+                plain_setting("density", "0.7", "c")};
+  set_plain_setting(s, "density", 0.1, "searched");
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].name, "weight");
+  EXPECT_EQ(find_setting(s, "density")->conditions[0].value.items[0], "0.1");  // shortest exact text
+  EXPECT_EQ(exact_number_text(0.1 + 0.2), "0.30000000000000004");
 }
 
 TEST_F(ConfigTest, LmCocktailWithExamplesEq4Defaults) {
@@ -517,6 +541,12 @@ std::vector<Reject> rejects() {
        "weights", "remove 'target'"},
       {"search without weights: search", kCocktail + lines({"examples: ../models/ex.jsonl", "search: {budget: 3}"}),
        5, "search", "only used with 'weights: search'"},
+      {"pipeline with softmax weights", kCocktail + lines({"examples: ../models/ex.jsonl", "pipeline: true"}), 5,
+       "pipeline", "only used with 'weights: search' or 'weights: greedy_soup'"},
+      {"pipeline unknown",
+       lines({"merge_method: lm_cocktail", "base_model: ../models/base", "models:", "  - model: ../models/ft_b",
+              "examples: ../models/ex.jsonl", "weights: search", "pipeline: maybe"}),
+       7, "pipeline", "auto, true or false"},
       {"held_out of 1", kCocktail + lines({"examples: ../models/ex.jsonl", "held_out: 1"}), 5, "held_out",
        "a fraction in [0, 1)"},
       {"weights unknown", kCocktail + lines({"examples: ../models/ex.jsonl", "weights: best"}), 5, "weights",
