@@ -15,14 +15,17 @@ std::vector<const Checkpoint*> pointers(const std::vector<Checkpoint>& models, c
   return out;
 }
 
-// What the caches would hold to keep every candidate on one rank: float32
-// tensors for lm_cocktail's mixture, the stored bytes for a method.
+// What the caches would hold to keep every input on one rank: the
+// candidates as float32 for lm_cocktail's mixture, every model's stored
+// bytes for a method (the base is a source too).
 uint64_t bytes_to_cache_all(const std::vector<Checkpoint>& models, const std::vector<size_t>& candidates,
-                            bool as_float32) {
+                            bool mixture) {
   uint64_t total = 0;
-  for (size_t c : candidates)
-    for (const CheckpointTensor& t : models[c].tensors())
-      total += as_float32 ? t.info.numel() * sizeof(float) : t.info.nbytes();
+  for (size_t m = 0; m < models.size(); ++m) {
+    if (mixture && std::find(candidates.begin(), candidates.end(), m) == candidates.end()) continue;
+    for (const CheckpointTensor& t : models[m].tensors())
+      total += mixture ? t.info.numel() * sizeof(float) : t.info.nbytes();
+  }
   return total;
 }
 
@@ -98,7 +101,7 @@ std::vector<BatchPartial> MergedModelLoss::staged_partials(WeightSource& source)
     // Both ranks passed the agreement, so neither waits for a failed one.
     if (rank == stage) {
       for (const torch::Tensor& h : hidden) {
-        const torch::Tensor host = h.to(torch::kCPU).contiguous();
+        const torch::Tensor host = h.to(torch::kCPU, torch::kFloat).contiguous();
         comm_.send({host.data_ptr<float>(), static_cast<size_t>(host.numel())}, stage + 1);
       }
       hidden.clear();

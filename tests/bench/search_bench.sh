@@ -64,7 +64,10 @@ YAML
   local line evals seconds read wall rss
   line=$(grep "merged models evaluated in" "$dir/$1.out")
   evals=$(awk '{print $5}' <<<"$line")
-  seconds=$(sed -E 's/.* evaluated in ([0-9.]+)s.*/\1/' <<<"$line")
+  # The summary's time as format_seconds writes it: 12.3s, 2m45s or 1h05m.
+  seconds=$(sed -E 's/.* evaluated in ([0-9.hms]+),.*/\1/' <<<"$line" |
+    awk '{ t = 0; s = $0; while (match(s, /^[0-9.]+[hms]/)) { v = substr(s, 1, RLENGTH - 1); u = substr(s, RLENGTH, 1);
+           t += v * (u == "h" ? 3600 : u == "m" ? 60 : 1); s = substr(s, RLENGTH + 1) } print t }')
   read=$(sed -E 's/.*, read ([0-9.]+ [KMGT]?B).*/\1/' <<<"$line")
   read -r wall rss <"$dir/$1.time"
   printf '%-10s %d rank(s) %6s evaluations in %8ss: %6.3f evaluations/s, %10s read (%s per evaluation), peak RSS %.2f GB, wall %ss\n' \
