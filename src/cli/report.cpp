@@ -311,7 +311,10 @@ std::string chosen_recipe_yaml(const Job& job, const FewShotResult& fewshot) {
   const std::vector<double>& w = c.steps[c.best].weights;
   const size_t n = fewshot.candidates.size();
   if (job.method == MergeMethod::Registered && job.slices.empty()) {
-    y << method_recipe_yaml(job);
+    // The chosen weights and densities set here, not left to the caller:
+    // eval prints this without merging.
+    const std::vector<double> weights(w.begin(), w.begin() + static_cast<ptrdiff_t>(n));
+    y << method_recipe_yaml(with_candidate_recipe(job, fewshot.candidates, weights, c.steps[c.best].density));
   } else if (c.layer_groups == 1) {
     y << "merge_method: linear\nparameters: {normalize: false}\nmodels:\n";
     for (size_t i = 0; i < n; ++i)

@@ -977,6 +977,14 @@ void set_candidate_parameters(Job& job, const std::vector<size_t>& models, const
   }
 }
 
+Job with_candidate_recipe(const Job& job, const std::vector<size_t>& candidates, const std::vector<double>& weights,
+                          const std::vector<double>& density) {
+  Job out = job;
+  set_candidate_parameters(out, candidates, "weight", weights, "searched weight");
+  if (!density.empty()) set_candidate_parameters(out, candidates, "density", density, "searched density");
+  return out;
+}
+
 uint64_t parse_byte_size(const std::string& text) {
   const auto bad = [&](std::string_view why) {
     return std::invalid_argument(std::string(why) + ", got '" + one_line(text) + "'");

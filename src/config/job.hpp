@@ -146,6 +146,11 @@ struct Job {
 void set_candidate_parameters(Job& job, const std::vector<size_t>& models, const std::string& name,
                               const std::vector<double>& values, const std::string& why);
 
+// `job` with candidate i's `weight` set to weights[i] and, when `density`
+// is not empty, its `density` to density[i]: one recipe of a search.
+Job with_candidate_recipe(const Job& job, const std::vector<size_t>& candidates, const std::vector<double>& weights,
+                          const std::vector<double>& density);
+
 // Throws cocktail::Error "FILE:LINE: key 'k': problem" for unknown keys, wrong
 // types, missing paths, weights that do not match the models, bad alpha.
 Job load_job(const std::filesystem::path& config_file);

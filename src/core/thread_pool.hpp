@@ -38,4 +38,12 @@ class ThreadPool {
   std::vector<std::thread> workers_;
 };
 
+// Waits for every task, then rethrows the first failure: no task is left
+// running on buffers the caller is about to free.
+inline void wait_all(std::vector<std::future<void>>& futures) {
+  for (auto& f : futures) f.wait();
+  for (auto& f : futures) f.get();
+  futures.clear();
+}
+
 }  // namespace cocktail

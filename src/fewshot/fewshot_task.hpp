@@ -40,7 +40,6 @@ class FewShotTask {
   // Decoders only: one pipeline stage, layers [layers.begin, layers.end) of
   // every batch (decoder_stage). Partials of every batch when the stage ends
   // with the last layer, else none and the hidden states in `hidden`.
-  bool is_decoder() const { return !decoder_.empty(); }
   std::vector<BatchPartial> evaluate_stage(WeightSource& weights, DecoderLayers layers,
                                            std::vector<torch::Tensor>& hidden, torch::Device device,
                                            uint64_t& bytes_read) const;

@@ -34,12 +34,6 @@ void add_unit_stats(StreamStats& stats, uint32_t tensor, const std::vector<uint6
   if (unit.back()) stats.differs[tensor] = 1;
 }
 
-void wait_all(std::vector<std::future<void>>& futures) {
-  for (auto& f : futures) f.wait();
-  for (auto& f : futures) f.get();  // rethrows the first failure
-  futures.clear();
-}
-
 // Opens each input and output file once per rank, on first use.
 class FileCache {
  public:

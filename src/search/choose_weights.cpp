@@ -11,15 +11,17 @@
 #include "merge/methods/method.hpp"
 #include "model/mixture_source.hpp"
 #include "search/merged_loss.hpp"
+#include "search/method_source.hpp"
 #include "search/weight_choice.hpp"
 
 namespace cocktail {
 
 namespace {
 
-// float32 bytes of the largest layer (".layers.N.", ".block.N.", ".layer.N.")
-// of `ckpt`: what the forward needs at once from every candidate.
-uint64_t largest_layer_bytes(const Checkpoint& ckpt) {
+// Bytes of the largest layer (".layers.N.", ".block.N.", ".layer.N.") of
+// `ckpt`, as float32 or as stored: what the forward needs at once from every
+// input of the merged model.
+uint64_t largest_layer_bytes(const Checkpoint& ckpt, bool as_float32) {
   std::map<std::string, uint64_t> layers;
   for (const CheckpointTensor& t : ckpt.tensors()) {
     const std::string& n = t.info.name;
@@ -27,7 +29,7 @@ uint64_t largest_layer_bytes(const Checkpoint& ckpt) {
       const size_t at = n.find(marker);
       if (at == std::string::npos) continue;
       const size_t end = n.find('.', at + std::char_traits<char>::length(marker));
-      layers[n.substr(0, end)] += t.info.numel() * sizeof(float);
+      layers[n.substr(0, end)] += as_float32 ? t.info.numel() * sizeof(float) : t.info.nbytes();
       break;
     }
   }
@@ -42,20 +44,42 @@ void check_weight_choice(const Job& job, const std::vector<Checkpoint>& models) 
   if (!job.fewshot || job.fewshot->weights == WeightChoice::Softmax) return;
   const FewShot& cfg = *job.fewshot;
   const std::vector<size_t> candidates = job.candidates();
-  const uint64_t layer = largest_layer_bytes(models[candidates.front()]) * candidates.size();
+  // lm_cocktail's mixture caches the candidates as float32 (GPU, then host);
+  // a method caches every model's stored bytes (the base too), on the host.
+  const bool method = job.method == MergeMethod::Registered;
+  if (method && cfg.gpu_cache_bytes > 0)
+    throw Error(job.config_path.string() + ": key 'gpu_cache': " + job.method_name +
+                "'s merged tensors are computed on the CPU, so its inputs are cached in host memory only; "
+                "give that budget to 'cache'");
+  const uint64_t layer = method ? largest_layer_bytes(models[candidates.front()], false) * models.size()
+                                : largest_layer_bytes(models[candidates.front()], true) * candidates.size();
   for (const auto& [key, bytes] : {std::pair{"cache", cfg.cache_bytes}, std::pair{"gpu_cache", cfg.gpu_cache_bytes}})
     if (bytes > 0 && bytes < layer)
       throw Error(job.config_path.string() + ": key '" + key + "': " + std::to_string(bytes) +
-                  " bytes hold less than one layer of the " + std::to_string(candidates.size()) +
-                  " candidates (" + std::to_string(layer) + " bytes as float32); give at least that, or 0 "
-                  "to re-read them for every evaluation");
+                  " bytes hold less than one layer of the " +
+                  (method ? std::to_string(models.size()) + " models (" + std::to_string(layer) + " bytes as stored)"
+                          : std::to_string(candidates.size()) + " candidates (" + std::to_string(layer) +
+                                " bytes as float32)") +
+                  "; give at least that, or 0 to re-read them for every evaluation");
   if (cfg.weights == WeightChoice::Search && cfg.search.density_searched) {
-    const Method* method = job.method == MergeMethod::Registered ? find_method(job.method_name) : nullptr;
-    const bool has_density = method && std::ranges::any_of(method->parameters(), [](const ParamSpec& p) { return p.name == "density"; });
-    if (!has_density)
+    const Method* m = method ? find_method(job.method_name) : nullptr;
+    if (!m || std::ranges::none_of(m->parameters(), [](const ParamSpec& p) { return p.name == "density"; }))
       throw Error(job.config_path.string() + ": key 'search.density': " + job.method_name +
                   " has no density parameter to search (ties, dare_ties, dare_linear, della, della_linear, "
                   "breadcrumbs and breadcrumbs_ties have one)");
+    // The method's range of a density may depend on other parameters (della's
+    // epsilon, breadcrumbs' gamma) and is an interval: both bounds must pass,
+    // or the search would fail halfway. Headers only: nothing is read.
+    MethodSource source(job, models, 0, 1);
+    const std::vector<double> uniform(candidates.size(), 1.0 / static_cast<double>(candidates.size()));
+    for (double d : {cfg.search.density_lower, cfg.search.density_upper}) {
+      try {
+        source.set_job(with_candidate_recipe(job, candidates, uniform, std::vector<double>(candidates.size(), d)));
+      } catch (const Error& e) {
+        throw Error(job.config_path.string() + ": key 'search.density': the bound " + exact_number_text(d) +
+                    " is outside what " + job.method_name + " accepts (" + e.what() + ")");
+      }
+    }
   }
   const int groups = cfg.weights == WeightChoice::Search ? cfg.search.layer_groups : 1;
   const int64_t layers = decoder_layer_count(models[candidates.front()]);

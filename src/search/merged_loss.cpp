@@ -45,24 +45,13 @@ MergedModelLoss::MergedModelLoss(Comm& comm, const FewShotTask& task, const Job&
   const FewShot& cfg = *job.fewshot;
   if (job.method == MergeMethod::Registered) {
     method_ = std::make_unique<MethodSource>(job, models, cfg.cache_bytes, threads);
-    // The method's range of a density may depend on other parameters (della's
-    // epsilon, breadcrumbs' gamma) and is an interval: both bounds must pass,
-    // or the search would fail halfway.
-    if (cfg.weights == WeightChoice::Search && cfg.search.density_searched)
-      for (double d : {cfg.search.density_lower, cfg.search.density_upper}) {
-        const std::vector<double> uniform(candidates.size(), 1.0 / static_cast<double>(candidates.size()));
-        try {
-          method_->set_job(recipe_job(uniform, std::vector<double>(candidates.size(), d)));
-        } catch (const Error& e) {
-          throw Error(job.config_path.string() + ": key 'search.density': the bound " + exact_number_text(d) +
-                      " is outside what " + job.method_name + " accepts (" + e.what() + ")");
-        }
-      }
   } else {  // The GPU tier only where the forward runs on a GPU.
     mixture_ = std::make_unique<MixtureSource>(pointers(models, candidates), cfg.cache_bytes,
                                                device.is_cuda() ? cfg.gpu_cache_bytes : 0);
   }
-  const uint64_t cache = cfg.cache_bytes + (device.is_cuda() ? cfg.gpu_cache_bytes : 0);
+  // From what every rank shares (not whether its own GPU was found), so all
+  // ranks agree: a method caches on the host only.
+  const uint64_t cache = cfg.cache_bytes + (mixture_ ? cfg.gpu_cache_bytes : 0);
   stages_ = cfg.pipeline ? *cfg.pipeline
                          : comm.size() > 1 && layers_ > 0 &&
                                cache < bytes_to_cache_all(models, candidates, mixture_ != nullptr);
@@ -72,16 +61,9 @@ MergedModelLoss::MergedModelLoss(Comm& comm, const FewShotTask& task, const Job&
   }
 }
 
-Job MergedModelLoss::recipe_job(const std::vector<double>& weights, const std::vector<double>& density) const {
-  Job job = job_;
-  set_candidate_parameters(job, candidates_, "weight", weights, "searched weight");
-  if (!density.empty()) set_candidate_parameters(job, candidates_, "density", density, "searched density");
-  return job;
-}
-
 void MergedModelLoss::set_recipe(const std::vector<std::vector<double>>& by_group, const std::vector<double>& density) {
   if (mixture_) return mixture_->set_group_weights(by_group, layers_);
-  method_->set_job(recipe_job(by_group.front(), density));
+  method_->set_job(with_candidate_recipe(job_, candidates_, by_group.front(), density));
 }
 
 std::vector<BatchPartial> MergedModelLoss::staged_partials(WeightSource& source) {
@@ -91,26 +73,25 @@ std::vector<BatchPartial> MergedModelLoss::staged_partials(WeightSource& source)
   std::vector<BatchPartial> partials(task_.batches());  // zeros but on the last stage
   std::vector<torch::Tensor> hidden;
   for (int stage = 0; stage < ranks; ++stage) {
-    // One rank works, the others wait in the agreement that follows.
+    // One rank works, the next makes room for what it will receive, the
+    // others wait in the agreement that follows.
     collective_step(comm_, [&] {
-      if (stage != rank) return;
-      std::vector<BatchPartial> p = task_.evaluate_stage(source, mine, hidden, device_, bytes_read_);
-      if (stage == ranks - 1) partials = std::move(p);
+      if (rank == stage) {
+        std::vector<BatchPartial> p = task_.evaluate_stage(source, mine, hidden, device_, bytes_read_);
+        if (stage == ranks - 1) partials = std::move(p);
+        for (torch::Tensor& h : hidden) h = h.to(torch::kCPU, torch::kFloat).contiguous();
+      } else if (rank == stage + 1) {
+        for (const std::vector<int64_t>& shape : hidden_shapes_) hidden.push_back(torch::empty(shape, torch::kFloat));
+      }
     });
     if (stage + 1 == ranks) break;
-    // Both ranks passed the agreement, so neither waits for a failed one.
+    // Both ranks passed the agreement with their buffers ready: nothing
+    // between here and the next step can fail on one side only.
     if (rank == stage) {
-      for (const torch::Tensor& h : hidden) {
-        const torch::Tensor host = h.to(torch::kCPU, torch::kFloat).contiguous();
-        comm_.send({host.data_ptr<float>(), static_cast<size_t>(host.numel())}, stage + 1);
-      }
+      for (const torch::Tensor& h : hidden) comm_.send({h.data_ptr<float>(), static_cast<size_t>(h.numel())}, stage + 1);
       hidden.clear();
     } else if (rank == stage + 1) {
-      for (const std::vector<int64_t>& shape : hidden_shapes_) {
-        torch::Tensor h = torch::empty(shape, torch::kFloat);
-        comm_.receive({h.data_ptr<float>(), static_cast<size_t>(h.numel())}, stage);
-        hidden.push_back(std::move(h));
-      }
+      for (torch::Tensor& h : hidden) comm_.receive({h.data_ptr<float>(), static_cast<size_t>(h.numel())}, stage);
     }
   }
   return partials;

@@ -2,11 +2,12 @@
 // The few-shot loss of a merged model without writing it: lm_cocktail's
 // sum_i w_i M_i (model/mixture_source), or the job's method of
 // src/merge/methods/ with the candidates' weights (and densities) set
-// (search/method_source). The task's batches are split across the ranks (a
-// contiguous run each); every rank streams the merged tensors, computed in
-// memory from the candidates', through the forward for its run, and one
-// all-reduce of the partials gives every rank the same losses bit for bit,
-// so every rank takes the same next step of a search.
+// (search/method_source). Across ranks, either the task's batches are split
+// (a contiguous run each, every rank streaming every merged tensor) or a
+// decoder's layers are (pipeline stages, each rank computing only its
+// layers' merged tensors). Either way each batch runs through the same
+// operations, and one all-reduce of the partials gives every rank the same
+// losses bit for bit, so every rank takes the same next step of a search.
 #include <cstdint>
 #include <vector>
 
@@ -46,8 +47,6 @@ class MergedModelLoss {
   uint64_t bytes_read() const { return bytes_read_; }  // this rank's, all evaluations
 
  private:
-  // The job with the candidates' weights (and densities) set, for a method.
-  Job recipe_job(const std::vector<double>& weights, const std::vector<double>& density) const;
   void set_recipe(const std::vector<std::vector<double>>& by_group, const std::vector<double>& density);
   // Rank r of R runs layers [rL/R, (r+1)L/R) of every batch (the first
   // also embeds, the last scores) and passes the hidden states to rank
@@ -59,7 +58,7 @@ class MergedModelLoss {
   const FewShotTask& task_;
   const Job& job_;
   std::vector<size_t> candidates_;
-  std::unique_ptr<MixtureSource> mixture_;  // lm_cocktail, linear
+  std::unique_ptr<MixtureSource> mixture_;  // lm_cocktail
   std::unique_ptr<MethodSource> method_;    // a method of src/merge/methods/
   BatchSplit split_;
   LossReduction reduction_;

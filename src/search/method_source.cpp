@@ -16,13 +16,6 @@ const Method& method_of(const Job& job) {
   return *m;
 }
 
-// Every read of one tensor, then its failures rethrown.
-void wait_all(std::vector<std::future<void>>& futures) {
-  for (auto& f : futures) f.wait();
-  for (auto& f : futures) f.get();
-  futures.clear();
-}
-
 }  // namespace
 
 MethodSource::MethodSource(const Job& job, const std::vector<Checkpoint>& models, uint64_t cache_bytes, int threads)

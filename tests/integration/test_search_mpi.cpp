@@ -264,6 +264,7 @@ TEST(SearchMpi, BadSettingsNameTheKeyOnEveryRank) {
       {"ties", "search: {density: [0, 1]}\n", "key 'search.density': must be [lower, upper] with 0 < lower < upper"},
       {"della", "search: {density: [0.1, 0.9]}\n",
        "key 'search.density': the bound 0.1 is outside what della accepts"},
+      {"ties", "gpu_cache: 1GB\n", "key 'gpu_cache': ties's merged tensors are computed on the CPU"},
   };
   // Pipeline stages split a decoder's layers: a T5's are refused by key.
   write_file(dir.path / "t5.yaml", "merge_method: lm_cocktail\nmodels:\n  - model: " + model("t5-fp32") +
@@ -315,6 +316,10 @@ TEST(SearchMpi, TiesWeightsAndDensitiesSearchedInMemory) {
   EXPECT_NE(recipe.find("merge_method: ties\n"), std::string::npos) << recipe;
   EXPECT_NE(recipe.find("density: "), std::string::npos) << recipe;
   expect_recipe_replays(dir, "ties1");
+  // eval searches alike and prints the same recipe, without merging.
+  const RunResult e = run_mpi(2, {"eval", (dir.path / "ties1.yaml").string()});
+  ASSERT_EQ(e.status, 0) << e.output;
+  EXPECT_NE(e.output.find(recipe), std::string::npos) << e.output << "\nwritten:\n" << recipe;
 }
 
 // A greedy soup of ties merges: each candidate's uniform share of the soup
