@@ -22,12 +22,12 @@ DecoderBatch to_decoder_batch(const std::vector<ScoredSequence>& rows, int64_t p
   return {ids, ids.ne(pad_id).to(torch::kInt64), labels};
 }
 
-std::vector<BatchPartial> decoder_stage_partials(WeightSource& weights,
-                                                 const std::vector<std::vector<ScoredSequence>>& batches,
-                                                 int64_t pad_id, DecoderLayers layers,
-                                                 std::vector<torch::Tensor>& hidden, torch::Device device,
-                                                 uint64_t& bytes_read) {
-  const DecoderConfig config = read_decoder_config(weights.layout().folder() / "config.json");
+namespace {
+
+std::vector<BatchPartial> partials_of(WeightSource& weights, const DecoderConfig& config,
+                                      const std::vector<std::vector<ScoredSequence>>& batches, int64_t pad_id,
+                                      DecoderLayers layers, std::vector<torch::Tensor>& hidden, torch::Device device,
+                                      uint64_t& bytes_read) {
   std::vector<DecoderBatch> tensors;
   for (const auto& b : batches) tensors.push_back(to_decoder_batch(b, pad_id));
   ForwardStats stats;
@@ -38,13 +38,24 @@ std::vector<BatchPartial> decoder_stage_partials(WeightSource& weights,
   return out;
 }
 
+}  // namespace
+
+std::vector<BatchPartial> decoder_stage_partials(WeightSource& weights,
+                                                 const std::vector<std::vector<ScoredSequence>>& batches,
+                                                 int64_t pad_id, DecoderLayers layers,
+                                                 std::vector<torch::Tensor>& hidden, torch::Device device,
+                                                 uint64_t& bytes_read) {
+  const DecoderConfig config = read_decoder_config(weights.layout().folder() / "config.json");
+  return partials_of(weights, config, batches, pad_id, layers, hidden, device, bytes_read);
+}
+
 std::vector<BatchPartial> decoder_partials(WeightSource& weights,
                                            const std::vector<std::vector<ScoredSequence>>& batches,
                                            int64_t pad_id, torch::Device device,
                                            uint64_t& bytes_read) {
-  const int64_t layers = read_decoder_config(weights.layout().folder() / "config.json").num_layers;
+  const DecoderConfig config = read_decoder_config(weights.layout().folder() / "config.json");
   std::vector<torch::Tensor> hidden;
-  return decoder_stage_partials(weights, batches, pad_id, {0, layers, true}, hidden, device, bytes_read);
+  return partials_of(weights, config, batches, pad_id, {0, config.num_layers, true}, hidden, device, bytes_read);
 }
 
 }  // namespace cocktail

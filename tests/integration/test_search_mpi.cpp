@@ -104,6 +104,15 @@ std::pair<double, double> written_loss(const Dir& dir, const std::string& out) {
   return {loss, held};
 }
 
+// The model written into `out` scores, on its own, the losses of the step
+// the choice picked: what the search evaluated is what was written.
+void expect_written_model_scores_the_chosen_step(const Dir& dir, const json& choice, const std::string& out) {
+  const json& best = choice["steps"][choice["chosen_step"].get<size_t>()];
+  const auto [loss, held] = written_loss(dir, out);
+  EXPECT_NEAR(loss, best["loss"].get<double>(), 1e-6) << out;
+  EXPECT_NEAR(held, best["held_out_loss"].get<double>(), 1e-6) << out;
+}
+
 // The cocktail_recipe.yaml written into `out` merges the same tensors,
 // without evaluating anything, into another folder.
 void expect_recipe_replays(const Dir& dir, const std::string& out) {
@@ -158,10 +167,7 @@ TEST(SearchMpi, LayerGroupsMergeAsSlicesWithTheLossTheSearchSaw) {
   }
   EXPECT_LT(best["held_out_loss"].get<double>(), choice["softmax_weights_merged"]["held_out_loss"].get<double>());
 
-  // The written model scores what the search saw.
-  const auto [loss, held] = written_loss(dir, "groups1");
-  EXPECT_NEAR(loss, best["loss"].get<double>(), 1e-6);
-  EXPECT_NEAR(held, best["held_out_loss"].get<double>(), 1e-6);
+  expect_written_model_scores_the_chosen_step(dir, choice, "groups1");
   expect_recipe_replays(dir, "groups1");
 }
 
@@ -207,7 +213,9 @@ TEST(SearchMpi, PipelineStagesGiveOneRanksLossesReadingEachByteOnce) {
     ASSERT_EQ(r.status, 0) << run.name << r.output;
     reports[run.name] = report(out);
     EXPECT_EQ(reports[run.name]["fewshot"]["choice"]["pipeline_stages"], run.stages) << run.name;
-    if (run.stages > 1) EXPECT_EQ(r.lines_containing("as " + std::to_string(run.stages) + " pipeline stages"), 1) << r.output;
+    if (run.stages > 1) {
+      EXPECT_EQ(r.lines_containing("as " + std::to_string(run.stages) + " pipeline stages"), 1) << r.output;
+    }
   }
   const auto same_run = [&](const std::string& a, const std::string& b) {
     const json& x = reports[a]["fewshot"]["choice"];
@@ -308,10 +316,7 @@ TEST(SearchMpi, TiesWeightsAndDensitiesSearchedInMemory) {
     }
   }
   EXPECT_GT(densities.size(), 2u) << "the search never moved the densities";
-  const json& best = choice["steps"][choice["chosen_step"].get<size_t>()];
-  const auto [loss, held] = written_loss(dir, "ties1");
-  EXPECT_NEAR(loss, best["loss"].get<double>(), 1e-6);
-  EXPECT_NEAR(held, best["held_out_loss"].get<double>(), 1e-6);
+  expect_written_model_scores_the_chosen_step(dir, choice, "ties1");
   const std::string recipe = read_file(dir.path / "ties1/cocktail_recipe.yaml");
   EXPECT_NE(recipe.find("merge_method: ties\n"), std::string::npos) << recipe;
   EXPECT_NE(recipe.find("density: "), std::string::npos) << recipe;
@@ -331,9 +336,6 @@ TEST(SearchMpi, GreedySoupOfTiesMerges) {
   });
   const json& choice = r["fewshot"]["choice"];
   ASSERT_EQ(choice["steps"].size(), 2u);
-  const json& best = choice["steps"][choice["chosen_step"].get<size_t>()];
-  const auto [loss, held] = written_loss(dir, "tsoup1");
-  EXPECT_NEAR(loss, best["loss"].get<double>(), 1e-6);
-  EXPECT_NEAR(held, best["held_out_loss"].get<double>(), 1e-6);
+  expect_written_model_scores_the_chosen_step(dir, choice, "tsoup1");
   expect_recipe_replays(dir, "tsoup1");
 }
