@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers of untrusted input for a bounded time: the safetensors
-# header, the checkpoint index JSON and the YAML job config (tests/fuzz).
+# header, the checkpoint index JSON, the YAML job config and the HDF5 reader
+# (tests/fuzz).
 # Installs clang (Debian's clang-14 and its libFuzzer runtime) when missing,
-# builds the three targets with -fsanitize=fuzzer,address,undefined into
+# builds the targets with -fsanitize=fuzzer,address,undefined into
 # build-fuzz/ (FUZZ_BUILD_DIR overrides), and runs each for FUZZ_SECONDS
 # (default 60) on a copy of its committed seed corpus. Exits non-zero when any
 # target crashes, hangs (-timeout, FUZZ_TIMEOUT seconds per input, default 5),
 # runs out of memory (FUZZ_RSS_MB, default 2048) or a sanitizer reports; the
 # reproducer's path and the command that replays it are printed.
-#   ./launch/fuzz.sh                                   # all three, 60 s each
+#   ./launch/fuzz.sh                                   # all four, 60 s each
 #   FUZZ_SECONDS=600 ./launch/fuzz.sh fuzz_job_config  # one target, longer
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -17,9 +18,9 @@ seconds="${FUZZ_SECONDS:-60}"
 timeout_s="${FUZZ_TIMEOUT:-5}"
 rss_mb="${FUZZ_RSS_MB:-2048}"
 targets=("$@")
-((${#targets[@]})) || targets=(fuzz_safetensors_header fuzz_index_json fuzz_job_config)
+((${#targets[@]})) || targets=(fuzz_safetensors_header fuzz_index_json fuzz_job_config fuzz_hdf5)
 
-PACKAGES=(clang-14 libclang-rt-14-dev cmake ninja-build libyaml-cpp-dev nlohmann-json3-dev)
+PACKAGES=(clang-14 libclang-rt-14-dev cmake ninja-build libyaml-cpp-dev nlohmann-json3-dev libblas-dev)
 "$root/launch/apt_install.sh" fuzz "${PACKAGES[@]}"
 
 cmake -S "$root/tests/fuzz" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 >/dev/null
@@ -27,9 +28,9 @@ cmake --build "$build" -j "$(nproc)" --target "${targets[@]}"
 
 # Which seeds and dictionary each target starts from.
 declare -A corpus_of=([fuzz_safetensors_header]=safetensors_header [fuzz_index_json]=index_json
-                      [fuzz_job_config]=job_config)
+                      [fuzz_job_config]=job_config [fuzz_hdf5]=hdf5)
 declare -A dict_of=([fuzz_safetensors_header]=json.dict [fuzz_index_json]=json.dict
-                    [fuzz_job_config]=yaml.dict)
+                    [fuzz_job_config]=yaml.dict [fuzz_hdf5]=hdf5.dict)
 
 # Leaks fail the run too (libFuzzer's -detect_leaks is on with ASan).
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=1}"

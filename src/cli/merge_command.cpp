@@ -19,6 +19,8 @@
 #endif
 #include "io/checkpoint.hpp"
 #include "io/journal.hpp"
+#include "io/keras_h5_writer.hpp"
+#include "dist/mpi_comm.hpp"
 #include "io/output_folder.hpp"
 #include "io/output_lock.hpp"
 #include "plan/sliced_tensors.hpp"
@@ -178,8 +180,12 @@ void load_inputs(const CliArgs& args, bool root, PreparedJob& p) {
   std::vector<fs::path> paths, files_read = {p.job.config_path};
   if (p.job.fewshot) files_read.insert(files_read.end(), p.job.fewshot->files.begin(), p.job.fewshot->files.end());
   for (const auto& m : p.job.models) {
-    const Checkpoint& model = p.models.emplace_back(Checkpoint::open(m.path));
+    const Checkpoint& model = p.models.emplace_back(Checkpoint::open(m.path, m.adapter));
     paths.push_back(m.path);
+    if (!m.adapter.empty()) {
+      paths.push_back(m.adapter);
+      files_read.push_back(m.adapter / "adapter_config.json");
+    }
     if (!model.index().empty()) files_read.push_back(model.index());
     for (const auto& f : model.files()) files_read.push_back(f.path);
     for (const auto& f : side_files_read(model.folder())) files_read.push_back(f);
@@ -214,6 +220,11 @@ void plan_merge(int ranks, PreparedJob& p) {
   }
   options.out_dtype = p.job.out_dtype;
   options.max_shard_size = p.job.max_shard_size;
+  const bool keras_reference = p.models[p.job.reference_index()].is_keras();
+  options.format = p.job.output_format == OutputChoice::Keras ||
+                           (p.job.output_format == OutputChoice::Auto && keras_reference)
+                       ? OutputFormat::Keras
+                       : OutputFormat::Safetensors;
   options.chunk_size = p.job.chunk_size;
   options.ranks = ranks;
   // Provenance in every shard; nothing rank- or time-dependent, so the bytes
@@ -387,7 +398,9 @@ JobTotals gather_totals(Comm& comm, const StreamStats& stats, bool on_gpu, doubl
 
 void write_metadata_files(const PreparedJob& p, const fs::path& staging, const JobTotals& totals) {
   const OutputLayout& layout = p.plan.layout;
-  if (layout.shards.size() > 1) {
+  if (layout.format == OutputFormat::Keras) {
+    if (layout.shards.size() > 1) write_staged_file(staging, "model.weights.json", keras_index_json(layout, p.plan.tensors));
+  } else if (layout.shards.size() > 1) {
     std::map<std::string, std::string> weight_map;
     for (const auto& shard : layout.shards)
       for (size_t t : shard.tensors) weight_map[p.plan.tensors[t].name] = shard.file_name;
@@ -448,6 +461,18 @@ void check_still_ours(const fs::path& staging, const PreparedJob& p, const std::
 
 }  // namespace
 
+// Every rank: a fresh run's HDF5 files, created together (parallel HDF5
+// needs the MPI communicator), then the offsets HDF5 gave each tensor, read
+// back from the staged files by every rank (a resumed run's too).
+void stage_keras_files(Comm& comm, PreparedJob& p, bool resumed_on_root) {
+  std::string resumed = resumed_on_root ? "1" : "0";
+  comm.broadcast(resumed, 0);
+  const auto* mpi = dynamic_cast<const MpiComm*>(&comm);
+  if (!mpi) throw Error("a Keras output is written with parallel HDF5, which needs the MPI communicator");
+  if (resumed != "1") collective_step(comm, [&] { create_keras_shards(mpi->mpi(), p.staging, p.plan.layout, p.plan.tensors); });
+  collective_step(comm, [&] { read_keras_offsets(p.staging, p.plan.layout, p.plan.tensors); });
+}
+
 void run_merge(Comm& comm, const CliArgs& args, std::ostream& log) {
   const auto start = Clock::now();
   const bool root = comm.rank() == 0;
@@ -486,6 +511,7 @@ void run_merge(Comm& comm, const CliArgs& args, std::ostream& log) {
       resumed = start_or_resume(staging, p, identity, log);
     });
     journal_started = true;
+    if (p.plan.layout.format == OutputFormat::Keras) stage_keras_files(comm, p, resumed);
 
     StreamStats stats;
     const auto merge_start = Clock::now();

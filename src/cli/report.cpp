@@ -18,7 +18,8 @@ namespace {
 
 // The shortest tail of each model's path that no other model's path ends
 // with: "ft-a" for folders, "run1/model.safetensors" for two single files
-// of one name.
+// of one name; "base+adapter" for a LoRA candidate (models of one base
+// differ by their adapters).
 std::vector<std::string> model_labels(const Job& job) {
   std::vector<std::vector<std::string>> parts;
   for (const auto& m : job.models) {
@@ -38,9 +39,11 @@ std::vector<std::string> model_labels(const Job& job) {
     for (size_t n = 1; n <= parts[i].size(); ++n) {
       labels[i] = tail(i, n);
       bool unique = true;
-      for (size_t k = 0; k < parts.size() && unique; ++k) unique = k == i || tail(k, n) != labels[i];
+      for (size_t k = 0; k < parts.size() && unique; ++k)
+        unique = k == i || parts[k] == parts[i] || tail(k, n) != labels[i];
       if (unique) break;
     }
+    if (!job.models[i].adapter.empty()) labels[i] += "+" + job.models[i].adapter.filename().string();
   }
   return labels;
 }
@@ -289,12 +292,12 @@ std::string method_recipe_yaml(const Job& job) {
   std::ostringstream y;
   y << "merge_method: " << job.method_name << "\n";
   if (!job.models.empty() && job.models[0].role == ModelRole::Base)
-    y << "base_model: " << job.models[0].path.string() << "\n";
+    y << "base_model: " << job.models[0].name() << "\n";
   if (!job.parameters.empty()) y << "parameters: " << settings_yaml(job.parameters) << "\n";
   y << "models:\n";
   for (const ModelSpec& m : job.models) {
     if (m.role != ModelRole::Peer) continue;
-    y << "  - model: " << m.path.string() << "\n";
+    y << "  - model: " << m.name() << "\n";
     if (!m.parameters.empty()) y << "    parameters: " << settings_yaml(m.parameters) << "\n";
   }
   y << "random_seed: " << job.random_seed << "\n";
@@ -318,14 +321,14 @@ std::string chosen_recipe_yaml(const Job& job, const FewShotResult& fewshot) {
   } else if (c.layer_groups == 1) {
     y << "merge_method: linear\nparameters: {normalize: false}\nmodels:\n";
     for (size_t i = 0; i < n; ++i)
-      y << "  - model: " << job.models[fewshot.candidates[i]].path.string() << "\n    parameters: {weight: "
+      y << "  - model: " << job.models[fewshot.candidates[i]].name() << "\n    parameters: {weight: "
         << float32_text(static_cast<float>(w[i])) << "}\n";
   } else {  // one slice per layer group, as the merge ran it
     y << "merge_method: linear\nparameters: {normalize: false}\nslices:\n";
     for (size_t g = 0; g < c.layer_groups; ++g) {
       y << "  - sources:\n";
       for (size_t i = 0; i < n; ++i)
-        y << "      - model: " << job.models[fewshot.candidates[i]].path.string() << "\n        layer_range: ["
+        y << "      - model: " << job.models[fewshot.candidates[i]].name() << "\n        layer_range: ["
           << c.layer_ranges[g].first << ", " << c.layer_ranges[g].second << "]\n        parameters: {weight: "
           << float32_text(static_cast<float>(w[g * n + i])) << "}\n";
     }
@@ -384,7 +387,7 @@ std::string merge_report_json(const Job& job, const MergeRecipe& recipe, const M
   report["merge_method"] = job.method_name;
   nlohmann::ordered_json models = nlohmann::ordered_json::array();
   for (size_t i = 0; i < job.models.size(); ++i) {
-    nlohmann::ordered_json m{{"path", job.models[i].path.string()},
+    nlohmann::ordered_json m{{"path", job.models[i].name()},
                              {"role", role_name(job.models[i].role)}};
     const auto it = std::find(recipe.models.begin(), recipe.models.end(), i);
     m["name"] = labels[i];
@@ -411,7 +414,7 @@ std::string merge_report_json(const Job& job, const MergeRecipe& recipe, const M
     f["held_out_batches"] = fewshot->split.held_out;
     nlohmann::ordered_json list = nlohmann::ordered_json::array();
     for (size_t i = 0; i < fewshot->candidates.size(); ++i) {
-      nlohmann::ordered_json c{{"path", job.models[fewshot->candidates[i]].path.string()},
+      nlohmann::ordered_json c{{"path", job.models[fewshot->candidates[i]].name()},
                                {"loss", fewshot->losses[i]},
                                {"weight", fewshot->weights[i]}};
       if (!fewshot->held_out_losses.empty()) c["held_out_loss"] = fewshot->held_out_losses[i];

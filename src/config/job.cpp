@@ -231,6 +231,25 @@ fs::path existing_path(const Reporter& r, const Field& f, const fs::path& config
              "'; relative paths start at the config file's folder; hub ids are not downloaded)");
 }
 
+// A model as mergekit writes it: a path, or "PATH+ADAPTER" for a base with
+// a PEFT LoRA adapter. A path that exists as written is a path, '+' and all.
+ModelSpec model_reference(const Reporter& r, const Field& f, const fs::path& config_dir, ModelRole role, int line) {
+  ModelSpec spec{{}, role, std::nullopt, line, {}, {}};
+  const fs::path whole = resolve_path(r, f, config_dir);
+  std::error_code ec;
+  const std::string text = f.value.IsScalar() ? f.value.Scalar() : "";
+  const size_t plus = text.find('+');
+  if (fs::exists(whole, ec) || plus == std::string::npos || plus == 0 || plus + 1 == text.size()) {
+    spec.path = existing_path(r, f, config_dir);
+    return spec;
+  }
+  for (const auto& [part, out] : {std::pair{text.substr(0, plus), &spec.path}, std::pair{text.substr(plus + 1), &spec.adapter}}) {
+    YAML::Node node(part);
+    *out = existing_path(r, Field{f.key, node, f.line()}, config_dir);
+  }
+  return spec;
+}
+
 // ---- one mapping ----------------------------------------------------------
 
 // The entries of a YAML mapping in file order. yaml-cpp keeps duplicate keys
@@ -377,18 +396,24 @@ class ModelList {
 
   // Index of an already listed model, however it was spelled: a folder, its
   // model.safetensors or its index, through a symlink or not.
-  std::optional<size_t> find(const fs::path& p) const {
-    const fs::path identity = checkpoint_identity(p);
+  // A base with an adapter is another model than the base alone, and than
+  // the base with another adapter.
+  std::optional<size_t> find(const ModelSpec& m) const {
+    const fs::path identity = checkpoint_identity(m.path);
     for (size_t i = 0; i < out_.size(); ++i) {
       std::error_code ec;
-      if (out_[i].path == p || fs::equivalent(checkpoint_identity(out_[i].path), identity, ec)) return i;
+      const bool same_adapter = out_[i].adapter.empty() == m.adapter.empty() &&
+                                (m.adapter.empty() || out_[i].adapter == m.adapter ||
+                                 fs::equivalent(out_[i].adapter, m.adapter, ec));
+      if (same_adapter && (out_[i].path == m.path || fs::equivalent(checkpoint_identity(out_[i].path), identity, ec)))
+        return i;
     }
     return std::nullopt;
   }
 
   void add(const Field& f, ModelSpec spec) {
-    if (std::optional<size_t> i = find(spec.path)) {
-      r_.fail(f.line(), f.key, "the model " + spec.path.string() + " is already listed as '" +
+    if (std::optional<size_t> i = find(spec)) {
+      r_.fail(f.line(), f.key, "the model " + spec.name() + " is already listed as '" +
                                    seen_[*i].first + "' on line " +
                                    std::to_string(seen_[*i].second) +
                                    "; each model may appear once");
@@ -405,6 +430,18 @@ class ModelList {
   std::vector<ModelSpec>& out_;
   std::vector<std::pair<std::string, int>> seen_;  // key and line of each model
 };
+
+// A `models` entry's model: `model`, and its adapter from "PATH+ADAPTER" or
+// the entry's `lora` key.
+ModelSpec entry_reference(const Reporter& r, const Mapping& entry, const Field& model, const fs::path& dir) {
+  ModelSpec spec = model_reference(r, model, dir, ModelRole::Peer, model.line());
+  if (auto lora = entry.get("lora")) {
+    if (!spec.adapter.empty())
+      r.fail(lora->line(), lora->key, "the model already names an adapter after '+'; give it once");
+    spec.adapter = existing_path(r, *lora, dir);
+  }
+  return spec;
+}
 
 void read_linear(const Reporter& r, const Mapping& root, const fs::path& dir, Job& job) {
   std::optional<double> global_weight;
@@ -423,7 +460,7 @@ void read_linear(const Reporter& r, const Mapping& root, const fs::path& dir, Jo
   ModelList list(r, job.models);
   bool base_weighted = false;
   if (auto f = root.get("base_model")) {
-    list.add(*f, {existing_path(r, *f, dir), ModelRole::Base, std::nullopt, f->line(), {}});
+    list.add(*f, model_reference(r, *f, dir, ModelRole::Base, f->line()));
     weight_fields.emplace_back();
   }
 
@@ -437,7 +474,7 @@ void read_linear(const Reporter& r, const Mapping& root, const fs::path& dir, Jo
                      models->line()};
     if (!item.value.IsMap()) fail_expected(r, item, "a mapping with a 'model' key");
     const Mapping entry(r, item);
-    entry.check_known({"model", "parameters"}, "");
+    entry.check_known({"model", "lora", "parameters"}, "");
     const std::optional<Field> model = entry.get("model");
     if (!model) r.fail(entry.line(), Mapping::join(item.key, "model"), "missing");
 
@@ -456,8 +493,8 @@ void read_linear(const Reporter& r, const Mapping& root, const fs::path& dir, Jo
              "missing, and there is no global parameters.weight");
     }
 
-    const fs::path path = existing_path(r, *model, dir);
-    const std::optional<size_t> same = list.find(path);
+    ModelSpec spec = entry_reference(r, entry, *model, dir);
+    const std::optional<size_t> same = list.find(spec);
     // mergekit lets the base take part in a linear merge by listing it under
     // `models` too; it stays one model, the base, with that weight.
     if (same && *same == 0 && job.models[0].role == ModelRole::Base && !base_weighted) {
@@ -467,7 +504,8 @@ void read_linear(const Reporter& r, const Mapping& root, const fs::path& dir, Jo
       list.seen_again(0, *model);
       continue;
     }
-    list.add(*model, {path, ModelRole::Peer, weight, model->line(), {}});
+    spec.weight = weight;
+    list.add(*model, std::move(spec));
     weight_fields.push_back(weight_field);
   }
 
@@ -493,10 +531,10 @@ void read_peers(const Reporter& r, const Field& models, const fs::path& dir, Mod
     const Field item{models.key + "[" + std::to_string(i) + "]", models.value[i], models.line()};
     if (!item.value.IsMap()) fail_expected(r, item, "a mapping with a 'model' key");
     const Mapping entry(r, item);
-    entry.check_known({"model"}, " for an lm_cocktail peer (its weight comes from the examples)");
+    entry.check_known({"model", "lora"}, " for an lm_cocktail peer (its weight comes from the examples)");
     const std::optional<Field> model = entry.get("model");
     if (!model) r.fail(entry.line(), Mapping::join(item.key, "model"), "missing");
-    list.add(*model, {existing_path(r, *model, dir), ModelRole::Peer, std::nullopt, model->line(), {}});
+    list.add(*model, entry_reference(r, entry, *model, dir));
   }
 }
 
@@ -523,9 +561,8 @@ void read_lm_cocktail(const Reporter& r, const Mapping& root, const fs::path& di
   const bool examples = root.get("examples").has_value();
 
   ModelList list(r, job.models);
-  if (base) list.add(*base, {existing_path(r, *base, dir), ModelRole::Base, std::nullopt, base->line(), {}});
-  if (target)
-    list.add(*target, {existing_path(r, *target, dir), ModelRole::Target, std::nullopt, target->line(), {}});
+  if (base) list.add(*base, model_reference(r, *base, dir, ModelRole::Base, base->line()));
+  if (target) list.add(*target, model_reference(r, *target, dir, ModelRole::Target, target->line()));
 
   if (!examples) {
     if (models)
@@ -582,16 +619,16 @@ void read_slices(const Reporter& r, const Field& slices, const fs::path& dir, Mo
                                               ", " + std::to_string(source.end) + "]");
       source.where = r.where(range->line(), range->key);
       if (auto p = se.get("parameters")) source.parameters = read_settings(r, *p);
-      const fs::path path = existing_path(r, *model, dir);
-      if (const std::optional<size_t> seen = list.find(path)) {
+      ModelSpec spec = model_reference(r, *model, dir, ModelRole::Peer, model->line());
+      if (const std::optional<size_t> seen = list.find(spec)) {
         source.model = *seen;
       } else {
         source.model = job.models.size();
-        list.add(*model, {path, ModelRole::Peer, std::nullopt, model->line(), {}});
+        list.add(*model, spec);
       }
       for (const SliceSource& other : slice.sources)
         if (other.model == source.model)
-          r.fail(model->line(), model->key, "the model " + path.string() + " is already a source of this slice");
+          r.fail(model->line(), model->key, "the model " + spec.name() + " is already a source of this slice");
       slice.sources.push_back(std::move(source));
     }
     job.slices.push_back(std::move(slice));
@@ -624,11 +661,11 @@ void read_registered(const Reporter& r, const Mapping& root, const fs::path& dir
       throw Error(w->where + ": the weights come from the examples (softmax(-loss / temperature)); remove it");
   ModelList list(r, job.models);
   if (auto f = root.get("base_model"))
-    list.add(*f, {existing_path(r, *f, dir), ModelRole::Base, std::nullopt, f->line(), {}});
+    list.add(*f, model_reference(r, *f, dir, ModelRole::Base, f->line()));
   if (auto f = root.get("target")) {
     if (!examples)
       r.fail(f->key_line, f->key, "not used by " + job.method_name + " without examples; list every model under 'models'");
-    list.add(*f, {existing_path(r, *f, dir), ModelRole::Target, std::nullopt, f->line(), {}});
+    list.add(*f, model_reference(r, *f, dir, ModelRole::Target, f->line()));
   }
   const std::optional<Field> models = root.get("models");
   if (auto slices = root.get("slices")) {
@@ -647,23 +684,24 @@ void read_registered(const Reporter& r, const Mapping& root, const fs::path& dir
     const Field item{models->key + "[" + std::to_string(i) + "]", models->value[i], models->line()};
     if (!item.value.IsMap()) fail_expected(r, item, "a mapping with a 'model' key");
     const Mapping entry(r, item);
-    entry.check_known({"model", "parameters"}, "");
+    entry.check_known({"model", "lora", "parameters"}, "");
     const std::optional<Field> model = entry.get("model");
     if (!model) r.fail(entry.line(), Mapping::join(item.key, "model"), "missing");
     Settings params;
     if (auto p = entry.get("parameters")) params = read_settings(r, *p);
     if (const Setting* w = find_setting(params, "weight"); w && examples)
       throw Error(w->where + ": the weights come from the examples (softmax(-loss / temperature)); remove it");
-    const fs::path path = existing_path(r, *model, dir);
+    ModelSpec spec = entry_reference(r, entry, *model, dir);
     // mergekit configs often list the base under `models` too; it stays the
     // base, and like mergekit its per-model parameters do not apply to it.
-    const std::optional<size_t> same = list.find(path);
+    const std::optional<size_t> same = list.find(spec);
     if (same && *same == 0 && job.models[0].role == ModelRole::Base && !base_listed) {
       base_listed = true;
       list.seen_again(0, *model);
       continue;
     }
-    list.add(*model, {path, ModelRole::Peer, std::nullopt, model->line(), std::move(params)});
+    spec.parameters = std::move(params);
+    list.add(*model, std::move(spec));
   }
   if (auto f = root.get("random_seed"))
     job.random_seed = static_cast<uint64_t>(whole_number(r, *f, 0, std::numeric_limits<long long>::max()));
@@ -802,6 +840,13 @@ void read_common(const Reporter& r, const Mapping& root, const fs::path& dir, Jo
   if (auto f = root.get("out_dtype")) job.out_dtype = float_dtype(r, *f);
   if (auto f = root.get("output")) job.output = resolve_path(r, *f, dir);
   if (auto f = root.get("max_shard_size")) job.max_shard_size = byte_size(r, *f);
+  if (auto f = root.get("output_format")) {
+    const std::string v = scalar(r, *f, "auto, safetensors or keras");
+    if (v == "auto") job.output_format = OutputChoice::Auto;
+    else if (v == "safetensors") job.output_format = OutputChoice::Safetensors;
+    else if (v == "keras") job.output_format = OutputChoice::Keras;
+    else fail_expected(r, *f, "auto, safetensors or keras");
+  }
   if (auto f = root.get("chunk_size")) {
     job.chunk_size = byte_size(r, *f);
     if (job.chunk_size < 1024) {
@@ -832,9 +877,9 @@ void read_common(const Reporter& r, const Mapping& root, const fs::path& dir, Jo
 
 // A model a tokenizer key names: a path, which must be one of the merge's.
 size_t merged_model(const Reporter& r, const Field& f, const fs::path& dir, Job& job) {
-  const fs::path path = existing_path(r, f, dir);
-  if (std::optional<size_t> i = ModelList(r, job.models).find(path)) return *i;
-  r.fail(f.line(), f.key, "the model " + path.string() + " is not one of this merge's models");
+  const ModelSpec spec = model_reference(r, f, dir, ModelRole::Peer, f.line());
+  if (std::optional<size_t> i = ModelList(r, job.models).find(spec)) return *i;
+  r.fail(f.line(), f.key, "the model " + spec.name() + " is not one of this merge's models");
 }
 
 TokenEmbedding token_embedding(const Reporter& r, const Field& f, const fs::path& dir, Job& job) {
@@ -929,7 +974,7 @@ Job load_job(const fs::path& config_file) {
   const Mapping root(r, Field{"", doc, 1});
   // mergekit keys this version does not run yet: said plainly, not "unknown".
   root.check_known({"tokenizer_source", "tokenizer", "merge_method", "base_model", "target", "models", "slices", "parameters", "dtype",
-                    "out_dtype", "output", "max_shard_size", "chunk_size", "threads",
+                    "out_dtype", "output", "output_format", "max_shard_size", "chunk_size", "threads",
                     "io_threads", "prefetch", "device", "progress_interval", "examples", "temperature",
                     "batch_size", "max_input_length", "neg_number", "seed", "loss_reduction", "random_seed",
                     "weights", "search", "held_out", "cache", "gpu_cache", "pipeline"},
@@ -953,6 +998,14 @@ Job load_job(const fs::path& config_file) {
   return job;
 }
 
+std::string ModelSpec::name() const {
+  return adapter.empty() ? path.string() : path.string() + "+" + adapter.string();
+}
+
+std::string ModelSpec::short_name() const {
+  return adapter.empty() ? path.filename().string() : path.filename().string() + "+" + adapter.filename().string();
+}
+
 bool Job::has_target() const {
   for (const auto& m : models)
     if (m.role == ModelRole::Target) return true;
@@ -973,7 +1026,7 @@ void set_candidate_parameters(Job& job, const std::vector<size_t>& models, const
                               const std::vector<double>& values, const std::string& why) {
   for (size_t i = 0; i < models.size(); ++i) {
     ModelSpec& m = job.models[models[i]];
-    set_plain_setting(m.parameters, name, values[i], job.config_path.string() + ": " + why + " of " + m.path.string());
+    set_plain_setting(m.parameters, name, values[i], job.config_path.string() + ": " + why + " of " + m.name());
   }
 }
 

@@ -22,6 +22,9 @@ enum class MergeMethod { Linear, LmCocktail, Registered };
 enum class ModelRole { Base, Target, Peer };
 // auto: the rank's GPU when one is usable, else the CPU with a warning.
 enum class DeviceChoice { Auto, Cpu, Cuda };
+// What the output is written as; auto: as the reference model is stored
+// (a Keras .weights.h5 save gives a Keras save, else safetensors).
+enum class OutputChoice { Auto, Safetensors, Keras };
 
 struct ModelSpec {
   std::filesystem::path path;     // absolute (relative paths resolve against the config's folder)
@@ -29,6 +32,11 @@ struct ModelSpec {
   std::optional<double> weight;   // linear: per-model weight (or the global default)
   int line = 0;                   // 1-based line in the config, for messages
   Settings parameters;            // Registered: models[].parameters as written
+  // A PEFT LoRA adapter applied to `path` (mergekit's "PATH+ADAPTER", or the
+  // entry's `lora` key); empty for a plain checkpoint.
+  std::filesystem::path adapter;
+  std::string name() const;        // "PATH" or "PATH+ADAPTER"
+  std::string short_name() const;  // the folder names: "base" or "base+adapter"
 };
 
 // mergekit's slices: the output's layer stack, slice after slice, each
@@ -123,6 +131,7 @@ struct Job {
   std::optional<DType> out_dtype;   // out_dtype, else dtype, else the reference model's
   std::filesystem::path output;     // absolute
   uint64_t max_shard_size = 5'000'000'000;
+  OutputChoice output_format = OutputChoice::Auto;
   // Bytes of one input range per work unit. 1 MiB keeps a unit's inputs and
   // output inside L2 between pread, kernel and pwrite (docs/performance.md).
   uint64_t chunk_size = 1ull << 20;

@@ -24,6 +24,8 @@ class MpiComm : public Comm {
   void send(std::span<const float> values, int to) override;
   void receive(std::span<float> values, int from) override;
   std::unique_ptr<FailureFlag> make_failure_flag() override;
+  // For libraries that open files over a communicator (parallel HDF5).
+  MPI_Comm mpi() const { return comm_; }
 
  private:
   MPI_Comm comm_;

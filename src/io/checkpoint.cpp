@@ -1,5 +1,6 @@
 #include "io/checkpoint.hpp"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <system_error>
@@ -7,6 +8,8 @@
 #include "core/error.hpp"
 #include "io/file.hpp"
 #include "io/json_strict.hpp"
+#include "io/keras_weights.hpp"
+#include "io/lora_adapter.hpp"
 
 namespace cocktail {
 namespace fs = std::filesystem;
@@ -15,6 +18,8 @@ namespace {
 
 constexpr const char* kSingleName = "model.safetensors";
 constexpr const char* kIndexName = "model.safetensors.index.json";
+constexpr const char* kKerasName = "model.weights.h5";
+constexpr const char* kKerasIndexName = "model.weights.json";
 // Real indexes are a few hundred KB; this only stops a hostile allocation.
 constexpr uint64_t kMaxIndexBytes = 1ull << 30;
 
@@ -46,7 +51,6 @@ std::string other_format(const fs::path& path) {
   if (h.substr(0, 4) == "PK\x03\x04") return "a zip archive (PyTorch's .bin/.pt format)";
   if (static_cast<unsigned char>(h[0]) == 0x80 && h[1] >= 2 && h[1] <= 5)
     return "a Python pickle (PyTorch's legacy .bin format)";
-  if (h == std::string_view("\x89HDF\r\n\x1a\n", 8)) return "an HDF5 file (Keras .h5)";
   if (h.substr(0, 4) == "GGUF") return "a GGUF file";
   // A safetensors length prefix has NUL bytes (headers are under 2^56 bytes).
   const size_t first = h.find_first_not_of(" \t\r\n");
@@ -59,8 +63,13 @@ std::string other_format(const fs::path& path) {
 CheckpointFile load_file(const fs::path& path) {
   CheckpointFile f;
   f.path = path;
+  if (is_hdf5_file(path)) {
+    f.header.tensors = read_keras_weights(path);
+    return f;
+  }
   try {
     f.header = read_safetensors_header(path.string());
+    f.data_start = f.header.data_start();
   } catch (const Error&) {
     const std::string what = other_format(path);
     if (what.empty()) throw;
@@ -158,11 +167,40 @@ fs::path parent_folder(const fs::path& file) {
   return parent.empty() ? fs::path(".") : parent;
 }
 
-bool is_index_name(const fs::path& path) {
+bool has_suffix(const fs::path& path, const std::string& suffix) {
   const std::string name = path.filename().string();
-  const std::string suffix = ".index.json";
-  return name.size() > suffix.size() &&
-         name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+bool is_index_name(const fs::path& path) { return has_suffix(path, ".index.json"); }
+bool is_keras_index_name(const fs::path& path) { return has_suffix(path, ".weights.json"); }
+
+// A Keras sharded save: every shard the index names, and each tensor in a
+// shard its index lists for the tensor's vars group.
+std::vector<CheckpointFile> load_keras_shards(const fs::path& index, const fs::path& folder) {
+  const std::string label = index.string();
+  const auto map = parse_keras_index(read_small_file(label, kMaxIndexBytes), label);
+  std::set<std::string> names;
+  for (const auto& [group, files] : map) names.insert(files.begin(), files.end());
+  std::vector<CheckpointFile> files;
+  std::set<std::string> held;
+  for (const std::string& name : names) {
+    std::error_code ec;
+    if (!fs::is_regular_file(folder / name, ec))
+      throw Error(label + ": missing shard " + quote_name(name) + " (not a file in " + folder.string() + ")");
+    files.push_back(load_file(folder / name));
+    for (const TensorInfo& t : files.back().header.tensors) {
+      const std::string group = keras_group_of(t.name);
+      auto it = map.find(group);
+      if (it == map.end() || std::find(it->second.begin(), it->second.end(), name) == it->second.end())
+        throw Error(label + ": tensor " + quote_name(t.name) + " in shard " + quote_name(name) + " is in group " +
+                    quote_name(group) + ", which weight_map does not assign to that shard");
+      held.insert(group);
+    }
+  }
+  for (const auto& [group, shards] : map)
+    if (!held.count(group))
+      throw Error(label + ": weight_map lists group " + quote_name(group) + ", which none of its shards holds");
+  return files;
 }
 
 }  // namespace
@@ -171,8 +209,11 @@ fs::path checkpoint_identity(const fs::path& path) {
   std::error_code ec;
   fs::path entry = path;
   if (fs::is_directory(path, ec)) {
-    if (fs::exists(path / kSingleName, ec)) entry = path / kSingleName;
-    else if (fs::exists(path / kIndexName, ec)) entry = path / kIndexName;
+    for (const char* name : {kSingleName, kIndexName, kKerasName, kKerasIndexName})
+      if (fs::exists(path / name, ec)) {
+        entry = path / name;
+        break;
+      }
   }
   const fs::path resolved = fs::weakly_canonical(fs::absolute(entry), ec);
   return ec ? entry.lexically_normal() : resolved;
@@ -180,7 +221,11 @@ fs::path checkpoint_identity(const fs::path& path) {
 
 uint64_t CheckpointTensor::file_offset() const { return data_start + info.begin; }
 
-Checkpoint Checkpoint::open(const fs::path& path) {
+std::string Checkpoint::label() const {
+  return adapter_.empty() ? path_.string() : path_.string() + "+" + adapter_.string();
+}
+
+Checkpoint Checkpoint::open(const fs::path& path, const fs::path& adapter) {
   std::error_code ec;
   const fs::file_status st = fs::status(path, ec);
   if (st.type() == fs::file_type::not_found) {
@@ -195,6 +240,9 @@ Checkpoint Checkpoint::open(const fs::path& path) {
     ckpt.folder_ = parent_folder(path);
     if (is_index_name(path)) {
       index = path;
+    } else if (is_keras_index_name(path)) {
+      ckpt.index_ = path;
+      ckpt.files_ = load_keras_shards(path, ckpt.folder_);
     } else {
       ckpt.files_.push_back(load_file(path));
     }
@@ -204,9 +252,14 @@ Checkpoint Checkpoint::open(const fs::path& path) {
       ckpt.files_.push_back(load_file(path / kSingleName));
     } else if (fs::is_regular_file(path / kIndexName, ec)) {
       index = path / kIndexName;
+    } else if (fs::is_regular_file(path / kKerasName, ec)) {
+      ckpt.files_.push_back(load_file(path / kKerasName));
+    } else if (fs::is_regular_file(path / kKerasIndexName, ec)) {
+      ckpt.index_ = path / kKerasIndexName;
+      ckpt.files_ = load_keras_shards(ckpt.index_, path);
     } else {
-      std::string msg = path.string() + ": no " + kSingleName + " or " + kIndexName +
-                        " in folder";
+      std::string msg = path.string() + ": no " + kSingleName + ", " + kIndexName + ", " + kKerasName + " or " +
+                        kKerasIndexName + " in folder";
       if (fs::exists(path / "pytorch_model.bin", ec) ||
           fs::exists(path / "pytorch_model.bin.index.json", ec)) {
         msg += "; found pytorch_model.bin, but .bin checkpoints are not supported: "
@@ -219,8 +272,8 @@ Checkpoint Checkpoint::open(const fs::path& path) {
   }
 
   WeightMap map;
-  ckpt.index_ = index;
   if (!index.empty()) {
+    ckpt.index_ = index;
     map = parse_index(index);
     ckpt.files_ = load_shards(map, ckpt.folder_, index.string());
   }
@@ -234,10 +287,12 @@ Checkpoint Checkpoint::open(const fs::path& path) {
         throw Error(path.string() + ": tensor " + quote_name(info.name) + " appears in both " +
                     other.string() + " and " + file.path.string());
       }
-      ckpt.tensors_.push_back(CheckpointTensor{info, fi, file.header.data_start()});
+      ckpt.tensors_.push_back(CheckpointTensor{info, fi, file.data_start, nullptr});
     }
   }
   if (!index.empty()) check_weight_map(map, ckpt, index.string());
+  ckpt.keras_ = !ckpt.files_.empty() && ckpt.files_[0].data_start == 0;
+  if (!adapter.empty()) apply_lora_adapter(ckpt, adapter);
   return ckpt;
 }
 

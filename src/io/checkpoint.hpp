@@ -1,10 +1,14 @@
 #pragma once
 // A checkpoint is a Hugging Face folder (model.safetensors, or
-// model.safetensors.index.json plus shards) or one .safetensors file.
+// model.safetensors.index.json plus shards) or one .safetensors file, or a
+// Keras 3 save (model.weights.h5, or model.weights.json plus shards; io/
+// keras_weights.hpp), optionally with a PEFT LoRA adapter applied (io/
+// lora_adapter.hpp).
 // Opening it reads and validates only headers.
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -14,16 +18,24 @@
 
 namespace cocktail {
 
+struct LoraFactors;
+
 struct CheckpointTensor {
   TensorInfo info;    // offsets relative to the file's data buffer
   uint32_t file = 0;  // index into Checkpoint::files
   uint64_t data_start = 0;  // its file's data buffer offset (8 + header length)
+  // A LoRA adapter's low-rank update, added to these stored bytes as they are
+  // read (io/lora_delta.hpp); null for a tensor read as stored.
+  std::shared_ptr<const LoraFactors> lora;
   uint64_t file_offset() const;  // absolute byte offset of the data in its file
 };
 
 struct CheckpointFile {
   std::filesystem::path path;
+  // A Keras .h5 file's tensors carry absolute offsets (data_start 0) and no
+  // header length.
   SafetensorsHeader header;
+  uint64_t data_start = 0;  // where the offsets of header.tensors count from
 };
 
 // The weight_map (tensor name -> shard file name) of the text of a
@@ -41,14 +53,22 @@ std::filesystem::path checkpoint_identity(const std::filesystem::path& path);
 
 class Checkpoint {
  public:
-  // Throws cocktail::Error naming the file and the broken rule.
-  static Checkpoint open(const std::filesystem::path& path);
+  // Throws cocktail::Error naming the file and the broken rule. With an
+  // `adapter` folder, the tensors it adapts read as peft's merge_and_unload()
+  // would leave them, and the tensors it saves whole replace the base's.
+  static Checkpoint open(const std::filesystem::path& path, const std::filesystem::path& adapter = {});
 
   const std::filesystem::path& path() const { return path_; }
+  // The LoRA adapter folder applied to it, or empty.
+  const std::filesystem::path& adapter() const { return adapter_; }
+  // "PATH" or "PATH+ADAPTER" (mergekit's spelling), for messages.
+  std::string label() const;
   // Folder holding config.json and tokenizer files (the file's parent for a
   // single-file checkpoint).
   const std::filesystem::path& folder() const { return folder_; }
   const std::vector<CheckpointFile>& files() const { return files_; }
+  // A Keras 3 save (.weights.h5 files) rather than safetensors.
+  bool is_keras() const { return keras_; }
   // The index file, when the checkpoint has one (else empty).
   const std::filesystem::path& index() const { return index_; }
   // Files in index order (or the single file), tensors by offset within each.
@@ -57,7 +77,9 @@ class Checkpoint {
   uint64_t total_tensor_bytes() const;
 
  private:
-  std::filesystem::path path_, folder_, index_;
+  friend void apply_lora_adapter(Checkpoint& base, const std::filesystem::path& adapter);
+  std::filesystem::path path_, folder_, index_, adapter_;
+  bool keras_ = false;
   std::vector<CheckpointFile> files_;
   std::vector<CheckpointTensor> tensors_;
   std::unordered_map<std::string, size_t> by_name_;

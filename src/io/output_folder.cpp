@@ -114,6 +114,7 @@ void create_staged_shards(const fs::path& staging, const OutputLayout& layout) {
   fs::remove_all(staging, ec);
   fs::create_directory(staging, ec);
   if (ec) throw Error(staging.string() + ": cannot create the staging folder: " + ec.message());
+  if (layout.format == OutputFormat::Keras) return;  // every rank creates those, together
   for (const auto& shard : layout.shards) {
     File file((staging / shard.file_name).string(), File::Mode::CreateReadWrite);
     file.truncate(shard.file_size);

@@ -36,7 +36,8 @@ void check_output_path(const std::filesystem::path& output, const std::vector<st
 
 // Creates the staging folder (replacing a stale one) and every shard file at
 // its final size with its header in place, so ranks can pwrite anywhere.
-// Each rank then reserves the space of its own ranges (stream_merge).
+// Each rank then reserves the space of its own ranges (stream_merge). A
+// Keras layout gets only the folder: io/keras_h5_writer.hpp creates its files.
 void create_staged_shards(const std::filesystem::path& staging, const OutputLayout& layout);
 
 // Writes a small text file into the staging folder (index, config, report).

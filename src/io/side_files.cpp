@@ -32,7 +32,7 @@ constexpr const char* kCopied[] = {
     "merges.txt",              "vocab.txt",        "added_tokens.json",
     "sentencepiece.bpe.model", "spiece.model",     "chat_template.jinja",
     "chat_template.json",     "modules.json",     "config_sentence_transformers.json",
-    "sentence_bert_config.json", "1_Pooling/config.json",
+    "sentence_bert_config.json", "1_Pooling/config.json", "metadata.json",
 };
 
 bool has_extension(const fs::path& p, std::initializer_list<const char*> exts) {
@@ -230,7 +230,10 @@ SideFiles read_side_files(const fs::path& reference_folder, std::optional<DType>
   if (fs::exists(config)) {
     nlohmann::ordered_json json = read_config(config);
     if (!json.is_object()) throw Error(config.string() + ": not a JSON object");
-    if (torch_dtype) {
+    // A Keras preset's config.json (a serialized Keras object) has no
+    // torch_dtype; its dtype policy is Keras's business.
+    const bool keras = json.contains("class_name") && json.contains("config");
+    if (torch_dtype && !keras) {
       json["torch_dtype"] = std::string(torch_name(*torch_dtype));
       // Recent transformers write "dtype" instead; keep both in step.
       if (json.contains("dtype")) json["dtype"] = json["torch_dtype"];

@@ -32,7 +32,35 @@ void InputFiles::submit_reads(ThreadPool& io, std::vector<std::future<void>>& in
   const uint64_t size = dtype_size(src.info.dtype);
   const File* f = &file(t.sources[s]);
   const uint64_t offset = src.file_offset() + first * size;
-  submit_pieces(io, into, count * size, [f, dst, offset](uint64_t at, uint64_t n) { f->pread_full(dst + at, n, offset + at); });
+  if (!src.lora) {
+    submit_pieces(io, into, count * size, [f, dst, offset](uint64_t at, uint64_t n) { f->pread_full(dst + at, n, offset + at); });
+    return;
+  }
+  // Pieces of whole row groups, each read and then updated by one thread.
+  const uint64_t rows = src.info.shape[0], cols = src.info.shape[1];
+  const uint64_t group = kLoraRowGroup * cols;
+  const uint64_t step = std::max<uint64_t>(1, kIoPiece / size / group) * group;
+  std::shared_ptr<const LoraOperands> ops = lora_operands(t.sources[s]);
+  for (uint64_t e = first; e < first + count;) {
+    const uint64_t n = std::min(first + count, (e / step + 1) * step) - e;
+    std::byte* out = dst + (e - first) * size;
+    into.push_back(io.submit([f, out, offset = src.file_offset() + e * size, n, size, e, rows, cols, ops, &src] {
+      f->pread_full(out, n * size, offset);
+      add_lora_update(*src.lora, *ops, src.info.dtype, rows, cols, e, n, out);
+    }));
+    e += n;
+  }
+}
+
+std::shared_ptr<const LoraOperands> InputFiles::lora_operands(const TensorSource& s) {
+  const LoraFactors* key = s.tensor->lora.get();
+  auto it = lora_.find(key);
+  if (it != lora_.end()) return it->second;
+  // Units come tensor by tensor: older tensors' factors are not needed
+  // again (reads in flight keep their own reference).
+  if (lora_.size() >= 2 * models_.size()) lora_.clear();
+  const File& adapter = file(TensorSource{s.model, &key->a});
+  return lora_[key] = std::make_shared<const LoraOperands>(read_lora_operands(adapter, *key));
 }
 
 void InputFiles::check_unchanged() const {

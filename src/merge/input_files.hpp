@@ -7,6 +7,7 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "core/thread_pool.hpp"
 #include "io/checkpoint.hpp"
 #include "io/file.hpp"
+#include "io/lora_delta.hpp"
 #include "plan/tensor_plan.hpp"
 
 namespace cocktail {
@@ -34,7 +36,8 @@ class InputFiles {
   // Queues on `io` the reads that fill `dst` with elements [first, first +
   // count) of t.sources[s] in the output's order: one range of its file, or
   // for a vocabulary tensor its rows in the output's token order (whole
-  // rows: such tensors' units are row-aligned). Call from one thread.
+  // rows: such tensors' units are row-aligned); a LoRA candidate's tensor
+  // with its update added. Call from one thread.
   void submit_reads(ThreadPool& io, std::vector<std::future<void>>& into, const PlannedTensor& t, size_t s,
                     uint64_t first, uint64_t count, std::byte* dst);
 
@@ -50,12 +53,15 @@ class InputFiles {
   void submit_vocabulary_reads(ThreadPool& io, std::vector<std::future<void>>& into, const PlannedTensor& t,
                                size_t s, uint64_t first, uint64_t count, std::byte* dst);
   const std::vector<std::byte>& mean_row(const PlannedTensor& t, size_t model);
+  // The adapted tensor's factors, read once while its units stream by.
+  std::shared_ptr<const LoraOperands> lora_operands(const TensorSource& s);
 
   const std::vector<Checkpoint>& models_;
   std::map<std::pair<size_t, uint32_t>, Input> files_;
   // Each model's mean row of a vocabulary tensor (its padding rows), by
   // (tensor name, model): computed once, by the rank that needs it.
   std::map<std::pair<std::string, size_t>, std::vector<std::byte>> mean_rows_;
+  std::map<const LoraFactors*, std::shared_ptr<const LoraOperands>> lora_;
 };
 
 }  // namespace cocktail

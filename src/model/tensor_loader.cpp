@@ -5,12 +5,13 @@
 #include "core/dtype_names.hpp"
 #include "core/error.hpp"
 #include "io/file.hpp"
+#include "io/lora_delta.hpp"
 
 namespace cocktail {
 namespace {
 
 std::string label(const Checkpoint& ckpt, const std::string& name) {
-  return ckpt.path().string() + ": tensor '" + name + "'";
+  return ckpt.label() + ": tensor '" + name + "'";
 }
 
 torch::ScalarType stored_type(const Checkpoint& ckpt, const CheckpointTensor& t) {
@@ -60,8 +61,9 @@ torch::Tensor load_tensor_rows(const Checkpoint& ckpt, const std::string& name, 
   torch::Tensor stored = torch::empty(shape, torch::TensorOptions().dtype(type));
   const uint64_t bytes = row_bytes * static_cast<uint64_t>(end - begin);
   if (bytes > 0) {
-    const File file(ckpt.files()[t.file].path.string(), File::Mode::Read);
-    file.pread_full(stored.data_ptr(), bytes, t.file_offset() + row_bytes * static_cast<uint64_t>(begin));
+    const uint64_t row_elements = row_bytes / dtype_size(t.info.dtype);
+    read_checkpoint_elements(ckpt, t, row_elements * static_cast<uint64_t>(begin),
+                             row_elements * static_cast<uint64_t>(end - begin), static_cast<std::byte*>(stored.data_ptr()));
   }
   // Read on the host, converted there, then moved: one copy to the device.
   torch::Tensor f32 = type == torch::kFloat ? stored : stored.to(torch::kFloat);

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <numeric>
 
+#include "core/error.hpp"
+#include "io/json_strict.hpp"
+#include "io/lora_delta.hpp"
 #include "plan/sliced_tensors.hpp"
 #include "vocab/output_vocabulary.hpp"
 
@@ -59,13 +62,23 @@ struct Fnv {
 
 uint64_t plan_fingerprint(const MergePlan& plan) {
   Fnv f;
-  for (const auto& shard : plan.layout.shards) f.add(shard.header.data(), shard.header.size());
+  f.add(static_cast<uint64_t>(plan.layout.format));
+  for (const auto& shard : plan.layout.shards) {
+    f.add(shard.file_name.data(), shard.file_name.size());
+    f.add(shard.header.data(), shard.header.size());
+  }
   for (const auto& t : plan.tensors)
     for (const auto& s : t.sources) {
       f.add(s.model);
       f.add(s.tensor->file);
       f.add(s.tensor->file_offset());
       f.add(static_cast<uint64_t>(s.tensor->info.dtype));
+      if (const LoraFactors* l = s.tensor->lora.get()) {
+        f.add(l->a.file_offset());
+        f.add(l->b.file_offset());
+        f.add(l->rank);
+        f.add(&l->scale, sizeof l->scale);
+      }
     }
   for (const auto& t : plan.tensors)
     if (t.vocabulary) {
@@ -89,10 +102,20 @@ MergePlan make_merge_plan(const std::vector<Checkpoint>& models, const PlanOptio
                      : plan_tensors(models, options.reference, options.summed, options.out_dtype, options.vocabulary);
   if (options.unit_alignment)
     for (auto& t : plan.tensors) t.unit_alignment = std::max<uint64_t>(1, options.unit_alignment(t));
-  // Token rows are read one by one: a unit holds whole rows.
-  for (auto& t : plan.tensors)
+  // Token rows are read one by one: a unit holds whole rows. A LoRA update
+  // is computed a group of rows at a time: a unit holding whole groups
+  // computes no row twice.
+  for (auto& t : plan.tensors) {
+    const bool adapted = std::any_of(t.sources.begin(), t.sources.end(), [](const TensorSource& s) { return s.tensor->lora != nullptr; });
+    if (t.vocabulary && adapted)
+      throw Error("tensor " + quote_name(t.name) +
+                  ": a LoRA adapter updates it and the tokenizer choice re-maps its rows, which is not supported; "
+                  "merge that adapter into its base first, or keep one vocabulary");
     if (t.vocabulary) t.unit_alignment = std::lcm(t.unit_alignment, t.numel / t.shape[0]);
-  plan.layout = make_output_layout(plan.tensors, options.max_shard_size, options.metadata);
+    if (adapted) t.unit_alignment = std::lcm(t.unit_alignment, kLoraRowGroup * t.row_length());
+  }
+  plan.layout = options.format == OutputFormat::Keras ? make_keras_layout(plan.tensors, options.max_shard_size)
+                                                     : make_output_layout(plan.tensors, options.max_shard_size, options.metadata);
   plan.units = make_work_units(plan.tensors, options.chunk_size);
   plan.rank_bounds = assign_units(plan.units, plan.tensors, options.ranks);
   return plan;

@@ -35,6 +35,7 @@ struct PlanOptions {
   std::vector<size_t> summed;
   std::optional<DType> out_dtype;
   uint64_t max_shard_size = 5'000'000'000;
+  OutputFormat format = OutputFormat::Safetensors;
   uint64_t chunk_size = 1ull << 20;
   int ranks = 1;
   std::map<std::string, std::string> metadata;  // written into every shard header

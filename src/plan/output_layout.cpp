@@ -1,5 +1,8 @@
 #include "plan/output_layout.hpp"
 
+#include <algorithm>
+#include <cstdio>
+
 #include "io/safetensors_writer.hpp"
 
 namespace cocktail {
@@ -47,6 +50,21 @@ OutputLayout make_output_layout(const std::vector<PlannedTensor>& tensors, uint6
     layout.total_tensor_bytes += offset;
     layout.shards.push_back(std::move(shard));
   }
+  return layout;
+}
+
+OutputLayout make_keras_layout(const std::vector<PlannedTensor>& tensors, uint64_t max_shard_size) {
+  OutputLayout layout = make_output_layout(tensors, max_shard_size, {});
+  layout.format = OutputFormat::Keras;
+  for (size_t s = 0; s < layout.shards.size(); ++s) {
+    OutputShard& shard = layout.shards[s];
+    char name[32];
+    std::snprintf(name, sizeof name, "model_%05zu.weights.h5", s);  // Keras counts shards from 0
+    shard.file_name = layout.shards.size() == 1 ? "model.weights.h5" : name;
+    shard.header.clear();
+    shard.file_size = 0;
+  }
+  std::fill(layout.file_offset.begin(), layout.file_offset.end(), 0);
   return layout;
 }
 

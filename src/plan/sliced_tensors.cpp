@@ -30,12 +30,12 @@ void check_slices(const std::vector<Checkpoint>& models, const std::vector<Slice
       for (const auto& t : models[s.model].tensors())
         if (auto p = layer_stack_prefix(t.info.name)) stacks.insert(*p);
       if (stacks.size() > 1)
-        throw Error(s.where + ": " + models[s.model].path().string() + " has " + std::to_string(stacks.size()) +
+        throw Error(s.where + ": " + models[s.model].label() + " has " + std::to_string(stacks.size()) +
                     " layer stacks ('" + *stacks.begin() + "', '" + *stacks.rbegin() +
                     "'); slices work on a model with one (mergekit's modules are not supported)");
       const long layers = layer_count(names_of(models[s.model]));
       if (s.end > layers)
-        throw Error(s.where + ": " + range_text(s) + " is past the layers of " + models[s.model].path().string() +
+        throw Error(s.where + ": " + range_text(s) + " is past the layers of " + models[s.model].label() +
                     " (it has " + std::to_string(layers) + ")");
       if (s.end - s.begin != first.end - first.begin)
         throw Error(s.where + ": " + range_text(s) + " has " + std::to_string(s.end - s.begin) +
@@ -55,7 +55,7 @@ const CheckpointTensor* source_tensor(const Checkpoint& m, const std::string& na
                                       const std::string& where) {
   const CheckpointTensor* t = m.find(name);
   if (!t)
-    throw Error(where + ": tensor '" + name + "' (for the output's '" + out + "') is missing from " + m.path().string());
+    throw Error(where + ": tensor '" + name + "' (for the output's '" + out + "') is missing from " + m.label());
   return t;
 }
 

@@ -8,7 +8,7 @@
 namespace cocktail {
 namespace {
 
-std::string model_label(const Checkpoint& m) { return m.path().string(); }
+std::string model_label(const Checkpoint& m) { return m.label(); }
 
 // `all` holds the tensor of every model that takes part, in job order (null
 // for the others).

@@ -127,7 +127,7 @@ void choose_weights(Comm& comm, const Job& job, const std::vector<Checkpoint>& m
   const uint64_t read_before = merged.bytes_read();
   const auto search_start = std::chrono::steady_clock::now();
   std::vector<std::string> names;
-  for (size_t c : fewshot.candidates) names.push_back(job.models[c].path.filename().string());
+  for (size_t c : fewshot.candidates) names.push_back(job.models[c].short_name());
   WeightChoiceTrace trace =
       cfg.weights == WeightChoice::Search
           ? search_weights(merged, fewshot.candidates.size(), cfg.search, on_step)

@@ -209,20 +209,20 @@ OutputVocabulary build_output_vocabulary(const Job& job, const std::vector<fs::p
                     (force ? "force is set" : "not every model has it"));
       if (cfg->kind != TokenEmbedding::Kind::Zero) {
         if (!is_merged(cfg->model))
-          throw Error(cfg->where + ": the model " + job.models[cfg->model].path.string() + " is not merged, so it has no row to give");
+          throw Error(cfg->where + ": the model " + job.models[cfg->model].name() + " is not merged, so it has no row to give");
         const ModelVocabulary& donor = vocabulary(cfg->model);
         int64_t r = -1;
         if (cfg->kind == TokenEmbedding::Kind::Model) {
           r = donor.row(token);
-          if (r < 0) throw Error(cfg->where + ": token '" + token + "' is not in " + job.models[cfg->model].path.string());
+          if (r < 0) throw Error(cfg->where + ": token '" + token + "' is not in " + job.models[cfg->model].name());
         } else if (cfg->token_id) {
           r = *cfg->token_id;
           if (r >= donor.rows)
             throw Error(cfg->where + ": token_id " + std::to_string(r) + " is past the " + std::to_string(donor.rows) +
-                        " rows of " + job.models[cfg->model].path.string());
+                        " rows of " + job.models[cfg->model].name());
         } else {
           r = donor.row(cfg->token);
-          if (r < 0) throw Error(cfg->where + ": token '" + cfg->token + "' is not in " + job.models[cfg->model].path.string());
+          if (r < 0) throw Error(cfg->where + ": token '" + cfg->token + "' is not in " + job.models[cfg->model].name());
         }
         fill.terms.emplace_back(cfg->model, r);
       }

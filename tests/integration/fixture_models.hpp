@@ -30,6 +30,15 @@ inline std::string read_file(const std::filesystem::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// A safetensors file's tensor bytes, after its header (whose metadata says
+// how the weights were chosen and names the models as written).
+inline std::string tensor_bytes(const std::filesystem::path& file) {
+  const std::string all = read_file(file);
+  uint64_t header = 0;
+  for (int i = 7; i >= 0; --i) header = header << 8 | static_cast<unsigned char>(all[static_cast<size_t>(i)]);
+  return all.substr(8 + header);
+}
+
 inline void write_safetensors(const std::filesystem::path& path,
                               const std::vector<FixtureTensor>& tensors) {
   std::string json = "{\"__metadata__\":{\"format\":\"pt\"}";

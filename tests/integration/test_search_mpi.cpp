@@ -54,15 +54,6 @@ std::string job(const std::string& weights, const fs::path& out, const std::stri
 
 json report(const fs::path& out) { return json::parse(read_file(out / "merge_report.json")); }
 
-// A safetensors file's tensor bytes, after its header (whose metadata says
-// how the weights were chosen).
-std::string tensor_bytes(const fs::path& file) {
-  const std::string all = read_file(file);
-  uint64_t header = 0;
-  for (int i = 7; i >= 0; --i) header = header << 8 | static_cast<unsigned char>(all[static_cast<size_t>(i)]);
-  return all.substr(8 + header);
-}
-
 // Merges the job `text(output)` gives at 1 and 2 ranks; the outputs must be
 // the same bytes.
 json merge_at_one_and_two_ranks(const Dir& dir, const std::string& name,

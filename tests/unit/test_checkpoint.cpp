@@ -211,7 +211,8 @@ TEST_F(CheckpointTest, ShardHeaderErrorNamesShard) {
 
 TEST_F(CheckpointTest, NoWeightsInFolder) {
   write_bytes(dir_ / "config.json", "{}");
-  expect_error(dir_, dir_.string() + ": no model.safetensors or model.safetensors.index.json");
+  expect_error(dir_, dir_.string() +
+                         ": no model.safetensors, model.safetensors.index.json, model.weights.h5 or model.weights.json");
   write_bytes(dir_ / "pytorch_model.bin", "PK");
   expect_error(dir_, ".bin checkpoints are not supported: convert to safetensors");
 }

@@ -42,7 +42,7 @@ class PreparedLinear : public NoStatistics {
     const PlannedTensor& pt = plan_.tensors[tensor];
     std::string text;
     for (size_t k = 0; k < pt.sources.size(); ++k)
-      text += (k ? ", " : "") + job_.models[pt.sources[k].model].path.filename().string() + " " +
+      text += (k ? ", " : "") + job_.models[pt.sources[k].model].short_name() + " " +
               number_text(weights_[tensor][k]);
     return text;
   }

@@ -158,7 +158,7 @@ ParamValue ParamResolver::find(const ParamSpec& s, const std::vector<const Setti
   if (!s.default_value) {
     const int line = model ? job_.models[*model].line : 1;
     throw Error(job_.config_path.string() + ":" + std::to_string(line) + ": key 'parameters." + name + "': missing" +
-                (model ? " for " + job_.models[*model].path.string() : std::string()) + " (tensor '" + tensor +
+                (model ? " for " + job_.models[*model].name() : std::string()) + " (tensor '" + tensor +
                 "'), and there is no top-level parameters." + name + " (" + s.doc + ")");
   }
   ParamValue v = parse_item(s, *s.default_value, "default");

@@ -34,14 +34,14 @@ class PreparedPassthrough : public NoStatistics {
 
   std::string describe(size_t tensor) const override {
     const PlannedTensor& pt = plan_.tensors[tensor];
-    std::string text = "from " + job_.models[pt.sources[0].model].path.filename().string();
+    std::string text = "from " + job_.models[pt.sources[0].model].short_name();
     if (const auto layer = layer_index(pt.sources[0].tensor->info.name); layer && !job_.slices.empty())
       text += "'s layer " + std::to_string(*layer);
     if (scale_[tensor] != 1) text += ", scale " + number_text(scale_[tensor]);
     return text;
   }
   std::string summary() const override {
-    if (job_.slices.empty()) return "a copy of " + job_.models[0].path.filename().string();
+    if (job_.slices.empty()) return "a copy of " + job_.models[0].short_name();
     long layers = 0;
     for (const Slice& s : job_.slices) layers += s.sources[0].end - s.sources[0].begin;
     return std::to_string(job_.slices.size()) + " slices, " + std::to_string(layers) + " layers";
