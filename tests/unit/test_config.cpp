@@ -362,6 +362,44 @@ TEST_F(ConfigTest, PathsAreRelativeToTheConfigFolder) {
   EXPECT_EQ(job.output, root_ / "configs" / "deep" / "merged");
 }
 
+// mergekit's "BASE+ADAPTER", the `lora` key, and which spellings are one
+// model: a base with an adapter is not the base, nor the base with another.
+TEST_F(ConfigTest, LoraAdaptersAsModels) {
+  for (const char* a : {"lora_a", "lora_b", "dir+with+plus"}) fs::create_directories(root_ / "models" / a);
+  const Job job = load(lines({
+      "merge_method: ties",
+      "base_model: ../models/base",
+      "models:",
+      "  - model: ../models/base+../models/lora_a",
+      "  - model: ../models/base",
+      "    lora: ../models/lora_b",
+      "  - model: ../models/dir+with+plus",
+      "output_format: keras",
+  }));
+  ASSERT_EQ(job.models.size(), 4u);
+  EXPECT_TRUE(job.models[0].adapter.empty());
+  EXPECT_EQ(job.models[1].path, model("base"));
+  EXPECT_EQ(job.models[1].adapter, model("lora_a"));
+  EXPECT_EQ(job.models[1].name(), model("base").string() + "+" + model("lora_a").string());
+  EXPECT_EQ(job.models[1].short_name(), "base+lora_a");
+  EXPECT_EQ(job.models[2].adapter, model("lora_b"));
+  // A path that exists as written is a path, '+' and all.
+  EXPECT_EQ(job.models[3].path, model("dir+with+plus"));
+  EXPECT_TRUE(job.models[3].adapter.empty());
+  EXPECT_EQ(job.output_format, OutputChoice::Keras);
+
+  std::string m = error_of(lines({"merge_method: ties", "models:", "  - model: ../models/base+../models/lora_a",
+                                  "  - model: ../models/base", "    lora: ../models/lora_a"}));
+  EXPECT_NE(m.find(prefix(4) + "key 'models[1].model': the model " + model("base").string() + "+" +
+                   model("lora_a").string() + " is already listed"), std::string::npos) << m;
+  m = error_of(lines({"merge_method: ties", "models:", "  - model: ../models/base+../models/lora_a",
+                      "    lora: ../models/lora_b"}));
+  EXPECT_NE(m.find("key 'models[0].lora': the model already names an adapter after '+'; give it once"),
+            std::string::npos) << m;
+  m = error_of(lines({"merge_method: ties", "models:", "  - model: ../models/base+../models/nowhere"}));
+  EXPECT_NE(m.find("key 'models[0].model': no such file or folder: " + model("nowhere").string()), std::string::npos) << m;
+}
+
 TEST_F(ConfigTest, NormalizeOffAllowsWeightsSummingToZero) {
   const Job job = load(lines({
       "merge_method: linear",
