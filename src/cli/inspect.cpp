@@ -7,11 +7,13 @@
 #include "cli/progress.hpp"
 #include "core/dtype_names.hpp"
 #include "io/checkpoint.hpp"
+#include "io/lora_adapter.hpp"
 
 namespace cocktail {
 
 void inspect_checkpoint(const std::string& path, std::ostream& out) {
-  const Checkpoint ckpt = Checkpoint::open(path);
+  const auto [base, adapter] = split_adapter_reference(path);
+  const Checkpoint ckpt = Checkpoint::open(base, adapter);
   // Column widths from the data, so long names never run into the next column.
   size_t name_width = 4, shape_width = 5;
   for (const auto& t : ckpt.tensors()) {
@@ -25,15 +27,16 @@ void inspect_checkpoint(const std::string& path, std::ostream& out) {
         << std::right << std::setw(14) << bytes << "  " << file << "\n";
   };
 
-  out << ckpt.path().string() << ": " << ckpt.tensors().size() << " tensors in "
+  out << ckpt.label() << ": " << ckpt.tensors().size() << " tensors in "
       << ckpt.files().size() << " file(s)\n";
   row("name", "dtype", "shape", "bytes", "file");
   std::map<std::string, uint64_t> bytes_by_dtype;
   uint64_t params = 0;
   for (const auto& t : ckpt.tensors()) {
     const std::string dtype(safetensors_name(t.info.dtype));
-    row(t.info.name, dtype, format_shape(t.info.shape), std::to_string(t.info.nbytes()),
-        ckpt.files()[t.file].path.filename().string());
+    std::string file = ckpt.files()[t.file].path.filename().string();
+    if (t.lora) file += " + LoRA r=" + std::to_string(t.lora->rank);
+    row(t.info.name, dtype, format_shape(t.info.shape), std::to_string(t.info.nbytes()), file);
     bytes_by_dtype[dtype] += t.info.nbytes();
     params += t.info.numel();
   }

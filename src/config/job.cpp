@@ -235,18 +235,13 @@ fs::path existing_path(const Reporter& r, const Field& f, const fs::path& config
 // a PEFT LoRA adapter. A path that exists as written is a path, '+' and all.
 ModelSpec model_reference(const Reporter& r, const Field& f, const fs::path& config_dir, ModelRole role, int line) {
   ModelSpec spec{{}, role, std::nullopt, line, {}, {}};
-  const fs::path whole = resolve_path(r, f, config_dir);
-  std::error_code ec;
-  const std::string text = f.value.IsScalar() ? f.value.Scalar() : "";
-  const size_t plus = text.find('+');
-  if (fs::exists(whole, ec) || plus == std::string::npos || plus == 0 || plus + 1 == text.size()) {
+  const auto [base, adapter] = split_adapter_reference(scalar(r, f, "a path"), config_dir);
+  if (adapter.empty()) {
     spec.path = existing_path(r, f, config_dir);
     return spec;
   }
-  for (const auto& [part, out] : {std::pair{text.substr(0, plus), &spec.path}, std::pair{text.substr(plus + 1), &spec.adapter}}) {
-    YAML::Node node(part);
-    *out = existing_path(r, Field{f.key, node, f.line()}, config_dir);
-  }
+  spec.path = existing_path(r, Field{f.key, YAML::Node(base), f.line()}, config_dir);
+  spec.adapter = existing_path(r, Field{f.key, YAML::Node(adapter), f.line()}, config_dir);
   return spec;
 }
 

@@ -221,6 +221,14 @@ fs::path checkpoint_identity(const fs::path& path) {
 
 uint64_t CheckpointTensor::file_offset() const { return data_start + info.begin; }
 
+std::pair<std::string, std::string> split_adapter_reference(const std::string& text, const fs::path& folder) {
+  std::error_code ec;
+  const size_t plus = text.find('+');
+  if (plus == std::string::npos || plus == 0 || plus + 1 == text.size() || fs::exists(folder / text, ec))
+    return {text, ""};
+  return {text.substr(0, plus), text.substr(plus + 1)};
+}
+
 std::string Checkpoint::label() const {
   return adapter_.empty() ? path_.string() : path_.string() + "+" + adapter_.string();
 }

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "io/safetensors.hpp"
@@ -44,6 +45,12 @@ struct CheckpointFile {
 // outside the folder. Checkpoint::open reads the index with it.
 std::map<std::string, std::string> parse_checkpoint_index(std::string_view text,
                                                           const std::string& label);
+
+// mergekit's "BASE+ADAPTER" (a base with a PEFT LoRA adapter) split at its
+// first '+'; {text, ""} when `folder / text` exists as written ('+' and all)
+// or no '+' stands between two non-empty parts.
+std::pair<std::string, std::string> split_adapter_reference(const std::string& text,
+                                                            const std::filesystem::path& folder = {});
 
 // The file that defines the checkpoint at `path`, with symlinks resolved: a
 // folder's model.safetensors or model.safetensors.index.json, else the path

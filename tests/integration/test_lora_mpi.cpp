@@ -118,3 +118,10 @@ TEST(LoraMpi, AdapterThatDoesNotFitStopsEveryRankWithOneLine) {
   for (int s : r.rank_status) EXPECT_NE(s, 0) << r.output;
   EXPECT_GE(r.lines_containing("key 'models[0].model': no such file or folder: " + adapter("no-such")), 1) << r.output;
 }
+
+TEST(LoraMpi, InspectShowsTheAdaptedTensors) {
+  const RunResult r = run_mpi(1, {"inspect", base() + "+" + adapter("llama-fp32-qv")});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.lines_containing(base() + "+" + adapter("llama-fp32-qv") + ": 21 tensors in 2 file(s)"), 1) << r.output;
+  EXPECT_EQ(r.lines_containing("model.safetensors + LoRA r=4"), 4) << r.output;  // q and v of 2 layers
+}
