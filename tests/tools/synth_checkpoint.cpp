@@ -6,10 +6,16 @@
 //   cocktail_synth OUT_DIR [--size 2G | --layers N] [--hidden H] [--intermediate I]
 //                  [--vocab V] [--heads A] [--kv-heads K] [--dtype bfloat16]
 //                  [--seed S] [--max-shard-size 5G]
+//                  [--preset llama3-8b|llama3-70b|llama3-405b] [--sparse]
 //
 // With --size the shape is TinyLlama's (hidden 2048, intermediate 5632,
 // vocab 32000, 32 heads, 4 KV heads) where an option does not say otherwise,
-// and the layer count is chosen to reach the size.
+// and the layer count is chosen to reach the size. --preset gives Llama 3's
+// shapes (tensor names and shapes as Hugging Face's checkpoints have them;
+// shards cut greedily at --max-shard-size, which is close to but not the
+// exact cut of Meta's uploads). --sparse writes only the headers and leaves
+// the data as holes, read back as zeros at memory speed: a 10 x 70B job at
+// full shape on a disk that could not hold one real 70B checkpoint.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -45,6 +51,8 @@ struct Options {
   DType dtype = DType::BF16;
   uint64_t seed = 1;
   uint64_t max_shard_size = 5'000'000'000;
+  bool sparse = false;
+  bool llama3 = false;  // Llama 3's vocabulary, RoPE and special token ids in config.json
 };
 
 uint64_t splitmix64(uint64_t x) {
@@ -112,6 +120,10 @@ void write_checkpoint(const Options& o, const std::vector<PlannedTensor>& tensor
     File file((o.out / shard.file_name).string(), File::Mode::CreateReadWrite);
     file.truncate(0);
     file.pwrite_full(shard.header.data(), shard.header.size(), 0);
+    if (o.sparse) {
+      file.truncate(shard.file_size);  // holes: zeros, no blocks
+      continue;
+    }
     for (size_t i : shard.tensors) {
       const PlannedTensor& t = tensors[i];
       for (uint64_t first = 0; first < t.numel; first += kBlock) {
@@ -135,9 +147,10 @@ void write_checkpoint(const Options& o, const std::vector<PlannedTensor>& tensor
       {"hidden_size", s.hidden}, {"intermediate_size", s.intermediate},
       {"num_hidden_layers", s.layers}, {"num_attention_heads", s.heads},
       {"num_key_value_heads", s.kv_heads}, {"vocab_size", s.vocab},
-      {"max_position_embeddings", 2048}, {"rms_norm_eps", 1e-5}, {"rope_theta", 10000.0},
-      {"hidden_act", "silu"}, {"tie_word_embeddings", false}, {"bos_token_id", 1},
-      {"eos_token_id", 2}, {"torch_dtype", std::string(torch_name(o.dtype))}};
+      {"max_position_embeddings", o.llama3 ? 8192 : 2048}, {"rms_norm_eps", 1e-5},
+      {"rope_theta", o.llama3 ? 500000.0 : 10000.0}, {"hidden_act", "silu"}, {"tie_word_embeddings", false},
+      {"bos_token_id", o.llama3 ? 128000 : 1}, {"eos_token_id", o.llama3 ? 128001 : 2},
+      {"torch_dtype", std::string(torch_name(o.dtype))}};
   write_staged_file(o.out, "config.json", config.dump(2) + "\n");
   write_staged_file(o.out, "generation_config.json",
                     nlohmann::ordered_json({{"bos_token_id", 1}, {"eos_token_id", 2}}).dump(2) + "\n");
@@ -163,6 +176,16 @@ Options parse(int argc, char** argv) {
     else if (a == "--kv-heads") o.shape.kv_heads = std::stoi(need(i));
     else if (a == "--seed") o.seed = std::stoull(need(i));
     else if (a == "--max-shard-size") o.max_shard_size = parse_byte_size(need(i));
+    else if (a == "--sparse") o.sparse = true;
+    else if (a == "--preset") {
+      // Llama 3.x: layers, hidden, intermediate, vocab, heads, KV heads.
+      const std::string p = need(i);
+      if (p == "llama3-8b") o.shape = {32, 4096, 14336, 128256, 32, 8};
+      else if (p == "llama3-70b") o.shape = {80, 8192, 28672, 128256, 64, 8};
+      else if (p == "llama3-405b") o.shape = {126, 16384, 53248, 128256, 128, 8};
+      else throw Error("unknown --preset " + p + " (llama3-8b, llama3-70b, llama3-405b)");
+      o.llama3 = true;
+    }
     else if (a == "--dtype") {
       auto d = dtype_from_torch_name(need(i));
       if (!d) throw Error("unknown --dtype");
