@@ -299,7 +299,6 @@ Checkpoint Checkpoint::open(const fs::path& path, const fs::path& adapter) {
     }
   }
   if (!index.empty()) check_weight_map(map, ckpt, index.string());
-  ckpt.keras_ = !ckpt.files_.empty() && ckpt.files_[0].data_start == 0;
   if (!adapter.empty()) apply_lora_adapter(ckpt, adapter);
   return ckpt;
 }

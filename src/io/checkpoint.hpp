@@ -75,7 +75,9 @@ class Checkpoint {
   const std::filesystem::path& folder() const { return folder_; }
   const std::vector<CheckpointFile>& files() const { return files_; }
   // A Keras 3 save (.weights.h5 files) rather than safetensors.
-  bool is_keras() const { return keras_; }
+  // (safetensors data always starts after the 8-byte length prefix; a Keras
+  // file's offsets count from the file's start)
+  bool is_keras() const { return !files_.empty() && files_[0].data_start == 0; }
   // The index file, when the checkpoint has one (else empty).
   const std::filesystem::path& index() const { return index_; }
   // Files in index order (or the single file), tensors by offset within each.
@@ -86,7 +88,6 @@ class Checkpoint {
  private:
   friend void apply_lora_adapter(Checkpoint& base, const std::filesystem::path& adapter);
   std::filesystem::path path_, folder_, index_, adapter_;
-  bool keras_ = false;
   std::vector<CheckpointFile> files_;
   std::vector<CheckpointTensor> tensors_;
   std::unordered_map<std::string, size_t> by_name_;

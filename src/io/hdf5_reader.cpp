@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <map>
 #include <set>
 
 #include "core/error.hpp"
@@ -100,12 +99,9 @@ class Parser {
   }
 
   void read_superblock() {
-    // At 0, or in a user block at 512, 1024, 2048, ... bytes.
-    uint64_t at = 0;
-    for (;; at = at ? at * 2 : 512) {
-      if (at >= size_ || size_ - at < 8) fail("not an HDF5 file (no HDF5 signature)");
-      if (std::memcmp(block(at, 8, "signature").data(), kSignature, 8) == 0) break;
-    }
+    const std::optional<uint64_t> found = find_hdf5_signature(size_, read_);
+    if (!found) fail("not an HDF5 file (no HDF5 signature)");
+    const uint64_t at = *found;
     const std::vector<uint8_t> head = block(at, std::min<uint64_t>(size_ - at, 128), "superblock");
     Cursor c(*this, head.data(), head.size(), "superblock");
     c.skip(8);
@@ -553,6 +549,15 @@ void Cursor::seek(size_t i) {
 void Cursor::fail(const std::string& why) const { p_.fail(what_ + " " + why); }
 
 }  // namespace
+
+std::optional<uint64_t> find_hdf5_signature(uint64_t file_size, const Hdf5ReadAt& read) {
+  for (uint64_t at = 0; at < file_size && file_size - at >= 8; at = at ? 2 * at : 512) {
+    char head[8];
+    read(at, 8, head);
+    if (std::memcmp(head, kSignature, 8) == 0) return at;
+  }
+  return std::nullopt;
+}
 
 std::vector<Hdf5Dataset> read_hdf5_datasets(uint64_t file_size, const Hdf5ReadAt& read, const std::string& label) {
   return Parser(file_size, read, label).run();

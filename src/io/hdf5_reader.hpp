@@ -45,6 +45,10 @@ struct Hdf5Dataset {
 // lies inside the file).
 using Hdf5ReadAt = std::function<void(uint64_t offset, size_t n, void* dst)>;
 
+// Where the superblock starts: at 0, or after a user block at 512, 1024,
+// 2048, ... bytes; nullopt when there is no HDF5 signature at any of them.
+std::optional<uint64_t> find_hdf5_signature(uint64_t file_size, const Hdf5ReadAt& read);
+
 // Every dataset of the file of `file_size` bytes, in name order. Throws
 // cocktail::Error starting with `label` naming the object and the rule:
 // not an HDF5 file, a structure past the end of the file or looping back,

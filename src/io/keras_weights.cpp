@@ -1,7 +1,6 @@
 #include "io/keras_weights.hpp"
 
 #include <algorithm>
-#include <cstring>
 
 #include "core/error.hpp"
 #include "io/file.hpp"
@@ -59,13 +58,8 @@ DType map_dtype(const Hdf5Dataset& d, const std::string& label) {
 bool is_hdf5_file(const fs::path& path) {
   try {
     const File f(path.string(), File::Mode::Read);
-    // At 0, or after a user block of 512, 1024, 2048, ... bytes.
-    for (uint64_t at = 0; at < std::min<uint64_t>(f.size(), 1ull << 20) && f.size() - at >= 8; at = at ? 2 * at : 512) {
-      char head[8];
-      f.pread_full(head, 8, at);
-      if (std::memcmp(head, "\x89HDF\r\n\x1a\n", 8) == 0) return true;
-    }
-    return false;
+    return find_hdf5_signature(f.size(), [&](uint64_t at, size_t n, void* dst) { f.pread_full(dst, n, at); })
+        .has_value();
   } catch (const Error&) {
     return false;
   }

@@ -14,7 +14,7 @@
 
 namespace cocktail {
 
-// True for a file that starts with the HDF5 signature.
+// True for a file with the HDF5 signature (at its start or after a user block).
 bool is_hdf5_file(const std::filesystem::path& path);
 
 // The datasets of one .weights.h5 file as tensors: begin/end are absolute

@@ -138,6 +138,16 @@ struct Pair {
   bool embedding = false;
 };
 
+// The names peft gives a module's factors, after the module's path.
+struct FactorName {
+  std::string_view suffix;
+  bool is_b, embedding;
+};
+constexpr FactorName kFactorNames[] = {{".lora_A.weight", false, false},
+                                       {".lora_B.weight", true, false},
+                                       {".lora_embedding_A", false, true},
+                                       {".lora_embedding_B", true, true}};
+
 }  // namespace
 
 void apply_lora_adapter(Checkpoint& base, const fs::path& folder) {
@@ -176,13 +186,16 @@ void apply_lora_adapter(Checkpoint& base, const fs::path& folder) {
     if (!name.starts_with(kPrefix))
       throw Error(label + ": tensor " + quote_name(name) + " is not named as peft saves adapters (base_model.model.*)");
     name.erase(0, kPrefix.size());
-    const bool linear_a = ends_with_strip(name, ".lora_A.weight"), linear_b = !linear_a && ends_with_strip(name, ".lora_B.weight");
-    const bool emb_a = !linear_a && !linear_b && ends_with_strip(name, ".lora_embedding_A");
-    const bool emb_b = !linear_a && !linear_b && !emb_a && ends_with_strip(name, ".lora_embedding_B");
-    if (linear_a || linear_b || emb_a || emb_b) {
+    const FactorName* factor = nullptr;
+    for (const FactorName& f : kFactorNames)
+      if (ends_with_strip(name, f.suffix)) {
+        factor = &f;
+        break;
+      }
+    if (factor) {
       Pair& p = modules[name];
-      (linear_a || emb_a ? p.a : p.b) = &info;
-      p.embedding = emb_a || emb_b;
+      (factor->is_b ? p.b : p.a) = &info;
+      p.embedding = factor->embedding;
       continue;
     }
     if (name.find("lora_") != std::string::npos)
@@ -198,9 +211,13 @@ void apply_lora_adapter(Checkpoint& base, const fs::path& folder) {
   }
 
   for (const auto& [module, p] : modules) {
-    const std::string a_name = std::string(kPrefix) + module + (p.embedding ? ".lora_embedding_A" : ".lora_A.weight");
-    const std::string b_name = std::string(kPrefix) + module + (p.embedding ? ".lora_embedding_B" : ".lora_B.weight");
-    if (!p.a || !p.b) throw Error(label + ": " + quote_name(p.a ? a_name : b_name) + " has no " + quote_name(p.a ? b_name : a_name));
+    if (!p.a || !p.b) {
+      const std::string& present = (p.a ? p.a : p.b)->name;
+      // The missing one: B beside a present A, else A.
+      const std::string_view suffix = kFactorNames[(p.embedding ? 2 : 0) + (p.a ? 1 : 0)].suffix;
+      throw Error(label + ": " + quote_name(present) + " has no " + quote_name(std::string(kPrefix) + module + std::string(suffix)));
+    }
+    const std::string& a_name = p.a->name;
     if (!targeted(config, module))
       throw Error(label + ": tensor " + quote_name(a_name) + " adapts " + quote_name(module) + ", which " +
                   config.label + "'s target_modules does not name");

@@ -49,15 +49,6 @@ nlohmann::json expected_weights() {
   return nlohmann::json::parse(read_file(kFixtures / "expected/weights.json"));
 }
 
-struct Dir {
-  fs::path path;
-  Dir() {
-    char tmpl[] = "/tmp/cocktail-fewshot-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~Dir() { fs::remove_all(path); }
-};
-
 std::string model(const std::string& name) { return (kFixtures / "models" / name).string(); }
 
 // Eq. 4 over the llama base and its three peers: the fixture's candidate order.
@@ -77,7 +68,7 @@ std::string eq4_config(double temperature, const std::string& reduction) {
 }  // namespace
 
 TEST(FewShotMpi, EvalGivesTransformersWeightsAtAnyRankCount) {
-  Dir dir;
+  TempDir dir("fewshot");
   const auto expected = expected_weights()["settings"]["default"];
   for (const std::string reduction : {"upstream", "token_mean"}) {
     const fs::path cfg = dir.path / ("eq4-" + reduction + ".yaml");
@@ -109,7 +100,7 @@ TEST(FewShotMpi, EvalGivesTransformersWeightsAtAnyRankCount) {
 }
 
 TEST(FewShotMpi, Eq1MergeRecordsLossesAndMixesTheTarget) {
-  Dir dir;
+  TempDir dir("fewshot");
   const fs::path cfg = dir.path / "eq1.yaml";
   write_file(cfg, "merge_method: lm_cocktail\n"
                   "base_model: " + model("llama-fp32") + "\n"
@@ -147,7 +138,7 @@ TEST(FewShotMpi, Eq1MergeRecordsLossesAndMixesTheTarget) {
 }
 
 TEST(FewShotMpi, SameLossesWeightsAndBytesAtOneTwoAndThreeRanks) {
-  Dir dir;
+  TempDir dir("fewshot");
   const fs::path cfg = dir.path / "eq4.yaml";
   write_file(cfg, eq4_config(5.0, "upstream"));
   std::map<std::string, std::string> first;
@@ -176,7 +167,7 @@ TEST(FewShotMpi, SameLossesWeightsAndBytesAtOneTwoAndThreeRanks) {
 // exactly 3 per example every sample is a permutation of them, which leaves
 // the in-batch cross-entropy unchanged, so the seeded sampling must agree.
 TEST(FewShotMpi, EncoderLossesMatchTransformers) {
-  Dir dir;
+  TempDir dir("fewshot");
   std::ifstream in(kFixtures / "examples/encoder.jsonl");
   std::string examples;
   for (std::string line; std::getline(in, line);) {
@@ -212,7 +203,7 @@ TEST(FewShotMpi, EncoderLossesMatchTransformers) {
 // then Normalize, the embedding the few-shot loss scores (checked by hand
 // against sentence-transformers 5 and transformers: identical vectors).
 TEST(FewShotMpi, EncoderMergeWritesSentenceTransformersModules) {
-  Dir dir;
+  TempDir dir("fewshot");
   const fs::path cfg = dir.path / "enc-merge.yaml";
   write_file(cfg, "merge_method: linear\n"
                   "models:\n"
@@ -237,7 +228,7 @@ TEST(FewShotMpi, EncoderMergeWritesSentenceTransformersModules) {
 // classification head and is a plain transformers folder (what
 // sentence-transformers' CrossEncoder loads), without embedder modules.
 TEST(FewShotMpi, RerankerLossesMatchTransformersAndTheMergeKeepsTheHead) {
-  Dir dir;
+  TempDir dir("fewshot");
   const std::string reranker = model("xlm-roberta-reranker-fp32");
   const fs::path cfg = dir.path / "rerank.yaml";
   write_file(cfg, "merge_method: lm_cocktail\n"
@@ -274,7 +265,7 @@ TEST(FewShotMpi, RerankerLossesMatchTransformersAndTheMergeKeepsTheHead) {
 // model's weights under a cross-encoder config), and reranker examples with
 // fewer negatives than the group needs: one line on every rank, naming them.
 TEST(FewShotMpi, RerankerWithoutAHeadOrNegativesFailsWithTheCulprit) {
-  Dir dir;
+  TempDir dir("fewshot");
   fs::copy(model("xlm-roberta-fp32"), dir.path / "headless", fs::copy_options::recursive);
   auto config = nlohmann::json::parse(read_file(dir.path / "headless/config.json"));
   config["architectures"] = {"XLMRobertaForSequenceClassification"};
@@ -301,7 +292,7 @@ TEST(FewShotMpi, RerankerWithoutAHeadOrNegativesFailsWithTheCulprit) {
 // transformers' for each candidate, weights = softmax(-L / T) of those, the
 // same digits at any rank count; the merged folder is a T5 folder again.
 TEST(FewShotMpi, EncoderDecoderWeightsMatchTransformersAtAnyRankCount) {
-  Dir dir;
+  TempDir dir("fewshot");
   const std::vector<std::string> names = {"t5-fp32", "t5-peer1-fp32", "t5-bf16"};
   const fs::path cfg = dir.path / "t5.yaml";
   const std::string job = "merge_method: lm_cocktail\nbase_model: " + model(names[0]) + "\nmodels:\n"
@@ -344,7 +335,7 @@ TEST(FewShotMpi, EncoderDecoderWeightsMatchTransformersAtAnyRankCount) {
 }
 
 TEST(FewShotMpi, BadExamplesFailEveryRankWithTheLine) {
-  Dir dir;
+  TempDir dir("fewshot");
   const fs::path cfg = dir.path / "bad.yaml";
   std::string text = eq4_config(5.0, "upstream");
   const std::string good = (kFixtures / "examples/decoder.jsonl").string();

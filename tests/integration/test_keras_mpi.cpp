@@ -11,7 +11,7 @@
 
 #include "fixture_models.hpp"
 #include "io/checkpoint.hpp"
-#include "io/lora_delta.hpp"
+#include "../unit/checkpoint_bytes.hpp"
 #include "merge_fixture.hpp"
 #include "mpi_harness.hpp"
 
@@ -23,15 +23,6 @@ namespace {
 
 const fs::path kKeras = fs::path(COCKTAIL_FIXTURES_DIR) / "keras";
 
-struct Dir {
-  fs::path path;
-  Dir() {
-    char tmpl[] = "/tmp/cocktail-keras-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~Dir() { fs::remove_all(path); }
-};
-
 std::string job(const std::string& method, const std::string& extra = "") {
   const std::string params = method == "linear" ? "{weight: 0.5}" : "{weight: 0.5, density: 0.6}";
   return "merge_method: " + method + "\n" + (method == "linear" ? "" : "base_model: " + (kKeras / "llama-f32").string() + "\n") +
@@ -42,21 +33,15 @@ std::string job(const std::string& method, const std::string& extra = "") {
          "progress_interval: 0\n" + extra;
 }
 
-RunResult merge(const Dir& dir, const std::string& name, const std::string& text, int ranks) {
+RunResult merge(const TempDir& dir, const std::string& name, const std::string& text, int ranks) {
   write_file(dir.path / (name + ".yaml"), text + "output: " + (dir.path / name).string() + "\n");
   return run_mpi(ranks, {(dir.path / (name + ".yaml")).string()});
-}
-
-std::vector<std::byte> read_all(const Checkpoint& c, const CheckpointTensor& t) {
-  std::vector<std::byte> out(t.info.nbytes());
-  read_checkpoint_elements(c, t, 0, t.info.numel(), out.data());
-  return out;
 }
 
 }  // namespace
 
 TEST(KerasMpi, OutputIsTheSameBytesAtAnyScaleAndHoldsTheSafetensorsMergesTensors) {
-  const Dir dir;
+  const TempDir dir("keras");
   for (const std::string method : {"linear", "ties"}) {
     const RunResult st = merge(dir, method + "-st", job(method, "output_format: safetensors\n"), 2);
     ASSERT_EQ(st.status, 0) << st.output;
@@ -81,7 +66,7 @@ TEST(KerasMpi, OutputIsTheSameBytesAtAnyScaleAndHoldsTheSafetensorsMergesTensors
             const CheckpointTensor* g = got.find(w.info.name);
             ASSERT_NE(g, nullptr) << w.info.name;
             EXPECT_EQ(g->info.shape, w.info.shape);
-            EXPECT_TRUE(read_all(got, *g) == read_all(want, w)) << name << " " << w.info.name;
+            EXPECT_TRUE(tensor_bytes_of(got, *g) == tensor_bytes_of(want, w)) << name << " " << w.info.name;
           }
         } else {
           EXPECT_EQ(differing_files(bytes, first), std::vector<std::string>{}) << name;
@@ -92,7 +77,7 @@ TEST(KerasMpi, OutputIsTheSameBytesAtAnyScaleAndHoldsTheSafetensorsMergesTensors
 }
 
 TEST(KerasMpi, KilledRankResumesToTheSameBytes) {
-  const Dir dir;
+  const TempDir dir("keras");
   const std::string text = job("linear", "chunk_size: 1KiB\n");
   ASSERT_EQ(merge(dir, "reference", text, 2).status, 0);
   write_file(dir.path / "job.yaml", text + "output: " + (dir.path / "out").string() + "\n");
@@ -110,7 +95,7 @@ TEST(KerasMpi, KilledRankResumesToTheSameBytes) {
 }
 
 TEST(KerasMpi, BadFilesAndKeysStopEveryRankWithOneLine) {
-  const Dir dir;
+  const TempDir dir("keras");
   const fs::path chunked = kKeras / "hdf5/bad_chunked.weights.h5";
   write_file(dir.path / "job.yaml", "merge_method: linear\nmodels:\n  - model: " + chunked.string() +
                                         "\n    parameters: {weight: 1}\noutput: " + (dir.path / "out").string() + "\n");

@@ -19,25 +19,16 @@ namespace {
 
 const fs::path kFixtures = COCKTAIL_FIXTURES_DIR;
 
-struct Dir {
-  fs::path path;
-  Dir() {
-    char tmpl[] = "/tmp/cocktail-lora-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~Dir() { fs::remove_all(path); }
-};
-
 std::string base() { return (kFixtures / "models/llama-fp32").string(); }
 std::string adapter(const std::string& name) { return (kFixtures / "lora" / name).string(); }
 
-RunResult merge(const Dir& dir, const std::string& name, const std::string& text, int ranks = 1) {
+RunResult merge(const TempDir& dir, const std::string& name, const std::string& text, int ranks = 1) {
   write_file(dir.path / (name + ".yaml"), text + "output: " + (dir.path / name).string() + "\nprogress_interval: 0\n");
   return run_mpi(ranks, {(dir.path / (name + ".yaml")).string()});
 }
 
 // base+adapter written out as a model of its own: a linear merge of it alone.
-std::string materialise(const Dir& dir, const std::string& name) {
+std::string materialise(const TempDir& dir, const std::string& name) {
   const RunResult r = merge(dir, "mat-" + name, "merge_method: linear\nmodels:\n  - model: " + base() + "+" +
                                                     adapter(name) + "\n    parameters: {weight: 1}\n");
   EXPECT_EQ(r.status, 0) << r.output;
@@ -54,7 +45,7 @@ std::string ties(const std::string& qv, const std::string& rs, const std::string
 }  // namespace
 
 TEST(LoraMpi, CandidatesMergeAsTheirMaterialisedModelsAtAnyScale) {
-  const Dir dir;
+  const TempDir dir("lora");
   const std::string qv = materialise(dir, "llama-fp32-qv"), rs = materialise(dir, "llama-fp32-rs");
   const RunResult m = merge(dir, "materialised", ties("  - model: " + qv + "\n", "  - model: " + rs + "\n"));
   ASSERT_EQ(m.status, 0) << m.output;
@@ -76,7 +67,7 @@ TEST(LoraMpi, CandidatesMergeAsTheirMaterialisedModelsAtAnyScale) {
 }
 
 TEST(LoraMpi, FewShotScoresBaseAndAdapterWithoutWritingIt) {
-  const Dir dir;
+  const TempDir dir("lora");
   const std::string qv = materialise(dir, "llama-fp32-qv"), rs = materialise(dir, "llama-fp32-rs");
   const auto job = [&](const std::string& a, const std::string& b) {
     return "merge_method: lm_cocktail\nbase_model: " + base() + "\nmodels:\n  - model: " + a + "\n  - model: " + b +
@@ -100,7 +91,7 @@ TEST(LoraMpi, FewShotScoresBaseAndAdapterWithoutWritingIt) {
 }
 
 TEST(LoraMpi, AdapterThatDoesNotFitStopsEveryRankWithOneLine) {
-  const Dir dir;
+  const TempDir dir("lora");
   // An adapter of llama applied to gemma2, and a missing adapter.
   const std::string other = (kFixtures / "models/gemma2-fp32").string();
   write_file(dir.path / "job.yaml", "merge_method: linear\nmodels:\n  - model: " + other + "+" + adapter("llama-fp32-qv") +

@@ -26,15 +26,6 @@ namespace {
 
 const fs::path kFixtures = COCKTAIL_FIXTURES_DIR;
 
-struct Dir {
-  fs::path path;
-  Dir() {
-    char tmpl[] = "/tmp/cocktail-search-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~Dir() { fs::remove_all(path); }
-};
-
 std::string model(const std::string& name) { return (kFixtures / "models" / name).string(); }
 
 // The synthetic task merged by `method`: lm_cocktail weighs the base and
@@ -56,7 +47,7 @@ json report(const fs::path& out) { return json::parse(read_file(out / "merge_rep
 
 // Merges the job `text(output)` gives at 1 and 2 ranks; the outputs must be
 // the same bytes.
-json merge_at_one_and_two_ranks(const Dir& dir, const std::string& name,
+json merge_at_one_and_two_ranks(const TempDir& dir, const std::string& name,
                                 const std::function<std::string(const fs::path&)>& text) {
   std::string shard;
   for (int ranks : {1, 2}) {
@@ -72,14 +63,14 @@ json merge_at_one_and_two_ranks(const Dir& dir, const std::string& name,
   return report(dir.path / (name + "1"));
 }
 
-json merge_at_one_and_two_ranks(const Dir& dir, const std::string& name, const std::string& weights,
+json merge_at_one_and_two_ranks(const TempDir& dir, const std::string& name, const std::string& weights,
                                 const std::string& extra = "") {
   return merge_at_one_and_two_ranks(dir, name, [&](const fs::path& out) { return job(weights, out, extra); });
 }
 
 // The written model's loss on the task (cocktail_dist eval), training and
 // held-out, as `eval` prints them.
-std::pair<double, double> written_loss(const Dir& dir, const std::string& out) {
+std::pair<double, double> written_loss(const TempDir& dir, const std::string& out) {
   write_file(dir.path / "eval.yaml", "merge_method: lm_cocktail\nmodels:\n  - model: " + (dir.path / out).string() +
                                          "\nexamples: " + (kFixtures / "examples/synthetic_mixture.jsonl").string() +
                                          "\nbatch_size: 4\nheld_out: 0.25\n");
@@ -97,7 +88,7 @@ std::pair<double, double> written_loss(const Dir& dir, const std::string& out) {
 
 // The model written into `out` scores, on its own, the losses of the step
 // the choice picked: what the search evaluated is what was written.
-void expect_written_model_scores_the_chosen_step(const Dir& dir, const json& choice, const std::string& out) {
+void expect_written_model_scores_the_chosen_step(const TempDir& dir, const json& choice, const std::string& out) {
   const json& best = choice["steps"][choice["chosen_step"].get<size_t>()];
   const auto [loss, held] = written_loss(dir, out);
   EXPECT_NEAR(loss, best["loss"].get<double>(), 1e-6) << out;
@@ -106,7 +97,7 @@ void expect_written_model_scores_the_chosen_step(const Dir& dir, const json& cho
 
 // The cocktail_recipe.yaml written into `out` merges the same tensors,
 // without evaluating anything, into another folder.
-void expect_recipe_replays(const Dir& dir, const std::string& out) {
+void expect_recipe_replays(const TempDir& dir, const std::string& out) {
   std::string text = read_file(dir.path / out / "cocktail_recipe.yaml");
   const std::string from = "output: " + (dir.path / out).string();
   text.replace(text.find(from), from.size(), "output: " + (dir.path / "replayed").string());
@@ -119,7 +110,7 @@ void expect_recipe_replays(const Dir& dir, const std::string& out) {
 }  // namespace
 
 TEST(SearchMpi, FindsTheMixtureTheExamplesCameFromAndBeatsSoftmaxHeldOut) {
-  Dir dir;
+  TempDir dir("search");
   const json r = merge_at_one_and_two_ranks(dir, "search", "search", "search: {budget: 40}\n");
   const json& choice = r["fewshot"]["choice"];
   ASSERT_EQ(choice["steps"].size(), 40u);
@@ -143,7 +134,7 @@ TEST(SearchMpi, FindsTheMixtureTheExamplesCameFromAndBeatsSoftmaxHeldOut) {
 // group, which is what the search's mixture evaluated (the written model's
 // loss is the chosen one), and its recipe replays to the same tensors.
 TEST(SearchMpi, LayerGroupsMergeAsSlicesWithTheLossTheSearchSaw) {
-  Dir dir;
+  TempDir dir("search");
   const json r = merge_at_one_and_two_ranks(dir, "groups", "search", "search: {budget: 80, layer_groups: 2}\n");
   const json& choice = r["fewshot"]["choice"];
   EXPECT_EQ(choice["layer_groups"], 2);
@@ -163,7 +154,7 @@ TEST(SearchMpi, LayerGroupsMergeAsSlicesWithTheLossTheSearchSaw) {
 }
 
 TEST(SearchMpi, GreedySoupPicksTheTwoModelsOfTheMixture) {
-  Dir dir;
+  TempDir dir("search");
   const json r = merge_at_one_and_two_ranks(dir, "soup", "greedy_soup");
   const json& choice = r["fewshot"]["choice"];
   ASSERT_EQ(choice["steps"].size(), 3u);
@@ -180,7 +171,7 @@ TEST(SearchMpi, GreedySoupPicksTheTwoModelsOfTheMixture) {
 // output, at 2 stages (chosen by auto: no cache) and 3 (one stage without a
 // layer: the 2-layer fixture), for lm_cocktail's mixture and for ties.
 TEST(SearchMpi, PipelineStagesGiveOneRanksLossesReadingEachByteOnce) {
-  Dir dir;
+  TempDir dir("search");
   struct Run {
     std::string name, method;
     int ranks;
@@ -235,7 +226,7 @@ TEST(SearchMpi, PipelineStagesGiveOneRanksLossesReadingEachByteOnce) {
 }
 
 TEST(SearchMpi, BadSettingsNameTheKeyOnEveryRank) {
-  Dir dir;
+  TempDir dir("search");
   const fs::path out = dir.path / "out";
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"search: {budget: 0}\n", "key 'search.budget': must be a whole number in [1, 1000000], got '0'"},
@@ -290,7 +281,7 @@ TEST(SearchMpi, BadSettingsNameTheKeyOnEveryRank) {
 // that recipe, so the written model's loss is the chosen step's; the same
 // bytes at 1 and 2 ranks, and a recipe that replays them.
 TEST(SearchMpi, TiesWeightsAndDensitiesSearchedInMemory) {
-  Dir dir;
+  TempDir dir("search");
   const json r = merge_at_one_and_two_ranks(dir, "ties", [](const fs::path& out) {
     return job("search", out, "search: {budget: 16, density: [0.3, 1]}\n", "ties");
   });
@@ -321,7 +312,7 @@ TEST(SearchMpi, TiesWeightsAndDensitiesSearchedInMemory) {
 // A greedy soup of ties merges: each candidate's uniform share of the soup
 // is its ties weight.
 TEST(SearchMpi, GreedySoupOfTiesMerges) {
-  Dir dir;
+  TempDir dir("search");
   const json r = merge_at_one_and_two_ranks(dir, "tsoup", [](const fs::path& out) {
     return job("greedy_soup", out, "parameters: {density: 0.5}\n", "ties");
   });

@@ -12,21 +12,16 @@
 
 #include "core/error.hpp"
 #include "io/checkpoint.hpp"
+#include "checkpoint_bytes.hpp"
 #include "io/file.hpp"
 #include "io/hdf5_reader.hpp"
-#include "io/lora_delta.hpp"
 
 namespace cocktail {
 namespace {
 
 namespace fs = std::filesystem;
+using test::tensor_bytes_of;
 const fs::path kKeras = fs::path(COCKTAIL_FIXTURES_DIR) / "keras";
-
-std::vector<std::byte> read_all(const Checkpoint& c, const CheckpointTensor& t) {
-  std::vector<std::byte> out(t.info.nbytes());
-  read_checkpoint_elements(c, t, 0, t.info.numel(), out.data());
-  return out;
-}
 
 // Every tensor of `got` is the expected one, bytes, dtype and shape.
 void expect_same_tensors(const Checkpoint& got, const Checkpoint& want) {
@@ -36,7 +31,7 @@ void expect_same_tensors(const Checkpoint& got, const Checkpoint& want) {
     ASSERT_NE(g, nullptr) << w.info.name;
     EXPECT_EQ(g->info.dtype, w.info.dtype) << w.info.name;
     EXPECT_EQ(g->info.shape, w.info.shape) << w.info.name;
-    EXPECT_TRUE(read_all(got, *g) == read_all(want, w)) << w.info.name;
+    EXPECT_TRUE(tensor_bytes_of(got, *g) == tensor_bytes_of(want, w)) << w.info.name;
   }
 }
 
@@ -61,7 +56,7 @@ TEST(KerasWeights, LatestFormatUserBlockAndCompactData) {
   expect_same_tensors(Checkpoint::open(kKeras / "hdf5/latest.weights.h5"), want);
   const Checkpoint ub = Checkpoint::open(kKeras / "hdf5/userblock.weights.h5");
   ASSERT_EQ(ub.tensors().size(), 1u);
-  EXPECT_TRUE(read_all(ub, ub.tensors()[0]) == read_all(want, *want.find("layers/dense/vars/0")));
+  EXPECT_TRUE(tensor_bytes_of(ub, ub.tensors()[0]) == tensor_bytes_of(want, *want.find("layers/dense/vars/0")));
 }
 
 std::string open_error(const fs::path& path) {

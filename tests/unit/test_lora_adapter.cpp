@@ -18,20 +18,16 @@
 #include "core/error.hpp"
 #include "element_math.hpp"
 #include "io/checkpoint.hpp"
+#include "checkpoint_bytes.hpp"
 #include "io/lora_delta.hpp"
 
 namespace cocktail {
 namespace {
 
 namespace fs = std::filesystem;
+using test::tensor_bytes_of;
 const fs::path kFixtures = COCKTAIL_FIXTURES_DIR;
 const fs::path kLora = kFixtures / "lora";
-
-std::vector<std::byte> read_all(const Checkpoint& c, const CheckpointTensor& t) {
-  std::vector<std::byte> out(t.info.nbytes());
-  read_checkpoint_elements(c, t, 0, t.info.numel(), out.data());
-  return out;
-}
 
 struct Case {
   const char* base;
@@ -52,15 +48,15 @@ TEST_P(LoraFixture, EveryTensorIsWhatMergeAndUnloadGives) {
   EXPECT_EQ(adapted.label(), base_dir.string() + "+" + (kLora / GetParam().adapter).string());
   size_t compared = 0;
   for (const CheckpointTensor& t : adapted.tensors()) {
-    const std::vector<std::byte> ours = read_all(adapted, t);
+    const std::vector<std::byte> ours = tensor_bytes_of(adapted, t);
     const CheckpointTensor* want = expected.find(t.info.name);
     if (!want) {
-      EXPECT_TRUE(ours == read_all(base, *base.find(t.info.name))) << t.info.name << " differs from the base";
+      EXPECT_TRUE(ours == tensor_bytes_of(base, *base.find(t.info.name))) << t.info.name << " differs from the base";
       continue;
     }
     ++compared;
     ASSERT_EQ(want->info.dtype, t.info.dtype) << t.info.name;
-    const std::vector<std::byte> theirs = read_all(expected, *want);
+    const std::vector<std::byte> theirs = tensor_bytes_of(expected, *want);
     size_t exact = 0;
     for (size_t i = 0; i < t.info.numel(); ++i) {
       const float a = load_as_f32(ours.data(), t.info.dtype, i), b = load_as_f32(theirs.data(), t.info.dtype, i);
@@ -84,7 +80,7 @@ TEST_P(LoraFixture, AnyCutReadsTheSameBytes) {
   const Checkpoint adapted = Checkpoint::open(base_dir, kLora / GetParam().adapter);
   for (const CheckpointTensor& t : adapted.tensors()) {
     if (!t.lora) continue;
-    const std::vector<std::byte> whole = read_all(adapted, t);
+    const std::vector<std::byte> whole = tensor_bytes_of(adapted, t);
     const uint64_t size = dtype_size(t.info.dtype);
     for (uint64_t piece : {uint64_t{1}, uint64_t{7}, t.info.shape[1] * 3 + 5}) {
       std::vector<std::byte> cut(whole.size());
