@@ -20,7 +20,7 @@ rss_mb="${FUZZ_RSS_MB:-2048}"
 targets=("$@")
 ((${#targets[@]})) || targets=(fuzz_safetensors_header fuzz_index_json fuzz_job_config fuzz_hdf5)
 
-PACKAGES=(clang-14 libclang-rt-14-dev cmake ninja-build libyaml-cpp-dev nlohmann-json3-dev libblas-dev)
+PACKAGES=(clang-14 libclang-rt-14-dev cmake ninja-build libyaml-cpp-dev nlohmann-json3-dev)
 "$root/launch/apt_install.sh" fuzz "${PACKAGES[@]}"
 
 cmake -S "$root/tests/fuzz" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 >/dev/null

@@ -18,8 +18,6 @@ PACKAGES=(
   # libtorch's matrix products go through libblas.so.3; without this Debian
   # falls back to the single-threaded reference BLAS, tens of times slower.
   libopenblas0-pthread
-  # cblas.h for the LoRA updates (libblas.so.3 is OpenBLAS at run time)
-  libblas-dev
 )
 
 "$(dirname "$0")/apt_install.sh" setup "${PACKAGES[@]}"

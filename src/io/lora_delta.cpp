@@ -1,7 +1,5 @@
 #include "io/lora_delta.hpp"
 
-#include <cblas.h>
-
 #include <algorithm>
 
 #include "element_math.hpp"
@@ -18,51 +16,38 @@ std::vector<float> read_as_f32(const File& file, const CheckpointTensor& t) {
   return out;
 }
 
-float rounded(DType t, float v) {
-  if (t == DType::F32) return v;
-  std::byte buf[8];
-  store_from_f32(buf, t, 0, v);
-  return load_as_f32(buf, t, 0);
-}
-
-// delta[i, :] for rows [row0, row0 + n) of the base tensor into `out` (n x cols).
-void group_update(const LoraFactors& f, const LoraOperands& ops, uint64_t rows, uint64_t cols, uint64_t row0,
-                  uint64_t n, float* out) {
-  const int r = static_cast<int>(f.rank);
-  if (!f.transposed) {
-    // B[row0 : row0 + n, :] (n x r) @ A (r x cols)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n), static_cast<int>(cols), r, 1.0f,
-                ops.b.data() + row0 * f.rank, r, ops.a.data(), static_cast<int>(cols), 0.0f, out,
-                static_cast<int>(cols));
-  } else {
-    // (A[:, row0 : row0 + n])^T (n x r) @ B^T (r x cols)
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, static_cast<int>(n), static_cast<int>(cols), r, 1.0f,
-                ops.a.data() + row0, static_cast<int>(rows), ops.b.data(), r, 0.0f, out, static_cast<int>(cols));
-  }
+// m (n x k, row-major) as k x n.
+std::vector<float> transposed(const std::vector<float>& m, uint64_t n, uint64_t k) {
+  std::vector<float> t(m.size());
+  for (uint64_t i = 0; i < n; ++i)
+    for (uint64_t j = 0; j < k; ++j) t[j * n + i] = m[i * k + j];
+  return t;
 }
 
 }  // namespace
 
 LoraOperands read_lora_operands(const File& adapter, const LoraFactors& f) {
-  return {read_as_f32(adapter, f.a), read_as_f32(adapter, f.b)};
+  std::vector<float> a = read_as_f32(adapter, f.a), b = read_as_f32(adapter, f.b);
+  if (!f.transposed) return {std::move(b), std::move(a)};
+  // A is r x rows and B is cols x r: left = A^T, right = B^T.
+  return {transposed(a, f.rank, f.a.info.numel() / f.rank), transposed(b, f.b.info.numel() / f.rank, f.rank)};
 }
 
-void add_lora_update(const LoraFactors& f, const LoraOperands& ops, DType dtype, uint64_t rows, uint64_t cols,
-                     uint64_t first, uint64_t count, std::byte* data) {
-  if (count == 0 || cols == 0) return;
-  const uint64_t end = first + count;
-  std::vector<float> delta;
-  for (uint64_t g0 = first / cols / kLoraRowGroup * kLoraRowGroup; g0 * cols < end; g0 += kLoraRowGroup) {
-    const uint64_t n = std::min(kLoraRowGroup, rows - g0);
-    delta.resize(n * cols);
-    group_update(f, ops, rows, cols, g0, n, delta.data());
-    const uint64_t lo = std::max(first, g0 * cols), hi = std::min(end, (g0 + n) * cols);
-    for (uint64_t e = lo; e < hi; ++e) {
-      // peft multiplies the product by the scale (not inside the sum).
-      const float d = rounded(f.round_then, rounded(f.round_first, delta[e - g0 * cols] * f.scale));
-      store_from_f32(data, dtype, e - first, load_as_f32(data, dtype, e - first) + d);
-    }
-  }
+LoraArgs lora_args(const LoraFactors& f, const LoraOperands& ops, uint64_t cols, DType dtype, uint64_t first,
+                   uint64_t count, std::byte* data) {
+  LoraArgs a;
+  a.left = ops.left.data();
+  a.right = ops.right.data();
+  a.rank = static_cast<uint32_t>(f.rank);
+  a.cols = cols;
+  a.scale = f.scale;
+  a.round_first = f.round_first;
+  a.round_then = f.round_then;
+  a.data = data;
+  a.dtype = dtype;
+  a.first = first;
+  a.count = count;
+  return a;
 }
 
 void read_checkpoint_elements(const Checkpoint& ckpt, const CheckpointTensor& t, uint64_t first, uint64_t count,
@@ -73,8 +58,8 @@ void read_checkpoint_elements(const Checkpoint& ckpt, const CheckpointTensor& t,
   file.pread_full(dst, count * size, t.file_offset() + first * size);
   if (!t.lora) return;
   const File adapter(ckpt.files()[t.lora->a.file].path.string(), File::Mode::Read);
-  add_lora_update(*t.lora, read_lora_operands(adapter, *t.lora), t.info.dtype, t.info.shape[0], t.info.shape[1],
-                  first, count, dst);
+  const LoraOperands ops = read_lora_operands(adapter, *t.lora);
+  add_lora_update(lora_args(*t.lora, ops, t.info.shape[1], t.info.dtype, first, count, dst));
 }
 
 }  // namespace cocktail

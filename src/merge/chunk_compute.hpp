@@ -11,6 +11,7 @@
 #include <memory>
 #include <span>
 
+#include "io/lora_delta.hpp"
 #include "merge/tensor_method.hpp"
 #include "weighted_sum.hpp"
 
@@ -45,6 +46,15 @@ class ChunkCompute {
   // Adds a unit to method.state(pass, unit.tensor), as method.accumulate
   // does (the statistics passes); done when it returns.
   virtual void accumulate(int pass, TensorMethod& method, const WorkUnit& unit, UnitInputs in) = 0;
+
+  // Whether LoRA updates are added here, after the inputs are uploaded (on
+  // the GPU, where the product is cheap): then the readers leave them out
+  // and the engine passes them to set_updates. The CPU adds them as it reads.
+  virtual bool adds_lora_updates() const { return false; }
+
+  // The updates of the slot's next start() or start_method(), which uses
+  // them up.
+  virtual void set_updates(size_t /*slot*/, std::vector<LoraUpdate> /*updates*/) {}
 
   // Blocks until the slot's output is in host memory. Any thread; repeatable.
   virtual void wait(size_t slot) = 0;

@@ -1,6 +1,7 @@
 // The GPU ChunkCompute. Each slot of the engine's ring has its own CUDA
 // stream, device buffers and page-locked counters; start() enqueues
-//   host->device copies of the inputs, the kernel, device->host copy of the
+//   host->device copies of the inputs, their LoRA updates (a candidate
+//   given as base+adapter), the kernel, device->host copy of the
 //   output and the counters, an event
 // and returns, so while slot s computes, the engine's I/O threads read the
 // next units into other slots and write the previous one out of its slot.
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "gpu/cuda_check.hpp"
+#include "lora_update_cuda.hpp"
 #include "merge/chunk_compute.hpp"
 #include "task_vector_cuda.hpp"
 #include "weighted_sum_cuda.hpp"
@@ -39,6 +41,14 @@ HostBuffer pinned_alloc(size_t bytes) {
   return HostBuffer(static_cast<std::byte*>(p), HostFree{free_host});
 }
 
+// An adapted tensor's left and right on the device, uploaded once while its
+// units pass; `host` (kept alive here) says which tensor's they are.
+struct DeviceOperands {
+  std::shared_ptr<const LoraOperands> host;
+  DeviceBuffer<float> left, right;
+  size_t left_n = 0, right_n = 0;  // capacities, in floats
+};
+
 struct DeviceSlot {
   cudaStream_t stream = nullptr;
   cudaEvent_t done = nullptr;
@@ -47,6 +57,8 @@ struct DeviceSlot {
   DeviceBuffer<unsigned long long> counters;
   HostBuffer host_counters;  // page-locked copy of `counters`
   std::unique_ptr<TaskVectorDevice> methods;  // a method's scratch, on first use
+  std::vector<LoraUpdate> updates;  // of the next start
+  std::vector<DeviceOperands> lora;  // by input: its tensor's LoRA operands
   size_t models = 0;
   uint64_t* nonfinite = nullptr;  // where finish() adds the counters; null when settled
 };
@@ -102,6 +114,7 @@ class CudaCompute : public ChunkCompute {
       args.dtype[i] = in[i].dtype;
       args.weight[i] = in[i].weight;
     }
+    add_updates(s);
     const size_t counter_bytes = (in.size() + 1) * sizeof(unsigned long long);
     cuda_check(cudaMemsetAsync(s.counters.get(), 0, counter_bytes, s.stream), "cudaMemsetAsync");
     args.out = s.output.get();
@@ -160,9 +173,45 @@ class CudaCompute : public ChunkCompute {
     s.nonfinite = nullptr;
   }
 
+  bool adds_lora_updates() const override { return true; }
+  void set_updates(size_t slot, std::vector<LoraUpdate> updates) override { slots_[slot].updates = std::move(updates); }
+
   const char* name() const override { return name_.c_str(); }
 
  private:
+  // The slot's LoRA updates, each into the device copy of its input (just
+  // uploaded, on the same stream).
+  void add_updates(DeviceSlot& s) {
+    for (const LoraUpdate& u : s.updates) {
+      if (s.lora.size() <= u.input) s.lora.resize(u.input + 1);
+      DeviceOperands& d = s.lora[u.input];
+      if (d.host != u.operands) upload_operands(s, d, u.operands);
+      LoraArgs a = u.args;
+      a.left = d.left.get();
+      a.right = d.right.get();
+      a.data = s.inputs.at(u.input).get();
+      launch_lora_update(a, blocks_, s.stream);
+    }
+    s.updates.clear();
+  }
+
+  void upload_operands(DeviceSlot& s, DeviceOperands& d, std::shared_ptr<const LoraOperands> host) {
+    auto fit = [&](DeviceBuffer<float>& buf, size_t& capacity, const std::vector<float>& v) {
+      if (capacity < v.size()) {
+        cuda_check(cudaStreamSynchronize(s.stream), "LoRA update");  // the old buffer may still be read
+        buf = device_alloc<float>(v.size() * sizeof(float));
+        capacity = v.size();
+      }
+      // From pageable memory: returns once the bytes are staged, so `host`
+      // may go with the next tensor.
+      cuda_check(cudaMemcpyAsync(buf.get(), v.data(), v.size() * sizeof(float), cudaMemcpyHostToDevice, s.stream),
+                 "copy to device");
+    };
+    fit(d.left, d.left_n, host->left);
+    fit(d.right, d.right_n, host->right);
+    d.host = std::move(host);
+  }
+
   // Nothing may still read or write the buffers, which go after this.
   void release_streams() {
     for (DeviceSlot& s : slots_) {
@@ -199,6 +248,7 @@ class CudaCompute : public ChunkCompute {
                  "copy to device");
       device_in[i] = s.inputs[i].get();
     }
+    add_updates(s);
     if (!s.methods) s.methods = std::make_unique<TaskVectorDevice>();
   }
 

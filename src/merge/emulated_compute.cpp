@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "exact_sum.hpp"
+#include "lora_update.hpp"
 #include "merge/chunk_compute.hpp"
 #include "weighted_sum_group.hpp"
 
@@ -57,12 +58,18 @@ class EmulatedCompute : public ChunkCompute {
  public:
   HostBuffer host_buffer(size_t bytes) override { return aligned_host_buffer(bytes); }
 
+  bool adds_lora_updates() const override { return true; }
+  void set_updates(size_t, std::vector<LoraUpdate> updates) override { updates_ = std::move(updates); }
+
   void start(size_t, std::span<const WeightedInput> in, std::byte* out, DType out_dtype, size_t n,
              uint64_t* nonfinite) override {
+    std::vector<const std::byte*> data;
+    for (const WeightedInput& w : in) data.push_back(static_cast<const std::byte*>(w.data));
+    apply_updates(data);
     SumArgs args;
     args.models = static_cast<int>(in.size());
     for (size_t i = 0; i < in.size(); ++i) {
-      args.in[i] = in[i].data;
+      args.in[i] = data[i];
       args.dtype[i] = in[i].dtype;
       args.weight[i] = in[i].weight;
     }
@@ -78,7 +85,9 @@ class EmulatedCompute : public ChunkCompute {
   void start_method(size_t, const TensorMethod& method, const WorkUnit& unit, UnitInputs in, std::byte* out,
                     uint64_t* nonfinite) override {
     const TaskVectorUnit u = method.device_unit(unit);
-    const Sources src(in);
+    std::vector<const std::byte*> data(in.begin(), in.end());
+    apply_updates(data);
+    const Sources src(data);
     precompute_masks(u, src.p, masks_);
     for (uint64_t j = 0; j < u.count; ++j) apply_element(u, src.p, masks_.data(), out, j, nonfinite);
   }
@@ -104,7 +113,24 @@ class EmulatedCompute : public ChunkCompute {
   const char* name() const override { return "cuda emulated on the cpu"; }
 
  private:
+  // What cuda_compute.cpp does to its device copies of the inputs: each
+  // update into a copy of its input, which then stands for it.
+  void apply_updates(std::vector<const std::byte*>& data) {
+    copies_.resize(updates_.size());
+    for (size_t k = 0; k < updates_.size(); ++k) {
+      LoraArgs a = updates_[k].args;
+      const std::byte* src = data.at(updates_[k].input);
+      copies_[k].assign(src, src + a.count * dtype_size(a.dtype));
+      a.data = copies_[k].data();
+      for (uint64_t j = 0; j < a.count; ++j) lora_update_element(a, j);
+      data[updates_[k].input] = copies_[k].data();
+    }
+    updates_.clear();
+  }
+
   std::vector<uint8_t> masks_;
+  std::vector<LoraUpdate> updates_;  // of the next start
+  std::vector<std::vector<std::byte>> copies_;
 };
 
 }  // namespace

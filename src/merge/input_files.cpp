@@ -26,30 +26,31 @@ const File& InputFiles::file(const TensorSource& s) {
 }
 
 void InputFiles::submit_reads(ThreadPool& io, std::vector<std::future<void>>& into, const PlannedTensor& t, size_t s,
-                              uint64_t first, uint64_t count, std::byte* dst) {
+                              uint64_t first, uint64_t count, std::byte* dst, bool add_lora) {
   if (t.vocabulary) return submit_vocabulary_reads(io, into, t, s, first, count, dst);
   const CheckpointTensor& src = *t.sources[s].tensor;
   const uint64_t size = dtype_size(src.info.dtype);
   const File* f = &file(t.sources[s]);
   const uint64_t offset = src.file_offset() + first * size;
-  if (!src.lora) {
+  if (!src.lora || !add_lora) {
     submit_pieces(io, into, count * size, [f, dst, offset](uint64_t at, uint64_t n) { f->pread_full(dst + at, n, offset + at); });
     return;
   }
-  // Pieces of whole row groups, each read and then updated by one thread.
-  const uint64_t rows = src.info.shape[0], cols = src.info.shape[1];
-  const uint64_t group = kLoraRowGroup * cols;
-  const uint64_t step = std::max<uint64_t>(1, kIoPiece / size / group) * group;
+  // Each piece read, then updated, by one thread.
   std::shared_ptr<const LoraOperands> ops = lora_operands(t.sources[s]);
-  for (uint64_t e = first; e < first + count;) {
-    const uint64_t n = std::min(first + count, (e / step + 1) * step) - e;
-    std::byte* out = dst + (e - first) * size;
-    into.push_back(io.submit([f, out, offset = src.file_offset() + e * size, n, size, e, rows, cols, ops, &src] {
-      f->pread_full(out, n * size, offset);
-      add_lora_update(*src.lora, *ops, src.info.dtype, rows, cols, e, n, out);
-    }));
-    e += n;
-  }
+  const uint64_t cols = src.info.shape[1];
+  submit_pieces(io, into, count * size, [f, dst, offset, size, first, cols, ops, &src](uint64_t at, uint64_t n) {
+    f->pread_full(dst + at, n, offset + at);
+    add_lora_update(lora_args(*src.lora, *ops, cols, src.info.dtype, first + at / size, n / size, dst + at));
+  });
+}
+
+std::optional<LoraUpdate> InputFiles::lora_update(const PlannedTensor& t, size_t s, uint64_t first, uint64_t count) {
+  const CheckpointTensor& src = *t.sources[s].tensor;
+  if (!src.lora) return std::nullopt;
+  LoraUpdate u{s, lora_operands(t.sources[s]), {}};
+  u.args = lora_args(*src.lora, *u.operands, src.info.shape[1], src.info.dtype, first, count, nullptr);
+  return u;
 }
 
 std::shared_ptr<const LoraOperands> InputFiles::lora_operands(const TensorSource& s) {

@@ -8,6 +8,7 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,9 +38,13 @@ class InputFiles {
   // count) of t.sources[s] in the output's order: one range of its file, or
   // for a vocabulary tensor its rows in the output's token order (whole
   // rows: such tensors' units are row-aligned); a LoRA candidate's tensor
-  // with its update added. Call from one thread.
+  // with its update added unless `add_lora` is false. Call from one thread.
   void submit_reads(ThreadPool& io, std::vector<std::future<void>>& into, const PlannedTensor& t, size_t s,
-                    uint64_t first, uint64_t count, std::byte* dst);
+                    uint64_t first, uint64_t count, std::byte* dst, bool add_lora = true);
+
+  // The LoRA update of those elements of t.sources[s] (index s), for a
+  // compute that adds it itself; nothing when the source is not adapted.
+  std::optional<LoraUpdate> lora_update(const PlannedTensor& t, size_t s, uint64_t first, uint64_t count);
 
   // A checkpoint rewritten during the merge would leave an output mixing
   // two versions of it: throws naming the file.

@@ -165,6 +165,19 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
   const std::vector<size_t> todo = units_to_do(plan, begin, end, resume, files, io, stats);
   if (progress && stats.skipped_bytes) progress(stats.skipped_bytes);
 
+  // A GPU adds LoRA updates to its copies of the inputs; a copied tensor
+  // never reaches it.
+  auto lora_on_compute = [&](const PlannedTensor& t) {
+    return compute->adds_lora_updates() && t.action != TensorAction::CopyReference;
+  };
+  auto set_updates = [&](size_t i, const PlannedTensor& t, const WorkUnit& unit) {
+    if (!lora_on_compute(t)) return;
+    std::vector<LoraUpdate> updates;
+    for (size_t s = 0; s < t.sources.size(); ++s)
+      if (auto u = files.inputs().lora_update(t, s, unit.first, unit.count)) updates.push_back(std::move(*u));
+    compute->set_updates(i % slots.size(), std::move(updates));
+  };
+
   // Position i of `todo` uses slot i % slots.
   auto slot_of = [&](size_t i) -> Slot& { return slots[i % slots.size()]; };
 
@@ -188,7 +201,8 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
     const WorkUnit& unit = plan.units[todo[i]];
     const PlannedTensor& t = plan.tensors[unit.tensor];
     for (size_t s = 0; s < t.sources.size(); ++s)
-      files.inputs().submit_reads(io, slot.reads, t, s, unit.first, unit.count, slot.inputs[s].get());
+      files.inputs().submit_reads(io, slot.reads, t, s, unit.first, unit.count, slot.inputs[s].get(),
+                                  !lora_on_compute(t));
   };
 
   auto compute_unit = [&](size_t i) -> const std::byte* {
@@ -202,6 +216,7 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
         if (std::memcmp(slot.inputs[0].get(), slot.inputs[s].get(), bytes) != 0) slot.stats.back() = 1;
       return slot.inputs[0].get();
     }
+    set_updates(i, t, unit);
     if (options.method && !options.method->weighted_by_tensor()) {
       std::vector<const std::byte*> in;
       for (size_t s = 0; s < t.sources.size(); ++s) in.push_back(slot.inputs[s].get());

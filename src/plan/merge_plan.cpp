@@ -5,7 +5,7 @@
 
 #include "core/error.hpp"
 #include "io/json_strict.hpp"
-#include "io/lora_delta.hpp"
+#include "io/lora_adapter.hpp"
 #include "plan/sliced_tensors.hpp"
 #include "vocab/output_vocabulary.hpp"
 
@@ -102,9 +102,7 @@ MergePlan make_merge_plan(const std::vector<Checkpoint>& models, const PlanOptio
                      : plan_tensors(models, options.reference, options.summed, options.out_dtype, options.vocabulary);
   if (options.unit_alignment)
     for (auto& t : plan.tensors) t.unit_alignment = std::max<uint64_t>(1, options.unit_alignment(t));
-  // Token rows are read one by one: a unit holds whole rows. A LoRA update
-  // is computed a group of rows at a time: a unit holding whole groups
-  // computes no row twice.
+  // Token rows are read one by one: a unit holds whole rows.
   for (auto& t : plan.tensors) {
     const bool adapted = std::any_of(t.sources.begin(), t.sources.end(), [](const TensorSource& s) { return s.tensor->lora != nullptr; });
     if (t.vocabulary && adapted)
@@ -112,7 +110,6 @@ MergePlan make_merge_plan(const std::vector<Checkpoint>& models, const PlanOptio
                   ": a LoRA adapter updates it and the tokenizer choice re-maps its rows, which is not supported; "
                   "merge that adapter into its base first, or keep one vocabulary");
     if (t.vocabulary) t.unit_alignment = std::lcm(t.unit_alignment, t.numel / t.shape[0]);
-    if (adapted) t.unit_alignment = std::lcm(t.unit_alignment, kLoraRowGroup * t.row_length());
   }
   plan.layout = options.format == OutputFormat::Keras ? make_keras_layout(plan.tensors, options.max_shard_size)
                                                      : make_output_layout(plan.tensors, options.max_shard_size, options.metadata);

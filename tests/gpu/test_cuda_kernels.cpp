@@ -1,11 +1,13 @@
 // The CUDA weighted sum against the CPU reference, byte for byte and count
 // for count, on every dtype mix, aligned (16-byte vector path) and not
-// (per-element path), with lengths that leave every possible tail.
+// (per-element path), with lengths that leave every possible tail; and the
+// CUDA LoRA update against the CPU's.
 #include <cuda_runtime.h>
 
 #include "gpu/cuda_check.hpp"
 #include "gpu_skip.hpp"
 #include "kernel_cases.hpp"
+#include "lora_update_cuda.hpp"
 #include "weighted_sum_cuda.hpp"
 
 namespace cocktail {
@@ -76,6 +78,52 @@ TEST(CudaWeightedSum, RejectsMoreModelsThanTheKernelTakes) {
   SumArgs a;
   a.models = kMaxGpuModels + 1;
   EXPECT_THROW(launch_weighted_sum(a, 1, nullptr), Error);
+}
+
+template <typename T>
+T* to_device(const DeviceBytes& d, const std::vector<T>& v) {
+  cuda_check(cudaMemcpy(d.ptr, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice), "copy");
+  return static_cast<T*>(d.ptr);
+}
+
+TEST(CudaLoraUpdate, MatchesCpuBytes) {
+  COCKTAIL_REQUIRE_GPUS(1);
+  std::mt19937 rng(99);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (uint32_t rank : {1u, 8u, 64u}) {
+    for (uint64_t cols : {1ull, 300ull, 4096ull}) {
+      for (DType dtype : {DType::F32, DType::BF16, DType::F16}) {
+        const uint64_t rows = 37, n = rows * cols, first = rng() % n, count = n - first;
+        std::vector<float> left(rows * rank), right(rank * cols);
+        for (float& x : left) x = normal(rng);
+        for (float& x : right) x = normal(rng) * 0.01f;
+        std::vector<unsigned char> data(count * dtype_size(dtype));
+        for (uint64_t j = 0; j < count; ++j) store_from_f32(data.data(), dtype, j, normal(rng));
+        LoraArgs a;
+        a.rank = rank;
+        a.cols = cols;
+        a.scale = 0.5f;
+        a.round_first = dtype == DType::F32 ? DType::F32 : DType::BF16;
+        a.round_then = dtype;
+        a.dtype = dtype;
+        a.first = first;
+        a.count = count;
+        DeviceBytes d_left(left.size() * 4), d_right(right.size() * 4), d_data(data.size());
+        LoraArgs d = a;
+        d.left = to_device(d_left, left);
+        d.right = to_device(d_right, right);
+        d.data = to_device(d_data, data);
+        launch_lora_update(d, 1 + rng() % 64, nullptr);
+        std::vector<unsigned char> gpu(data.size());
+        cuda_check(cudaMemcpy(gpu.data(), d_data.ptr, gpu.size(), cudaMemcpyDeviceToHost), "copy back");
+        a.left = left.data();
+        a.right = right.data();
+        a.data = data.data();
+        add_lora_update(a);
+        ASSERT_EQ(gpu, data) << "rank " << rank << " cols " << cols << " dtype " << int(dtype);
+      }
+    }
+  }
 }
 
 }  // namespace

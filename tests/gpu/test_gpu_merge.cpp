@@ -33,6 +33,35 @@ TEST(GpuMerge, CudaGivesTheCpuBytes) {
   }
 }
 
+// LoRA candidates: the GPU adds each update to its copy of the unit
+// (kernels/lora_update.cu); the bytes are the CPU's, which adds it as it
+// reads, for a method's kernel and for the weighted sum.
+TEST(GpuMerge, LoraCandidatesGiveTheCpuBytes) {
+  COCKTAIL_REQUIRE_GPUS(1);
+  Fixture f;
+  const fs::path fixtures = COCKTAIL_FIXTURES_DIR;
+  const std::string base = (fixtures / "models/llama-fp32").string();
+  const std::string candidates = "  - model: " + base + "+" + (fixtures / "lora/llama-fp32-qv").string() +
+                                 "\n    parameters: {weight: 0.4}\n  - model: " + base + "\n    lora: " +
+                                 (fixtures / "lora/llama-fp32-rs").string() + "\n    parameters: {weight: 0.6}\n";
+  for (const std::string method : {"linear", "ties"}) {
+    auto merge = [&](const std::string& device, int ranks, const std::string& chunk) {
+      const fs::path out = f.dir / (method + "-" + device + std::to_string(ranks));
+      const fs::path cfg = f.dir / (method + "-" + device + std::to_string(ranks) + ".yaml");
+      std::string text = "merge_method: " + method + "\n";
+      if (method == "ties") text += "base_model: " + base + "\nparameters: {density: 0.6}\n";
+      write_file(cfg, text + "models:\n" + candidates + "device: " + device + "\nchunk_size: " + chunk +
+                          "\noutput: " + out.string() + "\nprogress_interval: 0\n");
+      const RunResult r = run_mpi(ranks, {cfg.string()});
+      EXPECT_EQ(r.status, 0) << r.output;
+      return folder_bytes(out);
+    };
+    const auto cpu = merge("cpu", 1, "1MiB");
+    EXPECT_EQ(merge("cuda", 1, "1MiB"), cpu) << method << ", 1 rank";
+    EXPECT_EQ(merge("cuda", 2, "1KiB"), cpu) << method << ", 2 ranks, 1 KiB chunks";
+  }
+}
+
 class GpuMethods : public ::testing::TestWithParam<std::string> {};
 
 // The method kernels and their statistics on the GPU against the CPU path:

@@ -22,9 +22,12 @@ const fs::path kFixtures = COCKTAIL_FIXTURES_DIR;
 std::string base() { return (kFixtures / "models/llama-fp32").string(); }
 std::string adapter(const std::string& name) { return (kFixtures / "lora" / name).string(); }
 
-RunResult merge(const TempDir& dir, const std::string& name, const std::string& text, int ranks = 1) {
+RunResult merge(const TempDir& dir, const std::string& name, const std::string& text, int ranks = 1,
+                const std::string& flag = "") {
   write_file(dir.path / (name + ".yaml"), text + "output: " + (dir.path / name).string() + "\nprogress_interval: 0\n");
-  return run_mpi(ranks, {(dir.path / (name + ".yaml")).string()});
+  std::vector<std::string> args{(dir.path / (name + ".yaml")).string()};
+  if (!flag.empty()) args.push_back(flag);
+  return run_mpi(ranks, args);
 }
 
 // base+adapter written out as a model of its own: a linear merge of it alone.
@@ -61,6 +64,24 @@ TEST(LoraMpi, CandidatesMergeAsTheirMaterialisedModelsAtAnyScale) {
     // The summary names the candidates as written.
     EXPECT_NE(r.output.find("llama-fp32+llama-fp32-qv"), std::string::npos) << r.output;
   }
+  // The GPU path's code run on the CPU, which adds each update to its copy
+  // of the unit after the upload (kernels/lora_update.hpp): the same bytes,
+  // for a method's kernel and for the weighted sum.
+  for (const int ranks : {1, 2}) {
+    const std::string name = "emulated" + std::to_string(ranks);
+    const RunResult r = merge(dir, name, ties(lora_qv, lora_rs, "chunk_size: 1KiB\n"), ranks, "--emulate-gpu");
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(r.lines_containing("compute  cuda emulated"), 1) << r.output;
+    EXPECT_TRUE(tensor_bytes(dir.path / name / "model.safetensors") == want) << ranks << " ranks, emulated GPU";
+  }
+  const std::string linear = "merge_method: linear\nmodels:\n" + lora_qv + "    parameters: {weight: 0.3}\n" +
+                             lora_rs + "    parameters: {weight: 0.7}\n";
+  ASSERT_EQ(merge(dir, "linear-cpu", linear).status, 0);
+  const RunResult e = merge(dir, "linear-emulated", linear + "chunk_size: 1KiB\n", 2, "--emulate-gpu");
+  ASSERT_EQ(e.status, 0) << e.output;
+  EXPECT_TRUE(tensor_bytes(dir.path / "linear-emulated/model.safetensors") ==
+              tensor_bytes(dir.path / "linear-cpu/model.safetensors"));
+
   // The recipe a user replays names base+adapter.
   const json report = json::parse(read_file(dir.path / "lora1/merge_report.json"));
   EXPECT_NE(report.dump().find(base() + "+" + adapter("llama-fp32-qv")), std::string::npos) << report.dump();
