@@ -567,6 +567,7 @@ void run_merge(Comm& comm, const CliArgs& args, std::ostream& log) {
           failed.get());
     }
     JobTotals totals = gather_totals(comm, stats, p.placement.gpu >= 0, seconds_since(merge_start));
+    totals.compute_note = p.placement.note;
 
     collective_step(comm, [&] {
       if (!root) return;

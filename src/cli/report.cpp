@@ -193,6 +193,7 @@ void print_summary(std::ostream& out, const Job& job, const MergeRecipe& recipe,
   out << "  compute  " << totals.compute;
   if (totals.peak_rss_bytes.size() > 1)
     out << " on rank 0; " << totals.gpu_ranks << " of " << totals.peak_rss_bytes.size() << " ranks on GPUs";
+  if (!totals.compute_note.empty()) out << "; " << totals.compute_note;
   out << "\n";
   out << "  peak RSS";
   for (size_t r = 0; r < totals.peak_rss_bytes.size(); ++r)

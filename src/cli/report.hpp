@@ -19,6 +19,7 @@ struct JobTotals {
   double bytes_read = 0, bytes_written = 0, units = 0;
   double merge_seconds = 0;                 // slowest rank's streaming time
   std::string compute;                      // where rank 0 summed: "cpu (avx512)", "cuda:0"
+  std::string compute_note;                 // why not a GPU, when `auto` found none here
   double gpu_ranks = 0;                     // ranks that summed on a GPU
   double skipped_units = 0, skipped_bytes = 0;  // already in the output (resume)
   double total_seconds = 0;                 // rank 0, start to publish

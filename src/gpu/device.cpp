@@ -1,5 +1,6 @@
 #include "gpu/device.hpp"
 
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -12,14 +13,25 @@ namespace cocktail {
 
 #ifdef COCKTAIL_HAVE_CUDA
 
+// Whether the runtime found the driver's library (it loads libcuda.so.1 on
+// its first call): without it, "insufficient driver" means no driver at all.
+bool driver_loaded() {
+  void* h = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD);
+  if (h) dlclose(h);
+  return h != nullptr;
+}
+
 GpuProbe probe_gpus() {
   GpuProbe probe;
   const cudaError_t status = cudaGetDeviceCount(&probe.count);
   if (status != cudaSuccess) {
     probe.count = 0;
     probe.reason = std::string("CUDA reports ") + cudaGetErrorString(status);
+    probe.absent = status == cudaErrorNoDevice || (status == cudaErrorInsufficientDriver && !driver_loaded());
+    if (probe.absent && status == cudaErrorInsufficientDriver) probe.reason = "no CUDA driver installed";
   } else if (probe.count == 0) {
     probe.reason = "CUDA reports no device";
+    probe.absent = true;
   }
   return probe;
 }
@@ -43,7 +55,9 @@ std::string gpu_identity(int device) {
 
 #else
 
-GpuProbe probe_gpus() { return {0, "this build has no CUDA (configured with COCKTAIL_CUDA=OFF or without nvcc)"}; }
+GpuProbe probe_gpus() {
+  return {0, "this build has no CUDA (configured with COCKTAIL_CUDA=OFF or without nvcc)", true};
+}
 
 std::string gpu_description(int) { return "none"; }
 

@@ -8,6 +8,9 @@ namespace cocktail {
 struct GpuProbe {
   int count = 0;
   std::string reason;  // why there is none, when count == 0
+  // None is there to use (no device, no driver, a build without CUDA), as
+  // opposed to one that failed: `device: auto` says so in the summary only.
+  bool absent = false;
 };
 
 GpuProbe probe_gpus();

@@ -12,7 +12,10 @@ Placement place_rank(DeviceChoice choice, const GpuProbe& probe, int local_rank,
   if (probe.count == 0) {
     if (choice == DeviceChoice::Cuda)
       throw Error(config + ": key 'device': cuda, but no GPU is usable (" + probe.reason + ")");
-    p.warning = "device: auto found no usable GPU (" + probe.reason + "); merging on the CPU";
+    if (probe.absent)
+      p.note = "device: auto, no GPU here (" + probe.reason + ")";
+    else
+      p.warning = "device: auto found no usable GPU (" + probe.reason + "); merging on the CPU";
     return p;
   }
   p.gpu = local_rank % probe.count;

@@ -13,6 +13,7 @@ struct Placement {
   int gpu = -1;         // CUDA device index; -1 = the CPU
   bool shared = false;  // another rank uses the same GPU
   std::string warning;  // for the user: why `auto` fell back to the CPU
+  std::string note;     // for the summary: `auto` on a machine without a GPU
 };
 
 // A rank takes GPU (local_rank % count): its own with one rank per GPU, and

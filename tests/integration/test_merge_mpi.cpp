@@ -223,7 +223,8 @@ TEST_F(NoGpuVisible, DeviceCudaFailsOnEveryRankNamingTheKey) {
   EXPECT_FALSE(fs::exists(out));
 }
 
-TEST_F(NoGpuVisible, DeviceAutoWarnsOnceAndMergesOnTheCpu) {
+// No GPU here is no reason to warn: the summary's compute line says it.
+TEST_F(NoGpuVisible, DeviceAutoSaysSoInTheSummaryAndMergesOnTheCpu) {
   Fixture f;
   const fs::path cpu_out = f.dir / "cpu", auto_out = f.dir / "auto";
   RunResult r = run_mpi(2, {f.linear_config(4096, 1, 0, "device: cpu\n").string(), "--output", cpu_out.string()});
@@ -231,7 +232,8 @@ TEST_F(NoGpuVisible, DeviceAutoWarnsOnceAndMergesOnTheCpu) {
   EXPECT_EQ(r.lines_containing("device: auto"), 0) << r.output;
   r = run_mpi(2, {f.linear_config(4096, 1, 0, "device: auto\n").string(), "--output", auto_out.string()});
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_EQ(r.lines_containing("cocktail: warning: device: auto found no usable GPU ("), 1) << r.output;
+  EXPECT_EQ(r.lines_containing("device: auto"), 1) << r.output;
   EXPECT_EQ(r.lines_containing("  compute  cpu ("), 1) << r.output;
+  EXPECT_EQ(r.lines_containing("; device: auto, no GPU here ("), 1) << r.output;
   EXPECT_EQ(folder_bytes(auto_out), folder_bytes(cpu_out));
 }

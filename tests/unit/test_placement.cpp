@@ -10,7 +10,8 @@
 namespace cocktail {
 namespace {
 
-const GpuProbe kNone{0, "CUDA reports no device"};
+const GpuProbe kNone{0, "CUDA reports no device", true};
+const GpuProbe kBroken{0, "CUDA reports all CUDA-capable devices are busy or unavailable", false};
 const GpuProbe kEight{8, ""};
 const GpuProbe kOne{1, ""};
 
@@ -56,10 +57,21 @@ TEST(Placement, RanksOnTheSameGpuAreCountedByIdentity) {
   EXPECT_EQ(ranks_on_same_gpu(keys, 4), 0);
 }
 
-TEST(Placement, AutoFallsBackToTheCpuWithTheReason) {
+// A machine without a GPU is not worth a warning: the summary says it.
+TEST(Placement, AutoWithoutAGpuNotesItForTheSummary) {
   const Placement p = place_rank(DeviceChoice::Auto, kNone, 0, "job.yaml");
   EXPECT_EQ(p.gpu, -1);
-  EXPECT_EQ(p.warning, "device: auto found no usable GPU (CUDA reports no device); merging on the CPU");
+  EXPECT_EQ(p.warning, "");
+  EXPECT_EQ(p.note, "device: auto, no GPU here (CUDA reports no device)");
+}
+
+// A GPU that is there and fails is.
+TEST(Placement, AutoWarnsWhenAGpuIsThereButUnusable) {
+  const Placement p = place_rank(DeviceChoice::Auto, kBroken, 0, "job.yaml");
+  EXPECT_EQ(p.gpu, -1);
+  EXPECT_EQ(p.warning, "device: auto found no usable GPU (CUDA reports all CUDA-capable devices are busy or "
+                       "unavailable); merging on the CPU");
+  EXPECT_EQ(p.note, "");
 }
 
 TEST(Placement, CudaWithoutAGpuIsAnErrorNamingTheKey) {
@@ -76,7 +88,7 @@ TEST(Placement, ThisMachinesProbeGivesAReasonWhenItFindsNoGpu) {
   if (probe.count == 0) {
     EXPECT_FALSE(probe.reason.empty());
   }
-  std::printf("GPUs here: %d %s\n", probe.count, probe.reason.c_str());
+  std::printf("GPUs here: %d %s%s\n", probe.count, probe.reason.c_str(), probe.absent ? " (none present)" : "");
 }
 
 }  // namespace
