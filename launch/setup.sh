@@ -18,6 +18,8 @@ PACKAGES=(
   # libtorch's matrix products go through libblas.so.3; without this Debian
   # falls back to the single-threaded reference BLAS, tens of times slower.
   libopenblas0-pthread
+  # io_uring for tests/bench/io_path_bench (the I/O path comparison)
+  liburing-dev
 )
 
 "$(dirname "$0")/apt_install.sh" setup "${PACKAGES[@]}"

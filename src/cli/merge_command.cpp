@@ -291,6 +291,7 @@ StreamOptions stream_options(const Job& job, const Comm& comm, const Placement& 
   o.compute_threads = compute_threads(job, comm);
   o.io_threads = job.io_threads;
   o.prefetch = job.prefetch;
+  o.direct_writes = job.direct_writes;
   return o;
 }
 

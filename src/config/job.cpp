@@ -855,6 +855,7 @@ void read_common(const Reporter& r, const Mapping& root, const fs::path& dir, Jo
     job.io_threads = static_cast<int>(whole_number(r, *f, 1, kMaxThreads));
   }
   if (auto f = root.get("prefetch")) job.prefetch = static_cast<int>(whole_number(r, *f, 1, 64));
+  if (auto f = root.get("direct_writes")) job.direct_writes = boolean(r, *f);
   if (auto f = root.get("device")) {
     const std::string v = scalar(r, *f, "auto, cpu or cuda");
     if (v == "auto") job.device = DeviceChoice::Auto;
@@ -970,7 +971,7 @@ Job load_job(const fs::path& config_file) {
   // mergekit keys this version does not run yet: said plainly, not "unknown".
   root.check_known({"tokenizer_source", "tokenizer", "merge_method", "base_model", "target", "models", "slices", "parameters", "dtype",
                     "out_dtype", "output", "output_format", "max_shard_size", "chunk_size", "threads",
-                    "io_threads", "prefetch", "device", "progress_interval", "examples", "temperature",
+                    "io_threads", "prefetch", "direct_writes", "device", "progress_interval", "examples", "temperature",
                     "batch_size", "max_input_length", "neg_number", "seed", "loss_reduction", "random_seed",
                     "weights", "search", "held_out", "cache", "gpu_cache", "pipeline"},
                    "");

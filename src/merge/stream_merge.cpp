@@ -4,11 +4,13 @@
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <memory>
 
 #include "core/error.hpp"
 #include "core/thread_pool.hpp"
 #include "io/file.hpp"
 #include "io/journal.hpp"
+#include "io/output_file.hpp"
 #include "merge/chunk_compute.hpp"
 #include "merge/input_files.hpp"
 
@@ -38,29 +40,31 @@ void add_unit_stats(StreamStats& stats, uint32_t tensor, const std::vector<uint6
 class FileCache {
  public:
   FileCache(const std::vector<Checkpoint>& models, const std::filesystem::path& out_dir,
-            const OutputLayout& layout)
-      : inputs_(models), out_dir_(out_dir), layout_(layout) {}
+            const OutputLayout& layout, bool direct_writes)
+      : inputs_(models), out_dir_(out_dir), layout_(layout), direct_writes_(direct_writes) {}
 
   InputFiles& inputs() { return inputs_; }
   void check_inputs_unchanged() const { inputs_.check_unchanged(); }
 
-  const File& output(size_t shard) {
+  OutputFile& output(size_t shard) {
     auto it = outputs_.find(shard);
     if (it == outputs_.end())
-      it = outputs_.emplace(shard, File((out_dir_ / layout_.shards[shard].file_name).string(),
-                                        File::Mode::ReadWrite)).first;
-    return it->second;
+      it = outputs_.emplace(shard, std::make_unique<OutputFile>((out_dir_ / layout_.shards[shard].file_name).string(),
+                                                                  direct_writes_))
+               .first;
+    return *it->second;
   }
 
   void sync_outputs() const {
-    for (const auto& [shard, file] : outputs_) file.sync();
+    for (const auto& [shard, file] : outputs_) file->sync();
   }
 
  private:
   InputFiles inputs_;
   std::filesystem::path out_dir_;
   const OutputLayout& layout_;
-  std::map<size_t, File> outputs_;
+  bool direct_writes_;
+  std::map<size_t, std::unique_ptr<OutputFile>> outputs_;
 };
 
 // A unit's checksum for the journal, from the checksums of its kIoPiece
@@ -87,7 +91,7 @@ std::vector<size_t> units_to_do(const MergePlan& plan, size_t begin, size_t end,
     const auto it = resume.recorded.find(u);
     if (it == resume.recorded.end()) continue;
     const WorkUnit& unit = plan.units[u];
-    const File* file = &files.output(plan.layout.shard_of[unit.tensor]);
+    const File* file = &files.output(plan.layout.shard_of[unit.tensor]).file();
     const uint64_t offset = plan.output_offset(unit);
     const uint64_t bytes = unit.count * dtype_size(plan.tensors[unit.tensor].out_dtype);
     uint8_t* ok = &done[u - begin];
@@ -152,7 +156,7 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
     slot.output = compute->host_buffer(sizes.max_out_bytes);
     slot.stats.assign(resume_stats(recipe), 0);
   }
-  FileCache files(models, out_dir, plan.layout);
+  FileCache files(models, out_dir, plan.layout, options.direct_writes);
   // Declared after the slots, files and compute they use: on an exception
   // the pool's destructor finishes every queued transfer before those go.
   ThreadPool io(options.io_threads);
@@ -160,7 +164,7 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
   // Reserving this rank's output first makes a full disk fail before any
   // work, and spreads the allocation over the ranks.
   for (const auto& [shard, range] : plan.rank_output_ranges(rank))
-    files.output(shard).reserve(range.first, range.second - range.first);
+    files.output(shard).file().reserve(range.first, range.second - range.first);
 
   const std::vector<size_t> todo = units_to_do(plan, begin, end, resume, files, io, stats);
   if (progress && stats.skipped_bytes) progress(stats.skipped_bytes);
@@ -236,7 +240,7 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
     const WorkUnit& unit = plan.units[todo[i]];
     const PlannedTensor& t = plan.tensors[unit.tensor];
     const uint64_t bytes = unit.count * dtype_size(t.out_dtype);
-    const File* file = &files.output(plan.layout.shard_of[unit.tensor]);
+    OutputFile* file = &files.output(plan.layout.shard_of[unit.tensor]);
     const uint64_t offset = plan.output_offset(unit);
     ChunkCompute* sum = compute.get();
     const size_t slot_index = i % slots.size();
@@ -244,8 +248,7 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
     uint64_t* piece_sums = slot.piece_sums.data();
     submit_pieces(io, slot.writes, bytes, [=](uint64_t at, uint64_t n) {
       sum->wait(slot_index);
-      file->pwrite_full(data + at, n, offset + at);
-      file->start_writeback(offset + at, n);
+      file->write(data + at, n, offset + at);
       piece_sums[at / kIoPiece] = bytes_checksum(data + at, n);
     });
     slot.written_unit = todo[i];

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# The same linear merge by the tools a user would pick instead, side by side
+# in one run (issue 15, docs/performance.md): mergekit 0.1.5 (mergekit-yaml,
+# CPU, --lazy-unpickle), LM_Cocktail 0.0.4 (mix_models, as its README shows)
+# and cocktail at 1 and 2 ranks.
+#
+#   tests/bench/tools_bench.sh [--size 1500M] [--repeat 2] [--dir /tmp/cocktail-tools-bench]
+#                              [--venv DIR] [--keep]
+#
+# Generates three synthetic TinyLlama-shaped bf16 checkpoints of SIZE
+# (cocktail_synth), installs mergekit and LM_Cocktail (and the torch,
+# transformers, sentence-transformers they need) into a virtualenv (the only
+# step that needs the network; --venv reuses one), warms the page cache, then
+# REPEAT times in turn: each tool merges the three with weights 0.5, 0.3, 0.2.
+# Prints the median wall time, the speed of cocktail against each, the peak
+# RSS of the largest process (the tools' one Python process; cocktail's
+# largest rank as its summary reports it), and how each tool's output
+# tensors compare with cocktail's.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+size=1500M repeat=2 dir=/tmp/cocktail-tools-bench venv="" keep=0
+while (($#)); do
+  case "$1" in
+    --size) size=$2; shift 2 ;;
+    --repeat) repeat=$2; shift 2 ;;
+    --dir) dir=$2; shift 2 ;;
+    --venv) venv=$2; shift 2 ;;
+    --keep) keep=1; shift ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+build="${BUILD_DIR:-$root/build}"
+synth="$build/tests/tools/cocktail_synth"
+dist="$build/src/cocktail_dist"
+[ -x "$synth" ] && [ -x "$dist" ] || { echo "build first: launch/build.sh" >&2; exit 1; }
+venv=${venv:-$dir/venv}
+if ! "$venv/bin/python" -c "import mergekit, LM_Cocktail" 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q mergekit==0.1.5 LM_Cocktail==0.0.4 sentence-transformers
+fi
+mkdir -p "$dir"
+models=()
+for i in 1 2 3; do
+  m="$dir/m$i-$size"
+  [ -f "$m/config.json" ] || "$synth" "$m" --size "$size" --hidden 2048 --intermediate 5632 --vocab 32000 \
+    --heads 32 --kv-heads 4 --seed "$i" >/dev/null
+  models+=("$m")
+done
+weights=(0.5 0.3 0.2)
+{
+  echo "merge_method: linear"
+  echo "dtype: bfloat16"
+  echo "models:"
+  for i in 0 1 2; do echo "  - model: ${models[$i]}"; echo "    parameters: {weight: ${weights[$i]}}"; done
+} >"$dir/mergekit.yaml"
+{ cat "$dir/mergekit.yaml"; echo "output: $dir/out-cocktail"; echo "progress_interval: 0"; } >"$dir/cocktail.yaml"
+cat >"$dir/lm_cocktail.py" <<EOF
+from LM_Cocktail import mix_models
+mix_models(model_names_or_paths=["${models[0]}", "${models[1]}", "${models[2]}"], model_type="decoder",
+           weights=[${weights[0]}, ${weights[1]}, ${weights[2]}], output_path="$dir/out-lm_cocktail")
+EOF
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+timed() {  # label, command...: appends "seconds rss_kb" to $dir/label.times
+  local label=$1; shift
+  /usr/bin/time -f "%e %M" -o "$dir/time.txt" "$@" >"$dir/$label.log" 2>&1 || { cat "$dir/$label.log"; exit 1; }
+  cat "$dir/time.txt" >>"$dir/$label.times"
+}
+cocktail_rss() {  # the largest rank's peak RSS in MB, from the summary
+  grep "peak RSS" "$dir/$1.log" | grep -oE "[0-9.]+ (MB|GB)" | awk '{v=$1; if ($2=="GB") v*=1000; print v}' | sort -n | tail -1
+}
+
+cat "$dir"/m*-"$size"/*.safetensors >/dev/null  # warm the page cache for every tool alike
+rm -f "$dir"/*.times
+for ((r = 0; r < repeat; r++)); do
+  rm -rf "$dir/out-mergekit" "$dir/out-lm_cocktail" "$dir/out-cocktail"
+  timed mergekit "$venv/bin/mergekit-yaml" "$dir/mergekit.yaml" "$dir/out-mergekit" --lazy-unpickle --no-copy-tokenizer
+  timed lm_cocktail "$venv/bin/python" "$dir/lm_cocktail.py"
+  for ranks in 1 2; do
+    timed "cocktail$ranks" "$root/launch/mpirun.sh" -n "$ranks" "$dist" "$dir/cocktail.yaml" --overwrite
+    echo "$(cocktail_rss "cocktail$ranks")" >>"$dir/cocktail$ranks.rss"
+  done
+done
+
+seconds() { awk '{print $1}' "$dir/$1.times" | median; }
+peak_mb() { awk '{print $2}' "$dir/$1.times" | sort -n | tail -1 | awk '{printf "%.0f", $1 / 1000}'; }
+mk=$(seconds mergekit) lm=$(seconds lm_cocktail)
+echo "3 x $size bf16, linear 0.5/0.3/0.2, warm page cache, $(nproc) cores, median of $repeat"
+printf "%-22s %9s %14s %14s %18s\n" tool seconds "vs mergekit" "vs LM_Cocktail" "peak RSS (largest)"
+printf "%-22s %9.1f %14s %14s %15s MB\n" "mergekit 0.1.5" "$mk" "" "" "$(peak_mb mergekit)"
+printf "%-22s %9.1f %14s %14s %15s MB\n" "LM_Cocktail 0.0.4" "$lm" "" "" "$(peak_mb lm_cocktail)"
+for ranks in 1 2; do
+  ck=$(seconds "cocktail$ranks")
+  printf "%-22s %9.1f %13.1fx %13.1fx %15s MB\n" "cocktail, $ranks rank(s)" "$ck" "$(echo "$mk / $ck" | bc -l)" \
+    "$(echo "$lm / $ck" | bc -l)" "$(sort -n "$dir/cocktail$ranks.rss" | tail -1 | awk '{printf "%.0f", $1}')"
+done
+
+# Every tensor of each tool's output against cocktail's, element by element.
+"$venv/bin/python" - "$dir/out-cocktail" "$dir/out-mergekit" "$dir/out-lm_cocktail" <<'EOF'
+import glob, sys
+import torch
+from safetensors.torch import load_file
+
+def tensors(folder):
+    out = {}
+    for f in sorted(glob.glob(folder + "/*.safetensors")):
+        out.update(load_file(f))
+    return out
+
+ours = tensors(sys.argv[1])
+for name, folder in (("mergekit", sys.argv[2]), ("LM_Cocktail", sys.argv[3])):
+    theirs = tensors(folder)
+    common = sorted(set(ours) & set(theirs))
+    differ = total = 0
+    worst = 0.0
+    dtypes = set()
+    for k in common:
+        a, b = ours[k].float(), theirs[k].float()
+        dtypes.add(str(theirs[k].dtype))
+        total += a.numel()
+        d = (a != b)
+        differ += int(d.sum())
+        if d.any():
+            worst = max(worst, float(((a - b).abs() / b.abs().clamp(min=1e-30))[d].max()))
+    print(f"{name}: {len(common)} of {len(ours)} tensors in common, its dtype {','.join(sorted(dtypes))}; "
+          f"{differ} of {total} elements differ from cocktail's (largest relative difference {worst:.2e})")
+EOF
+[ "$keep" = 1 ] || rm -rf "$dir"/out-* "$dir"/*.times "$dir"/*.rss "$dir"/*.log
