@@ -27,8 +27,7 @@
 #include "io/safetensors_writer.hpp"
 #include "io/side_files.hpp"
 #include "vocab/output_vocabulary.hpp"
-#include "fewshot/fewshot_weights.hpp"
-#include "search/choose_weights.hpp"
+#include "cli/load_fewshot.hpp"
 #include "gpu/placement.hpp"
 #include "merge/methods/method.hpp"
 #include "merge/statistics.hpp"
@@ -304,7 +303,9 @@ void place(Comm& comm, PreparedJob& p, bool emulate_gpu, std::ostream& log) {
   }
   std::vector<double> keys(comm.size(), 0.0);
   collective_step(comm, [&] {
-    p.placement = place_rank(p.job.device, probe_gpus(), comm.local_rank(), p.job.config_path.string());
+    // device: cpu never touches CUDA (nor pays for its start).
+    const GpuProbe probe = p.job.device == DeviceChoice::Cpu ? GpuProbe{} : probe_gpus();
+    p.placement = place_rank(p.job.device, probe, comm.local_rank(), p.job.config_path.string());
     if (p.placement.gpu >= 0) keys[comm.rank()] = gpu_key(gpu_identity(p.placement.gpu));
   });
   comm.allreduce_sum(keys);
@@ -321,9 +322,8 @@ void place(Comm& comm, PreparedJob& p, bool emulate_gpu, std::ostream& log) {
 
 // NCCL for the loss partials when every rank's forward runs on a GPU of its
 // own; else null, and the host communicator (MPI) does it all.
-std::unique_ptr<Comm> device_comm(Comm& comm, const Placement& placement) {
-  std::vector<double> eligible = {
-      fewshot_forward_on_gpu(placement.gpu) && !placement.shared ? 1.0 : 0.0};
+std::unique_ptr<Comm> device_comm(Comm& comm, const Placement& placement, const FewShotModule& fewshot) {
+  std::vector<double> eligible = {fewshot.forward_on_gpu(placement.gpu) && !placement.shared ? 1.0 : 0.0};
   comm.allreduce_sum(eligible);
 #ifdef COCKTAIL_HAVE_NCCL
   if (eligible[0] == comm.size()) {
@@ -348,20 +348,26 @@ void load_and_weigh(Comm& comm, const CliArgs& args, PreparedJob& p, std::ostrea
   if (!p.lock.warning().empty()) log << "cocktail: warning: " << p.lock.warning() << std::endl;
   place(comm, p, args.emulate_gpu, log);
   if (!p.job.fewshot) return;
-  collective_step(comm, [&] { check_weight_choice(p.job, p.models); });
+  // The few-shot step's code (and libtorch) is loaded here, by every rank
+  // at once: a rank that cannot load it stops them all.
+  const FewShotModule* fewshot = nullptr;
+  collective_step(comm, [&] {
+    fewshot = &fewshot_module();
+    fewshot->check_weight_choice(p.job, p.models);
+  });
   // Scoring streams every candidate's weights once: minutes on large models.
   if (comm.rank() == 0)
     log << "cocktail: scoring " << p.job.candidates().size() << " candidates on few-shot examples with "
         << comm.size() << " rank" << (comm.size() == 1 ? "" : "s") << std::endl;
-  const std::unique_ptr<Comm> nccl = device_comm(comm, p.placement);
-  p.fewshot = compute_fewshot_weights(nccl ? *nccl : comm, p.job, p.models, compute_threads(p.job, comm),
-                                      p.placement.gpu);
+  const std::unique_ptr<Comm> nccl = device_comm(comm, p.placement, *fewshot);
+  p.fewshot = fewshot->compute_weights(nccl ? *nccl : comm, p.job, p.models, compute_threads(p.job, comm),
+                                       p.placement.gpu);
   if (p.job.fewshot->weights != WeightChoice::Softmax && comm.rank() == 0)
     log << "cocktail: choosing the weights by evaluating merged models ("
         << (p.job.fewshot->weights == WeightChoice::Search ? "search" : "greedy soup") << ")" << std::endl;
   // A line per merged model evaluated, unless progress is off.
-  choose_weights(nccl ? *nccl : comm, p.job, p.models, p.placement.gpu, compute_threads(p.job, comm), *p.fewshot,
-                 comm.rank() == 0 && p.job.progress_interval > 0 ? &log : nullptr);
+  fewshot->choose_weights(nccl ? *nccl : comm, p.job, p.models, p.placement.gpu, compute_threads(p.job, comm),
+                          *p.fewshot, comm.rank() == 0 && p.job.progress_interval > 0 ? &log : nullptr);
   if (comm.rank() == 0) print_fewshot(log, p.job, *p.fewshot);
 }
 

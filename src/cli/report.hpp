@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "config/job.hpp"
-#include "fewshot/fewshot_weights.hpp"
+#include "fewshot/fewshot_result.hpp"
 #include "io/side_files.hpp"
 #include "merge/methods/method.hpp"
 #include "merge/recipe.hpp"

@@ -1,6 +1,8 @@
 #include "io/output_file.hpp"
 
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,10 +15,20 @@
 
 namespace cocktail {
 
+namespace {
+
+// Memory is the device there: O_DIRECT (which tmpfs takes since Linux 6.6)
+// would only add the aligned copy.
+bool in_memory(const File& f) {
+  struct statfs st;
+  return ::statfs(f.path().c_str(), &st) == 0 && st.f_type == TMPFS_MAGIC;
+}
+
+}  // namespace
+
 OutputFile::OutputFile(const std::string& path, bool direct) : buffered_(path, File::Mode::ReadWrite) {
-  // EINVAL: the filesystem has no O_DIRECT (tmpfs before Linux 6.6); every
-  // write is buffered.
-  if (direct) direct_fd_ = ::open(path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+  // EINVAL: the filesystem has no O_DIRECT; every write is buffered.
+  if (direct && !in_memory(buffered_)) direct_fd_ = ::open(path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
   direct_ok_ = direct_fd_ >= 0;
 }
 

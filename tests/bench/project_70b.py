@@ -85,12 +85,13 @@ for name, bw, remote in scenarios:
         print(f"| {name} | {path} | {b['storage']:.1f} | {b.get('network', 0):.1f} | {b['compute']:.1f} | "
               f"{wall(bw, path, remote):.1f} | {bound} |")
 
-xs = [1.5 * 1.08**i for i in range(110)]
+xs = [1.5 * 1.08**i for i in range(95)]
 fig, ax = plt.subplots(figsize=(8, 5))
 for path, remote, style in (("cpu", True, "-"), ("gpu", True, "--")):
     ax.plot(xs, [wall(x, path, remote) for x in xs], style,
-            label=f"{path.upper()} path ({a.cpu_cores_per_rank} core/rank)" if path == "cpu" else "GPU path")
-ax.plot(xs, [start + (read + written) / x for x in xs], ":", color="grey", label="storage alone")
+            label=(f"CPU path ({a.cpu_cores_per_rank} core/rank)" if path == "cpu" else "GPU path") +
+            ", remote storage")
+ax.plot(xs, [start + (read + written) / x for x in xs], ":", color="grey", label="storage alone (+ start-up)")
 cpu_flat = start + read / ranks / (a.cpu_rate * a.cpu_cores_per_rank)
 net_flat = start + (read + written) / a.nodes / a.nic
 ax.axhline(cpu_flat, color="C0", lw=0.6)
