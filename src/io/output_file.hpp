@@ -5,12 +5,14 @@
 // every write where the filesystem refuses O_DIRECT or is memory (tmpfs), go
 // through the page cache with writeback started at once.
 //
-// Why: tests/bench/io_path_bench measured writing an output-sized file here
-// at 1.23 GB/s with O_DIRECT and 0.28 GB/s through the page cache with fsync
-// (docs/performance.md, "The I/O path"), and a merge's output is bytes no
-// one reads back soon: caching them only evicts the inputs. Reads stay
-// buffered: O_DIRECT and io_uring read no faster cold, and a warm page cache
-// serves pread at memory speed.
+// Why, and why only when asked (`direct_writes: true`): tests/bench/
+// io_path_bench wrote an output-sized file here at the device's speed every
+// time with O_DIRECT and at 0.26-1.50 GB/s through the page cache, and a
+// merge's output is bytes no one reads back soon; but whole merges were as
+// fast or faster through the page cache, whose writeback runs beside the
+// engine's I/O threads instead of holding them (docs/performance.md, "The I/O
+// path"). Reads stay buffered: O_DIRECT and io_uring read no faster cold,
+// and a warm page cache serves pread at memory speed.
 #include <cstddef>
 #include <atomic>
 #include <cstdint>

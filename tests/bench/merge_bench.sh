@@ -14,8 +14,8 @@
 #           then fsync), all at once. Warm, this is the memory-bandwidth bound of moving
 #           the bytes out of the page cache and the output into it.
 #   merge:  mpirun -n R cocktail_dist (linear, equal weights), with the
-#           output's blocks written with O_DIRECT (direct_writes: true, the
-#           default) and, beside it, through the page cache (false)
+#           output's blocks written with O_DIRECT (direct_writes: true) and,
+#           beside it, through the page cache (false, the default)
 # in four cases: warm page cache with the output in memory (/dev/shm); cold
 # cache (when the machine lets us drop caches) with the output in memory and
 # on disk (reads and writes sharing one device); warm cache with the output
@@ -63,6 +63,7 @@ config="$dir/bench.yaml"
   echo "device: $device"
   echo "progress_interval: 0"
 } >"$config"
+{ cat "$config"; echo "direct_writes: true"; } >"$dir/bench-direct.yaml"
 { cat "$config"; echo "direct_writes: false"; } >"$dir/bench-buffered.yaml"
 inputs=$(find "$dir"/model-"$size"-* -name '*.safetensors' | sort)
 input_bytes=$(cat $inputs | wc -c)
@@ -102,8 +103,7 @@ measure() {  # $1 = label, $2 = cold|warm, $3 = output folder
   local r variant cfg bounds merges phases bound_s merge_s phase_s
   for r in $ranks; do
     for variant in direct buffered; do
-      cfg=$config
-      [ "$variant" = buffered ] && cfg="$dir/bench-buffered.yaml"
+      cfg="$dir/bench-$variant.yaml"
       bounds=() merges=() phases=()
       for ((k = 0; k < repeat; k++)); do
         [ "$2" = cold ] && drop_caches

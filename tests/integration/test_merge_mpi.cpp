@@ -237,3 +237,20 @@ TEST_F(NoGpuVisible, DeviceAutoSaysSoInTheSummaryAndMergesOnTheCpu) {
   EXPECT_EQ(r.lines_containing("; device: auto, no GPU here ("), 1) << r.output;
   EXPECT_EQ(folder_bytes(auto_out), folder_bytes(cpu_out));
 }
+
+// direct_writes: the output's whole blocks with O_DIRECT (io/output_file.hpp)
+// write the bytes the page cache path writes, at several ranks and chunk
+// sizes (units of 16 and 64 KiB hold whole 4 KiB blocks at odd offsets).
+TEST(MergeMpi, DirectWritesGiveThePageCachePathsBytes) {
+  Fixture f;
+  const fs::path buffered = f.dir / "buffered";
+  RunResult r = run_mpi(1, {f.linear_config(65536).string(), "--output", buffered.string()});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto want = folder_bytes(buffered);
+  for (const auto& [ranks, chunk] : std::vector<std::pair<int, uint64_t>>{{1, 65536}, {2, 16384}, {3, 65536}}) {
+    const fs::path out = f.dir / ("direct-" + std::to_string(ranks) + "-" + std::to_string(chunk));
+    r = run_mpi(ranks, {f.linear_config(chunk, 0, 0, "direct_writes: true\n").string(), "--output", out.string()});
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(folder_bytes(out), want) << ranks << " ranks, chunk " << chunk;
+  }
+}
