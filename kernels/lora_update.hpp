@@ -8,11 +8,11 @@
 // libblas.so.3 is whichever BLAS the machine's alternatives name), so the
 // output's bytes would depend on the node and differ on a GPU. The product is
 // specified instead: float32, acc = l0 * r0 rounded, then k = 1 .. r-1 in
-// order, acc = fma(lk, rk, acc), each fused multiply-add rounded once. That
-// is what OpenBLAS's x86 kernels and torch compute for these short sums
-// (peft's merge_and_unload matches bit for bit, test_lora_adapter), and an
-// fma is one IEEE operation: the same bits from the CPU's instruction,
-// glibc's fmaf without one, and the GPU's __fmaf_rn.
+// order, acc = fma(lk, rk, acc), each fused multiply-add rounded once. It
+// gives peft's merge_and_unload (torch's CPU product) bit for bit on every
+// element of the committed fixtures (test_lora_adapter), and an fma is one
+// IEEE operation: the same bits from the CPU's instruction, glibc's fmaf
+// without one, and the GPU's __fmaf_rn.
 #include <cstdint>
 
 #include "element_math.hpp"
