@@ -91,31 +91,21 @@ std::vector<Piece> pieces_of(const std::vector<int>& fds, size_t file_bytes) {
   return out;
 }
 
-void pread_pieces(const std::vector<Piece>& pieces, int threads) {
-  run_threads(threads, [&](int t) {
-    Aligned buf(kPiece);
-    for (size_t i = t; i < pieces.size(); i += threads) {
-      const Piece& p = pieces[i];
-      for (size_t done = 0; done < p.bytes;) {
-        const ssize_t n = ::pread(p.fd, buf.p + done, p.bytes - done, p.offset + done);
-        if (n <= 0) die("pread");
-        done += n;
-      }
-    }
-  });
-}
+enum class Transfer { Read, Write, WriteAndStartWriteback };
 
-void pwrite_pieces(const std::vector<Piece>& pieces, int threads, bool writeback) {
+// Every piece through pread or pwrite, piece i by thread i % threads.
+void transfer_pieces(const std::vector<Piece>& pieces, int threads, Transfer how) {
   run_threads(threads, [&](int t) {
     Aligned buf(kPiece);
     for (size_t i = t; i < pieces.size(); i += threads) {
       const Piece& p = pieces[i];
       for (size_t done = 0; done < p.bytes;) {
-        const ssize_t n = ::pwrite(p.fd, buf.p + done, p.bytes - done, p.offset + done);
-        if (n <= 0) die("pwrite");
+        const ssize_t n = how == Transfer::Read ? ::pread(p.fd, buf.p + done, p.bytes - done, p.offset + done)
+                                                : ::pwrite(p.fd, buf.p + done, p.bytes - done, p.offset + done);
+        if (n <= 0) die(how == Transfer::Read ? "pread" : "pwrite");
         done += n;
       }
-      if (writeback) ::sync_file_range(p.fd, p.offset, p.bytes, SYNC_FILE_RANGE_WRITE);
+      if (how == Transfer::WriteAndStartWriteback) ::sync_file_range(p.fd, p.offset, p.bytes, SYNC_FILE_RANGE_WRITE);
     }
   });
 }
@@ -215,7 +205,7 @@ int main(int argc, char** argv) {
     inputs.push_back(path);
     if (::access(path.c_str(), R_OK) == 0) continue;
     const int fd = open_or_die(path, O_WRONLY | O_CREAT | O_TRUNC);
-    pwrite_pieces(pieces_of({fd}, file_bytes), 1, false);
+    transfer_pieces(pieces_of({fd}, file_bytes), 1, Transfer::Write);
     ::fsync(fd);
     ::close(fd);
   }
@@ -244,15 +234,15 @@ int main(int argc, char** argv) {
     };
   };
   std::vector<Case> cases = {
-      {"read  pread", false, [&] { pread_pieces(read_buffered, o.threads); }},
-      {"read  direct", false, [&] { pread_pieces(read_direct, o.threads); }},
+      {"read  pread", false, [&] { transfer_pieces(read_buffered, o.threads, Transfer::Read); }},
+      {"read  direct", false, [&] { transfer_pieces(read_direct, o.threads, Transfer::Read); }},
       {"read  uring", false, [&] { uring_pieces(read_direct, o.threads, o.queue, false); }},
       {"read  uring-buf", false, [&] { uring_pieces(read_buffered, o.threads, o.queue, false); }},
-      {"write pwrite", true, write_case(0, [&](const auto& p) { pwrite_pieces(p, o.threads, true); })},
-      {"write direct", true, write_case(O_DIRECT, [&](const auto& p) { pwrite_pieces(p, o.threads, false); })},
+      {"write pwrite", true, write_case(0, [&](const auto& p) { transfer_pieces(p, o.threads, Transfer::WriteAndStartWriteback); })},
+      {"write direct", true, write_case(O_DIRECT, [&](const auto& p) { transfer_pieces(p, o.threads, Transfer::Write); })},
       {"write uring", true, write_case(O_DIRECT, [&](const auto& p) { uring_pieces(p, o.threads, o.queue, true); })},
   };
-  if (o.warm) pread_pieces(read_buffered, o.threads);
+  if (o.warm) transfer_pieces(read_buffered, o.threads, Transfer::Read);
   std::vector<std::vector<double>> times(cases.size());
   for (int r = 0; r < o.repeat; ++r) {
     for (size_t c = 0; c < cases.size(); ++c) {
