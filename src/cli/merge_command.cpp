@@ -257,14 +257,16 @@ void plan_merge(int ranks, PreparedJob& p) {
     const std::string why = p.job.method_name + " has no GPU kernel yet";
     if (p.job.device == DeviceChoice::Cuda)
       throw Error(p.job.config_path.string() + ": key 'device': cuda, but " + why + " (use device: cpu or auto)");
-    p.placement = Placement{-1, false, "device: auto: " + why + "; merging on the CPU"};
+    p.placement = Placement();
+    p.placement.warning = "device: auto: " + why + "; merging on the CPU";
   }
   if (p.placement.gpu >= 0 && p.recipe.models.size() > static_cast<size_t>(kMaxGpuModels)) {
     const std::string why = std::to_string(p.recipe.models.size()) + " models in one sum, and the GPU kernel takes at most " +
                             std::to_string(kMaxGpuModels);
     if (p.job.device == DeviceChoice::Cuda)
       throw Error(p.job.config_path.string() + ": key 'device': cuda, but " + why + " (use device: cpu)");
-    p.placement = Placement{-1, false, "device: auto: " + why + "; merging on the CPU"};
+    p.placement = Placement();
+    p.placement.warning = "device: auto: " + why + "; merging on the CPU";
   }
 }
 
@@ -298,7 +300,8 @@ StreamOptions stream_options(const Job& job, const Comm& comm, const Placement& 
 // --emulate-gpu takes the GPU path's code on the CPU instead (kEmulatedGpu).
 void place(Comm& comm, PreparedJob& p, bool emulate_gpu, std::ostream& log) {
   if (emulate_gpu) {
-    p.placement = Placement{kEmulatedGpu, false, ""};
+    p.placement = Placement();
+    p.placement.gpu = kEmulatedGpu;
     return;
   }
   std::vector<double> keys(comm.size(), 0.0);
