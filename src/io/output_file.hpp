@@ -8,10 +8,10 @@
 // Why, and why only when asked (`direct_writes: true`): tests/bench/
 // io_path_bench wrote an output-sized file here at the device's speed every
 // time with O_DIRECT and at 0.26-1.50 GB/s through the page cache, and a
-// merge's output is bytes no one reads back soon; but whole merges were as
-// fast or faster through the page cache, whose writeback runs beside the
-// engine's I/O threads instead of holding them (docs/performance.md, "The I/O
-// path"). Reads stay buffered: O_DIRECT and io_uring read no faster cold,
+// merge's output is bytes no one reads back soon; but whole merges were
+// faster with it in some cases and slower in others: a direct write holds
+// its I/O thread, where the page cache's writeback runs beside the engine
+// (docs/performance.md, "The I/O path"). Reads stay buffered: O_DIRECT and io_uring read no faster cold,
 // and a warm page cache serves pread at memory speed.
 #include <cstddef>
 #include <atomic>

@@ -99,7 +99,8 @@ done
 
 # Every tensor of each output against the float32 reference of the recipe
 # (acc = w1*x1, acc += w2*x2, acc += w3*x3 in float32, rounded once to bf16:
-# docs/methods.md), element by element, in bf16 steps.
+# docs/methods.md), element by element, in bf16 steps; and against the
+# tool's own arithmetic recomputed here (what explains its differences).
 "$venv/bin/python" - "$dir" "${weights[@]}" "${models[@]}" <<'EOF'
 import glob, sys
 import torch
@@ -112,21 +113,37 @@ def tensors(folder):
     return out
 
 dir, weights, inputs = sys.argv[1], [float(w) for w in sys.argv[2:5]], [tensors(m) for m in sys.argv[5:8]]
-ref = {}
-for name, x in inputs[0].items():
-    acc = torch.tensor(weights[0], dtype=torch.float32) * x.float()
-    for w, m in zip(weights[1:], inputs[1:]):
-        acc = acc + torch.tensor(w, dtype=torch.float32) * m[name].float()
-    ref[name] = acc.to(x.dtype)
+# Each tool's arithmetic, recomputed from the inputs:
+def ours(xs):  # float32, product and sum rounded apart, rounded once at the end
+    acc = torch.tensor(weights[0], dtype=torch.float32) * xs[0].float()
+    for w, x in zip(weights[1:], xs[1:]):
+        acc = acc + torch.tensor(w, dtype=torch.float32) * x.float()
+    return acc.to(xs[0].dtype)
+
+def mergekit(xs):  # mergekit 0.1.5 linear.py: float32 addcmul_ per term
+    acc = torch.zeros_like(xs[0], dtype=torch.float32)
+    for w, x in zip(weights, xs):
+        acc.addcmul_(x, torch.tensor(w, dtype=torch.float32))
+    return acc.to(xs[0].dtype)
+
+def lm_cocktail(xs):  # LM_Cocktail 0.0.4 merge_param: w * param summed in the parameters' dtype
+    acc = weights[0] * xs[0]
+    for w, x in zip(weights[1:], xs[1:]):
+        acc += w * x
+    return acc
+
+recipes = {"cocktail": ours, "mergekit": mergekit, "lm_cocktail": lm_cocktail}
+ref = {name: ours([m[name] for m in inputs]) for name in inputs[0]}
 def key(t):  # bf16 bits as an integer in value order (+0 and -0 alike)
     b = t.view(torch.int16).int()
     return torch.where(b < 0, -(b & 0x7FFF), b)
 
 for tool in ("cocktail", "mergekit", "lm_cocktail"):
     out = tensors(f"{dir}/out-{tool}")
-    differ = far = total = 0
+    differ = far = total = unexplained = 0
     worst = 0.0
     for name, r in ref.items():
+        unexplained += int((recipes[tool]([m[name] for m in inputs]) != out[name]).sum())
         steps = (key(out[name]) - key(r)).abs()
         differ += int((steps != 0).sum())
         far += int((steps > 1).sum())
@@ -134,6 +151,7 @@ for tool in ("cocktail", "mergekit", "lm_cocktail"):
         worst = max(worst, float((out[name].float() - r.float()).abs().max()) / scale)
         total += r.numel()
     print(f"{tool:12s} {differ:11d} of {total} elements differ from the float32 reference "
-          f"({far} by more than one bf16 step); largest difference {worst:.1e} of the tensor's largest value")
+          f"({far} by more than one bf16 step); largest difference {worst:.1e} of the tensor's largest value; "
+          f"{unexplained} differ from the tool's own arithmetic recomputed")
 EOF
 [ "$keep" = 1 ] || rm -rf "$dir"/out-* "$dir"/*.times "$dir"/*.rss "$dir"/*.log
