@@ -14,9 +14,6 @@
 #include "config/job.hpp"
 #include "core/dtype_names.hpp"
 #include "dist/collective_step.hpp"
-#ifdef COCKTAIL_HAVE_NCCL
-#include "dist/nccl_comm.hpp"
-#endif
 #include "io/checkpoint.hpp"
 #include "io/journal.hpp"
 #include "io/keras_h5_writer.hpp"
@@ -28,6 +25,7 @@
 #include "io/side_files.hpp"
 #include "vocab/output_vocabulary.hpp"
 #include "cli/load_fewshot.hpp"
+#include "gpu/cuda_module.hpp"
 #include "gpu/placement.hpp"
 #include "merge/methods/method.hpp"
 #include "merge/statistics.hpp"
@@ -328,21 +326,20 @@ void place(Comm& comm, PreparedJob& p, bool emulate_gpu, std::ostream& log) {
 std::unique_ptr<Comm> device_comm(Comm& comm, const Placement& placement, const FewShotModule& fewshot) {
   std::vector<double> eligible = {fewshot.forward_on_gpu(placement.gpu) && !placement.shared ? 1.0 : 0.0};
   comm.allreduce_sum(eligible);
-#ifdef COCKTAIL_HAVE_NCCL
-  if (eligible[0] == comm.size()) {
-    // Every step agreed before the next: a rank failing inside NCCL's init
-    // would leave the others waiting there.
-    std::string id;
-    collective_step(comm, [&] {
-      if (comm.rank() == 0) id = NcclComm::unique_id();
-    });
-    comm.broadcast(id, 0);
-    std::unique_ptr<Comm> nccl;
-    collective_step(comm, [&] { nccl = std::make_unique<NcclComm>(comm, placement.gpu, id); });
-    return nccl;
-  }
-#endif
-  return nullptr;
+  if (eligible[0] != comm.size()) return nullptr;
+  // Every rank is on a GPU, so every rank has loaded the CUDA module.
+  const CudaModule& cuda = cuda_module();
+  if (!cuda.make_nccl_comm) return nullptr;  // a build without NCCL
+  // Every step agreed before the next: a rank failing inside NCCL's init
+  // would leave the others waiting there.
+  std::string id;
+  collective_step(comm, [&] {
+    if (comm.rank() == 0) id = cuda.nccl_unique_id();
+  });
+  comm.broadcast(id, 0);
+  std::unique_ptr<Comm> nccl;
+  collective_step(comm, [&] { nccl = cuda.make_nccl_comm(comm, placement.gpu, id); });
+  return nccl;
 }
 
 // Steps 1 and 2 on every rank; the few-shot step is itself collective.

@@ -87,8 +87,9 @@ HostBuffer aligned_host_buffer(size_t bytes);
 std::unique_ptr<ChunkCompute> make_cpu_compute(int threads);
 
 // GPU `device`: one CUDA stream and device buffers per slot, so device memory
-// is slots x (max_models x max_in_bytes + max_out_bytes). Throws
-// cocktail::Error when this build has no CUDA or the device fails.
+// is slots x (max_models x max_in_bytes + max_out_bytes). It comes from the
+// CUDA module (gpu/load_cuda.cpp); throws cocktail::Error when there is none
+// or the device fails.
 std::unique_ptr<ChunkCompute> make_cuda_compute(int device, const ComputeSizes& sizes);
 
 // The GPU path's code (device descriptions, kernels' per-element functions)

@@ -68,11 +68,4 @@ std::unique_ptr<ChunkCompute> make_compute(int gpu, int threads, const ComputeSi
   return make_cpu_compute(threads);
 }
 
-#ifndef COCKTAIL_HAVE_CUDA
-// Placement never picks a GPU in such a build; this is the error if it did.
-std::unique_ptr<ChunkCompute> make_cuda_compute(int, const ComputeSizes&) {
-  throw Error("device cuda: this build has no CUDA (configured with COCKTAIL_CUDA=OFF or without nvcc)");
-}
-#endif
-
 }  // namespace cocktail

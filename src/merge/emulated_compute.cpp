@@ -1,4 +1,4 @@
-// The GPU path's code on the CPU: what cuda_compute.cpp enqueues, run here
+// The GPU path's code on the CPU: what gpu/cuda_compute.cpp enqueues, run here
 // element by element with the same __host__ __device__ functions
 // (weighted_sum_group.hpp, task_vector_unit.hpp), with the two steps the
 // GPU leaves to CUB (the prefix count of a cut's ties, the sort of a DELLA
@@ -113,7 +113,7 @@ class EmulatedCompute : public ChunkCompute {
   const char* name() const override { return "cuda emulated on the cpu"; }
 
  private:
-  // What cuda_compute.cpp does to its device copies of the inputs: each
+  // What gpu/cuda_compute.cpp does to its device copies of the inputs: each
   // update into a copy of its input, which then stands for it.
   void apply_updates(std::vector<const std::byte*>& data) {
     copies_.resize(updates_.size());

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "gpu/cuda_check.hpp"
-#include "gpu/device.hpp"
+#include "gpu/cuda_device.hpp"
 #include "weighted_sum_cuda.hpp"
 
 using namespace cocktail;
@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
   const int models = argc > 1 ? std::atoi(argv[1]) : 4;
   const size_t bytes = (argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 256) << 20;
   const int device = argc > 3 ? std::atoi(argv[3]) : 0;
-  const GpuProbe probe = probe_gpus();
+  const GpuProbe probe = cuda::probe_gpus();
   if (probe.count <= device) {
     std::fprintf(stderr, "cuda_bench: no usable GPU %d (%s)\n", device,
                  probe.reason.empty() ? "fewer devices" : probe.reason.c_str());
@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
     const double kernel = best_of_10(stream, [&] { launch_weighted_sum(args, 8 * sms, stream); });
 
     const double gb = static_cast<double>(bytes) / 1e9;
-    std::printf("cuda_bench: %s, %d x %zu MiB bf16 inputs\n", gpu_description(device).c_str(), models, bytes >> 20);
+    std::printf("cuda_bench: %s, %d x %zu MiB bf16 inputs\n", cuda::gpu_description(device).c_str(), models, bytes >> 20);
     std::printf("  host->device copy (pinned)   %7.1f GB/s\n", gb / h2d);
     std::printf("  device->host copy (pinned)   %7.1f GB/s\n", gb / d2h);
     std::printf("  device->device copy          %7.1f GB/s read+write\n", 2 * gb / d2d);

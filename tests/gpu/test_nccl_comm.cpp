@@ -9,7 +9,7 @@
 #include "dist/mpi_comm.hpp"
 #include "dist/nccl_comm.hpp"
 #include "gpu/cuda_check.hpp"
-#include "gpu/device.hpp"
+#include "gpu/cuda_device.hpp"
 
 namespace cocktail {
 namespace {
@@ -17,7 +17,7 @@ namespace {
 TEST(NcclComm, ReducesHostAndDeviceDataLikeMpi) {
   MpiComm mpi(MPI_COMM_WORLD);
   // Every rank decides the same way, or some would wait in NCCL forever.
-  const GpuProbe probe = probe_gpus();
+  const GpuProbe probe = cuda::probe_gpus();
   std::vector<double> ready = {probe.count >= mpi.local_size() ? 1.0 : 0.0};
   mpi.allreduce_sum(ready);
   if (ready[0] != mpi.size())

@@ -29,6 +29,16 @@ struct RunResult {
       if (line.find(needle) != std::string::npos) lines.push_back(line);
     return lines;
   }
+  // Under LD_DEBUG=files, whether the dynamic loader's log says a rank
+  // opened `library` ("file=NAME" or "file=/PATH/NAME").
+  bool opened_library(const std::string& library) const {
+    std::istringstream in(output);
+    for (std::string line; std::getline(in, line);) {
+      const size_t at = line.find("file=");
+      if (at != std::string::npos && line.find(library, at) != std::string::npos) return true;
+    }
+    return false;
+  }
 };
 
 inline std::string shell_quote(const std::string& s) {
@@ -41,13 +51,14 @@ inline std::string shell_quote(const std::string& s) {
 // code is printed as "rank-exit <code>". mpirun normally kills the remaining
 // ranks as soon as one exits non-zero; `every_rank_finishes` turns that off so
 // a test can see each rank's own exit code (mpirun then exits 0 regardless).
+// `binary` is the build's cocktail_dist unless a test runs a copy.
 inline RunResult run_mpi(int ranks, const std::vector<std::string>& args,
-                         bool every_rank_finishes = false) {
+                         bool every_rank_finishes = false, const std::string& binary = COCKTAIL_DIST_BIN) {
   std::string cmd = std::string(COCKTAIL_MPIEXEC) + " --allow-run-as-root --oversubscribe" +
                     (every_rank_finishes ? " --mca orte_abort_on_non_zero_status 0" : "") +
                     " -n " + std::to_string(ranks) + " sh -c " +
                     shell_quote("\"$0\" \"$@\"; s=$?; echo \"rank-exit $s\"; exit $s") + " " +
-                    shell_quote(COCKTAIL_DIST_BIN);
+                    shell_quote(binary);
   for (const auto& a : args) cmd += " " + shell_quote(a);
   const auto log = std::filesystem::temp_directory_path() /
                    ("cocktail-run-" + std::to_string(::getpid()) + ".log");

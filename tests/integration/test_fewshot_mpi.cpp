@@ -359,23 +359,15 @@ TEST(FewShotMpi, LibtorchLoadsOnlyForTheFewShotStep) {
                         "\nprogress_interval: 0\n");
   write_file(eval, eq4_config(1.0, "upstream"));
   const ScopedEnv trace("LD_DEBUG", "files");
-  auto opened = [](const RunResult& r, const std::string& lib) {  // "file=NAME" or "file=/PATH/NAME"
-    std::istringstream in(r.output);
-    for (std::string line; std::getline(in, line);) {
-      const size_t at = line.find("file=");
-      if (at != std::string::npos && line.find(lib, at) != std::string::npos) return true;
-    }
-    return false;
-  };
   const RunResult merge = run_mpi(2, {plain.string()});
   ASSERT_EQ(merge.status, 0) << merge.output;
-  EXPECT_FALSE(opened(merge, "libtorch_cpu.so")) << "a plain merge loaded libtorch";
-  EXPECT_FALSE(opened(merge, "libcocktail_fewshot.so"));
+  EXPECT_FALSE(merge.opened_library("libtorch_cpu.so")) << "a plain merge loaded libtorch";
+  EXPECT_FALSE(merge.opened_library("libcocktail_fewshot.so"));
   const RunResult inspect = run_mpi(1, {"inspect", model("llama-fp32")});
   ASSERT_EQ(inspect.status, 0) << inspect.output;
-  EXPECT_FALSE(opened(inspect, "libtorch_cpu.so")) << "inspect loaded libtorch";
+  EXPECT_FALSE(inspect.opened_library("libtorch_cpu.so")) << "inspect loaded libtorch";
   const RunResult scored = run_mpi(2, {"eval", eval.string()});
   ASSERT_EQ(scored.status, 0) << scored.output;
-  EXPECT_TRUE(opened(scored, "libcocktail_fewshot.so"));
-  EXPECT_TRUE(opened(scored, "libtorch_cpu.so")) << "the check above would not see libtorch";
+  EXPECT_TRUE(scored.opened_library("libcocktail_fewshot.so"));
+  EXPECT_TRUE(scored.opened_library("libtorch_cpu.so")) << "the check above would not see libtorch";
 }

@@ -238,6 +238,57 @@ TEST_F(NoGpuVisible, DeviceAutoSaysSoInTheSummaryAndMergesOnTheCpu) {
   EXPECT_EQ(folder_bytes(auto_out), folder_bytes(cpu_out));
 }
 
+// CUDA and NCCL are the CUDA module's (libcocktail_cuda.so, beside
+// cocktail_dist), loaded when a rank looks for a GPU: `device: cpu` and
+// inspect never map them, as the dynamic loader's log (LD_DEBUG=files) shows.
+TEST_F(NoGpuVisible, CudaLibrariesLoadOnlyWhenARankLooksForAGpu) {
+  Fixture f;
+  const ScopedEnv trace("LD_DEBUG", "files");
+  const RunResult cpu = run_mpi(2, {f.linear_config(4096, 1, 0, "device: cpu\n").string(), "--output",
+                                    (f.dir / "cpu").string()});
+  ASSERT_EQ(cpu.status, 0) << cpu.output;
+  const RunResult inspect = run_mpi(1, {"inspect", (f.dir / "ft_a").string()});
+  ASSERT_EQ(inspect.status, 0) << inspect.output;
+  for (const char* library : {"libcocktail_cuda.so", "libcudart.so", "libnccl.so"}) {
+    EXPECT_FALSE(cpu.opened_library(library)) << "device: cpu loaded " << library;
+    EXPECT_FALSE(inspect.opened_library(library)) << "inspect loaded " << library;
+  }
+  const RunResult autorun = run_mpi(2, {f.linear_config(4096, 1, 0, "device: auto\n").string(), "--output",
+                                        (f.dir / "auto").string()});
+  ASSERT_EQ(autorun.status, 0) << autorun.output;
+#ifdef COCKTAIL_HAVE_CUDA
+  EXPECT_TRUE(autorun.opened_library("libcocktail_cuda.so")) << autorun.output;
+  EXPECT_TRUE(autorun.opened_library("libcudart.so")) << "the checks above would not see the CUDA runtime";
+#else
+  EXPECT_FALSE(autorun.opened_library("libcocktail_cuda.so")) << autorun.output;
+#endif
+}
+
+#ifdef COCKTAIL_HAVE_CUDA
+// cocktail_dist copied without its CUDA module, a broken install: `device:
+// cpu` merges as ever, and `device: auto` warns naming the file, then merges
+// on the CPU to the same bytes.
+TEST(MergeMpi, WithoutTheCudaModuleAutoWarnsNamingItAndMergesOnTheCpu) {
+  Fixture f;
+  const fs::path alone = f.dir / "bin/cocktail_dist";
+  fs::create_directories(alone.parent_path());
+  fs::copy_file(COCKTAIL_DIST_BIN, alone);
+  const fs::path cpu_out = f.dir / "cpu", auto_out = f.dir / "auto";
+  RunResult r = run_mpi(2, {f.linear_config(4096, 1, 0, "device: cpu\n").string(), "--output", cpu_out.string()},
+                        false, alone.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.lines_containing("libcocktail_cuda.so"), 0) << r.output;
+  r = run_mpi(2, {f.linear_config(4096, 1, 0, "device: auto\n").string(), "--output", auto_out.string()}, false,
+              alone.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.lines_containing("cocktail: warning: device: auto found no usable GPU (the GPU path needs " +
+                               (alone.parent_path() / "libcocktail_cuda.so").string() + ", which cannot be loaded"),
+            1)
+      << r.output;
+  EXPECT_EQ(folder_bytes(auto_out), folder_bytes(cpu_out));
+}
+#endif
+
 // direct_writes: the output's whole blocks with O_DIRECT (io/output_file.hpp)
 // write the bytes the page cache path writes, at several ranks and chunk
 // sizes (units of 16 and 64 KiB hold whole 4 KiB blocks at odd offsets).

@@ -1,17 +1,15 @@
-#include "gpu/device.hpp"
+#include "gpu/cuda_device.hpp"
 
 #include <dlfcn.h>
 #include <unistd.h>
 
 #include <cstdio>
 
-#ifdef COCKTAIL_HAVE_CUDA
 #include "gpu/cuda_check.hpp"
-#endif
 
-namespace cocktail {
+namespace cocktail::cuda {
 
-#ifdef COCKTAIL_HAVE_CUDA
+namespace {
 
 // Whether the runtime found the driver's library (it loads libcuda.so.1 on
 // its first call): without it, "insufficient driver" means no driver at all.
@@ -20,6 +18,8 @@ bool driver_loaded() {
   if (h) dlclose(h);
   return h != nullptr;
 }
+
+}  // namespace
 
 GpuProbe probe_gpus() {
   GpuProbe probe;
@@ -53,16 +53,4 @@ std::string gpu_identity(int device) {
   return std::string(host) + "/" + bus;
 }
 
-#else
-
-GpuProbe probe_gpus() {
-  return {0, "this build has no CUDA (configured with COCKTAIL_CUDA=OFF or without nvcc)", true};
-}
-
-std::string gpu_description(int) { return "none"; }
-
-std::string gpu_identity(int) { return ""; }
-
-#endif
-
-}  // namespace cocktail
+}  // namespace cocktail::cuda

@@ -6,13 +6,14 @@
 // and returns, so while slot s computes, the engine's I/O threads read the
 // next units into other slots and write the previous one out of its slot.
 // Copies run from page-locked memory, so they are truly asynchronous.
+#include "gpu/cuda_compute.hpp"
+
 #include <algorithm>
 #include <string>
 #include <vector>
 
 #include "gpu/cuda_check.hpp"
 #include "lora_update_cuda.hpp"
-#include "merge/chunk_compute.hpp"
 #include "task_vector_cuda.hpp"
 #include "weighted_sum_cuda.hpp"
 
@@ -263,8 +264,12 @@ class CudaCompute : public ChunkCompute {
 
 }  // namespace
 
-std::unique_ptr<ChunkCompute> make_cuda_compute(int device, const ComputeSizes& sizes) {
+namespace cuda {
+
+std::unique_ptr<ChunkCompute> make_compute(int device, const ComputeSizes& sizes) {
   return std::make_unique<CudaCompute>(device, sizes);
 }
+
+}  // namespace cuda
 
 }  // namespace cocktail
