@@ -138,7 +138,7 @@ struct Job {
   int threads = 0;                  // compute threads per rank; 0 = bound cores, else cores / ranks on the node
   int io_threads = 2;               // reader/writer threads per rank (docs/performance.md)
   int prefetch = 2;                 // work units read ahead of the one being computed
-  bool direct_writes = false;       // output's aligned blocks with O_DIRECT (io/output_file.hpp)
+  bool direct_writes = true;        // output's aligned windows with O_DIRECT (io/output_file.hpp)
   DeviceChoice device = DeviceChoice::Auto;  // where the merge arithmetic runs
   double progress_interval = 5.0;   // seconds between progress lines; 0 = off
 

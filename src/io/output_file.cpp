@@ -18,11 +18,13 @@ namespace cocktail {
 namespace {
 
 // Memory is the device there: O_DIRECT (which tmpfs takes since Linux 6.6)
-// would only add the aligned copy.
+// would only add the copy.
 bool in_memory(const File& f) {
   struct statfs st;
   return ::statfs(f.path().c_str(), &st) == 0 && st.f_type == TMPFS_MAGIC;
 }
+
+uint64_t window_of(uint64_t offset) { return offset / OutputFile::kWindow * OutputFile::kWindow; }
 
 }  // namespace
 
@@ -33,18 +35,110 @@ OutputFile::OutputFile(const std::string& path, bool direct) : buffered_(path, F
 }
 
 OutputFile::~OutputFile() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  // The writer finishes the windows queued before it stops.
+  if (writer_.joinable()) writer_.join();
   if (direct_fd_ >= 0) ::close(direct_fd_);
-  for (std::byte* b : bounces_) std::free(b);
+  for (auto& [start, w] : windows_) std::free(w.memory);
+  for (std::byte* m : spare_) std::free(m);
+}
+
+void OutputFile::will_write(uint64_t offset, uint64_t n) {
+  if (direct_fd_ < 0) return;
+  std::lock_guard lock(mu_);
+  for (uint64_t at = offset, end = offset + n; at < end;) {
+    const uint64_t start = window_of(at), piece_end = std::min(end, start + kWindow);
+    Window& w = windows_[start];
+    w.declared += piece_end - at;
+    if (!w.ranges.empty() && w.ranges.back().second == at)
+      w.ranges.back().second = piece_end;
+    else
+      w.ranges.emplace_back(at, piece_end);
+    at = piece_end;
+  }
 }
 
 void OutputFile::write(const std::byte* data, uint64_t n, uint64_t offset) {
-  const uint64_t begin = (offset + kBlock - 1) / kBlock * kBlock, end = (offset + n) / kBlock * kBlock;
-  if (!direct_ok_ || end <= begin || !write_direct(data + (begin - offset), end - begin, begin)) {
-    write_buffered(data, n, offset);
-    return;
+  if (direct_fd_ < 0) return write_buffered(data, n, offset);
+  for (uint64_t done = 0; done < n;) {
+    const uint64_t at = offset + done, piece = std::min(n - done, window_of(at) + kWindow - at);
+    write_to_window(data + done, piece, at);
+    done += piece;
   }
-  write_buffered(data, begin - offset, offset);
-  write_buffered(data + (end - offset), offset + n - end, end);
+}
+
+void OutputFile::write_to_window(const std::byte* data, uint64_t n, uint64_t offset) {
+  const uint64_t start = window_of(offset);
+  std::byte* memory = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    if (error_) std::rethrow_exception(error_);
+    const auto it = windows_.find(start);
+    if (it == windows_.end() || it->second.arrived + n > it->second.declared)
+      throw Error(buffered_.path() + ": internal error: a write at byte " + std::to_string(offset) +
+                  " that was not declared");
+    if (!it->second.memory) it->second.memory = take_memory();
+    memory = it->second.memory;
+  }
+  // Writers' ranges never overlap: the copies need no lock.
+  std::memcpy(memory + (offset - start), data, n);
+  std::unique_lock lock(mu_);
+  const auto it = windows_.find(start);
+  it->second.arrived += n;
+  if (it->second.arrived < it->second.declared) return;
+  Window done = std::move(it->second);
+  windows_.erase(it);
+  changed_.wait(lock, [&] { return queued_.size() < kQueuedWindows || error_; });
+  if (error_) {
+    spare_.push_back(done.memory);
+    std::rethrow_exception(error_);
+  }
+  queued_.emplace_back(start, std::move(done));
+  if (!writer_.joinable()) writer_ = std::thread([this] { writer_loop(); });
+  changed_.notify_all();
+}
+
+void OutputFile::writer_loop() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    changed_.wait(lock, [&] { return !queued_.empty() || stopping_; });
+    if (queued_.empty()) return;
+    auto [start, w] = std::move(queued_.front());
+    queued_.pop_front();
+    busy_ = true;
+    const bool failed_before = error_ != nullptr;
+    changed_.notify_all();  // room in the queue
+    lock.unlock();
+    std::exception_ptr failed;
+    try {
+      // After a failure the job is lost: the rest is not written.
+      if (!failed_before) write_out(start, w);
+    } catch (...) {
+      failed = std::current_exception();
+    }
+    lock.lock();
+    spare_.push_back(w.memory);
+    if (failed && !error_) error_ = failed;
+    busy_ = false;
+    changed_.notify_all();
+  }
+}
+
+void OutputFile::write_out(uint64_t start, const Window& w) {
+  for (const auto& [begin, end] : w.ranges) {
+    const std::byte* data = w.memory + (begin - start);
+    const uint64_t first = (begin + kBlock - 1) / kBlock * kBlock, last = end / kBlock * kBlock;
+    if (!direct_ok_ || last <= first || !write_direct(data + (first - begin), last - first, first)) {
+      write_buffered(data, end - begin, begin);
+      continue;
+    }
+    write_buffered(data, first - begin, begin);
+    write_buffered(data + (last - begin), end - last, last);
+  }
 }
 
 void OutputFile::write_buffered(const std::byte* data, uint64_t n, uint64_t offset) const {
@@ -54,48 +148,44 @@ void OutputFile::write_buffered(const std::byte* data, uint64_t n, uint64_t offs
 }
 
 bool OutputFile::write_direct(const std::byte* data, uint64_t n, uint64_t offset) {
-  std::byte* bounce = take_bounce();
   for (uint64_t done = 0; done < n;) {
-    const uint64_t piece = std::min(kBounceBytes, n - done);
-    std::memcpy(bounce, data + done, piece);
-    const ssize_t r = ::pwrite(direct_fd_, bounce, piece, static_cast<off_t>(offset + done));
+    const ssize_t r = ::pwrite(direct_fd_, data + done, n - done, static_cast<off_t>(offset + done));
     if (r < 0 && errno == EINTR) continue;
     if (r < 0 && errno == EINVAL && done == 0) {
       // The filesystem takes O_DIRECT opens but not these writes (another
       // block size): the rest of the job goes through the page cache.
       direct_ok_ = false;
-      give_back(bounce);
       return false;
     }
-    if (r <= 0) {
-      const int err = r < 0 ? errno : EIO;
-      give_back(bounce);
-      throw Error(buffered_.path() + ": write failed: " + std::strerror(err));
-    }
+    if (r <= 0) throw Error(buffered_.path() + ": write failed: " + std::strerror(r < 0 ? errno : EIO));
     // A short direct write ends on a block: the rest follows from there.
     done += static_cast<uint64_t>(r);
   }
-  give_back(bounce);
   return true;
 }
 
-std::byte* OutputFile::take_bounce() {
+void OutputFile::sync() {
   {
-    std::lock_guard lock(mu_);
-    if (!bounces_.empty()) {
-      std::byte* b = bounces_.back();
-      bounces_.pop_back();
-      return b;
-    }
+    std::unique_lock lock(mu_);
+    changed_.wait(lock, [&] { return queued_.empty() && !busy_; });
+    if (error_) std::rethrow_exception(error_);
+    if (!windows_.empty())
+      throw Error(buffered_.path() + ": internal error: " + std::to_string(windows_.size()) +
+                  " output windows were declared and never filled");
   }
-  void* p = std::aligned_alloc(kBlock, kBounceBytes);
-  if (!p) throw std::bad_alloc();
-  return static_cast<std::byte*>(p);
+  buffered_.sync();
 }
 
-void OutputFile::give_back(std::byte* bounce) {
-  std::lock_guard lock(mu_);
-  bounces_.push_back(bounce);
+// Called with mu_ held.
+std::byte* OutputFile::take_memory() {
+  if (!spare_.empty()) {
+    std::byte* m = spare_.back();
+    spare_.pop_back();
+    return m;
+  }
+  void* p = std::aligned_alloc(kBlock, kWindow);
+  if (!p) throw std::bad_alloc();
+  return static_cast<std::byte*>(p);
 }
 
 }  // namespace cocktail

@@ -1,23 +1,37 @@
 #pragma once
-// An output file that ranks fill at the plan's offsets. The block-aligned
-// middle of each write goes to disk with O_DIRECT (from an aligned copy, since
-// a unit's bytes sit at any offset of its buffer); the unaligned ends, and
-// every write where the filesystem refuses O_DIRECT or is memory (tmpfs), go
-// through the page cache with writeback started at once.
+// An output file that ranks fill at the plan's offsets: through the page
+// cache with writeback started at once, or (`direct_writes: true`) gathered
+// into aligned windows that go to disk with O_DIRECT.
 //
-// Why, and why only when asked (`direct_writes: true`): tests/bench/
-// io_path_bench wrote an output-sized file here at the device's speed every
-// time with O_DIRECT and at 0.26-1.50 GB/s through the page cache, and a
-// merge's output is bytes no one reads back soon; but whole merges were
-// faster with it in some cases and slower in others: a direct write holds
-// its I/O thread, where the page cache's writeback runs beside the engine
-// (docs/performance.md, "The I/O path"). Reads stay buffered: O_DIRECT and io_uring read no faster cold,
-// and a warm page cache serves pread at memory speed.
-#include <cstddef>
+// Why windows: a unit is 1 MiB (small enough to stay in cache between its
+// read and its sum), and one direct write of 1 MiB at a time leaves this
+// disk idle between writes. A window is kWindow bytes of the file at an
+// aligned offset; each unit's bytes are copied into it (the copy the page
+// cache would make anyway), and once every byte the writer declared in it
+// has arrived, the window goes out in one write on the file's own writer
+// thread, so the engine's threads never wait for the disk (at most
+// kQueuedWindows wait their turn; then writers wait). Its unaligned ends,
+// which another rank may share, go through the page cache, as does every
+// write on tmpfs (memory: O_DIRECT would only add the copy) or where the
+// filesystem refuses O_DIRECT.
+//
+// A window not yet complete holds bytes only in memory: units whose bytes it
+// holds may already be in the journal, and a resumed job finds their bytes
+// missing (it checks every recorded unit) and computes them again.
+//
+// Reads stay buffered: O_DIRECT and io_uring read no faster cold, and a warm
+// page cache serves pread at memory speed (docs/performance.md, "The I/O
+// path").
 #include <atomic>
+#include <condition_variable>
+#include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <exception>
+#include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "io/file.hpp"
@@ -36,34 +50,61 @@ class OutputFile {
   // The page-cache side: reserve, read back (resume checks), name.
   const File& file() const { return buffered_; }
 
-  // Writes [data, data + n) at `offset`. Any thread, any alignment; writes
-  // of different threads must not overlap.
+  // Declares [offset, offset + n) as bytes this writer will write, before
+  // any write. Ranges must not overlap.
+  void will_write(uint64_t offset, uint64_t n);
+
+  // Writes [data, data + n) at `offset`, within declared ranges. Any thread,
+  // any alignment; writes of different threads must not overlap. With
+  // direct writes it returns once the bytes are copied into their window;
+  // a failed window write is thrown by a later write() or by sync().
   void write(const std::byte* data, uint64_t n, uint64_t offset);
 
-  // Every write on disk (fsync).
-  void sync() const { buffered_.sync(); }
+  // Every declared byte on disk (fsync). Throws cocktail::Error naming the
+  // file when a write failed or a declared byte was never written.
+  void sync();
 
-  // Whether the aligned middles go with O_DIRECT (for tests).
+  // Whether the aligned blocks go with O_DIRECT (for tests).
   bool direct() const { return direct_ok_; }
 
   // O_DIRECT's alignment of offsets, lengths and memory (4096 serves disks
   // with 512-byte and 4 KiB sectors alike).
   static constexpr uint64_t kBlock = 4096;
-  // The aligned copy a writer fills; larger middles go in several writes.
-  static constexpr uint64_t kBounceBytes = 8ull << 20;
+  // A window's size: direct writes this large ran at the device's speed in
+  // tests/bench/io_path_bench.
+  static constexpr uint64_t kWindow = 8ull << 20;
+  // Complete windows waiting for the writer thread, at most.
+  static constexpr size_t kQueuedWindows = 2;
 
  private:
+  struct Window {
+    uint64_t declared = 0, arrived = 0;
+    std::vector<std::pair<uint64_t, uint64_t>> ranges;  // declared [begin, end), in the file
+    std::byte* memory = nullptr;                         // kWindow bytes, from the first write on
+  };
+
   void write_buffered(const std::byte* data, uint64_t n, uint64_t offset) const;
+  // Copies a piece that lies in one window; queues the window if that completes it.
+  void write_to_window(const std::byte* data, uint64_t n, uint64_t offset);
+  void queue(uint64_t start, Window w);
+  void writer_loop();
+  void write_out(uint64_t start, const Window& w);
   // False when the filesystem refused a direct write: then all are buffered.
   bool write_direct(const std::byte* data, uint64_t n, uint64_t offset);
-  std::byte* take_bounce();
-  void give_back(std::byte* bounce);
+  std::byte* take_memory();
 
   File buffered_;
   int direct_fd_ = -1;
   std::atomic<bool> direct_ok_{false};
-  std::mutex mu_;                    // guards bounces_
-  std::vector<std::byte*> bounces_;  // aligned copies not in use
+  std::mutex mu_;                       // guards what follows
+  std::condition_variable changed_;     // the queue or `busy_` changed
+  std::map<uint64_t, Window> windows_;  // by the window's offset in the file
+  std::deque<std::pair<uint64_t, Window>> queued_;  // complete, for the writer
+  bool busy_ = false;                   // the writer is writing one
+  bool stopping_ = false;
+  std::exception_ptr error_;            // the writer's first failure
+  std::vector<std::byte*> spare_;       // window memory not in use
+  std::thread writer_;                  // started with the first complete window
 };
 
 }  // namespace cocktail

@@ -55,7 +55,7 @@ class FileCache {
     return *it->second;
   }
 
-  void sync_outputs() const {
+  void sync_outputs() {
     for (const auto& [shard, file] : outputs_) file->sync();
   }
 
@@ -167,6 +167,10 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
     files.output(shard).file().reserve(range.first, range.second - range.first);
 
   const std::vector<size_t> todo = units_to_do(plan, begin, end, resume, files, io, stats);
+  for (size_t u : todo)
+    files.output(plan.layout.shard_of[plan.units[u].tensor])
+        .will_write(plan.output_offset(plan.units[u]),
+                    plan.units[u].count * dtype_size(plan.tensors[plan.units[u].tensor].out_dtype));
   if (progress && stats.skipped_bytes) progress(stats.skipped_bytes);
 
   // A GPU adds LoRA updates to its copies of the inputs; a copied tensor
@@ -185,8 +189,10 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
   // Position i of `todo` uses slot i % slots.
   auto slot_of = [&](size_t i) -> Slot& { return slots[i % slots.size()]; };
 
-  // The slot's previous unit must be on disk before the slot is reused; its
-  // journal record follows, so a record never names bytes not yet written.
+  // The slot's previous unit must be written before the slot is reused; its
+  // journal record follows. Written means in the page cache, or with direct
+  // writes possibly in a window not yet on disk: a record vouches for bytes
+  // a resumed job checks before it skips the unit.
   auto retire = [&](size_t slot_index) {
     Slot& slot = slots[slot_index];
     wait_all(slot.writes);

@@ -30,7 +30,7 @@ struct StreamOptions {
   int compute_threads = 1;
   int io_threads = 2;
   int prefetch = 2;
-  bool direct_writes = false;  // io/output_file.hpp
+  bool direct_writes = true;  // io/output_file.hpp
   int gpu = kCpu;  // CUDA device that computes, kCpu or kEmulatedGpu (merge/chunk_compute.hpp)
   // A method of src/merge/methods/ (after its statistics); null: the
   // recipe's weighted sum.

@@ -6,11 +6,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <random>
 #include <thread>
 #include <vector>
 
+#include "core/error.hpp"
 #include "io/output_file.hpp"
 
 namespace cocktail {
@@ -19,20 +21,28 @@ namespace {
 namespace fs = std::filesystem;
 
 // Fills a file of `size` bytes through OutputFile in pieces of every kind
-// (inside one block, across blocks, longer than the bounce buffer, at odd
-// offsets), written in a shuffled order by three threads; returns whether
-// the writes went direct.
+// (inside one block, across blocks and windows, longer than a window, at odd
+// offsets), written in a shuffled order by three threads; one piece in
+// seven is left out (a unit a resumed job skips) and must keep the file's
+// old bytes. Returns whether the writes went direct.
 bool write_and_check(const fs::path& dir, uint64_t size, bool try_direct = true) {
   const fs::path path = dir / ("cocktail-output-file-" + std::to_string(::getpid()));
-  File(path.string(), File::Mode::CreateReadWrite).truncate(size);
+  std::vector<std::byte> old(size, std::byte{0x5a});
+  {
+    File f(path.string(), File::Mode::CreateReadWrite);
+    f.truncate(size);
+    f.pwrite_full(old.data(), size, 0);
+  }
   std::mt19937_64 rng(5);
-  std::vector<std::byte> want(size);
-  for (auto& b : want) b = std::byte(rng());
+  std::vector<std::byte> want = old;
   std::vector<std::pair<uint64_t, uint64_t>> pieces;
-  const uint64_t lengths[] = {1, 100, 4095, 4096, 4097, 9000, 65536 + 7, OutputFile::kBounceBytes + 12345};
+  const uint64_t lengths[] = {1, 100, 4095, 4096, 4097, 9000, 65536 + 7, OutputFile::kWindow + 12345, 1 << 20};
   for (uint64_t at = 0, k = 0; at < size; ++k) {
     const uint64_t n = std::min(size - at, lengths[k % std::size(lengths)]);
-    pieces.emplace_back(at, n);
+    if (k % 7 != 3) {
+      pieces.emplace_back(at, n);
+      for (uint64_t i = at; i < at + n; ++i) want[i] = std::byte(rng());
+    }
     at += n;
   }
   std::shuffle(pieces.begin(), pieces.end(), rng);
@@ -40,6 +50,7 @@ bool write_and_check(const fs::path& dir, uint64_t size, bool try_direct = true)
   {
     OutputFile out(path.string(), try_direct);
     direct = out.direct();
+    for (const auto& [at, n] : pieces) out.will_write(at, n);
     std::vector<std::thread> threads;
     for (size_t t = 0; t < 3; ++t)
       threads.emplace_back([&, t] {
@@ -56,18 +67,55 @@ bool write_and_check(const fs::path& dir, uint64_t size, bool try_direct = true)
 }
 
 TEST(OutputFile, WritesEveryRangeExactlyWithODirect) {
-  EXPECT_TRUE(write_and_check(fs::temp_directory_path(), 3 * OutputFile::kBounceBytes + 777))
+  EXPECT_TRUE(write_and_check(fs::temp_directory_path(), 3 * OutputFile::kWindow + 777))
       << "O_DIRECT was refused under " << fs::temp_directory_path() << "; this test expects a disk filesystem there";
 }
 
 TEST(OutputFile, WritesEveryRangeExactlyThroughThePageCache) {
-  EXPECT_FALSE(write_and_check(fs::temp_directory_path(), 3 * OutputFile::kBounceBytes + 777, false));
+  EXPECT_FALSE(write_and_check(fs::temp_directory_path(), 3 * OutputFile::kWindow + 777, false));
 }
 
 // tmpfs is memory: every write goes through the page cache there.
 TEST(OutputFile, WritesEveryRangeExactlyOnTmpfsWithoutODirect) {
   if (!fs::is_directory("/dev/shm")) GTEST_SKIP() << "no /dev/shm (tmpfs) here";
-  EXPECT_FALSE(write_and_check("/dev/shm", 2 * OutputFile::kBounceBytes + 5));
+  EXPECT_FALSE(write_and_check("/dev/shm", 2 * OutputFile::kWindow + 5));
+}
+
+// With direct writes a window goes to disk once its last declared byte
+// arrives: before that its bytes are in memory only (a resumed job finds
+// them missing and computes their units again), and sync() says so.
+TEST(OutputFile, AWindowIsWrittenOnceItsLastDeclaredByteArrives) {
+  const fs::path path = fs::temp_directory_path() / ("cocktail-output-window-" + std::to_string(::getpid()));
+  const uint64_t size = 2 * OutputFile::kWindow;
+  File(path.string(), File::Mode::CreateReadWrite).truncate(size);
+  const std::vector<std::byte> ones(size, std::byte{1});
+  auto byte_at = [&](uint64_t at) {
+    std::byte b{};
+    File(path.string(), File::Mode::Read).pread_full(&b, 1, at);
+    return b;
+  };
+  OutputFile out(path.string(), true);
+  ASSERT_TRUE(out.direct()) << "O_DIRECT was refused under " << fs::temp_directory_path();
+  out.will_write(100, OutputFile::kWindow - 100);
+  out.will_write(OutputFile::kWindow, 5000);
+  out.write(ones.data(), OutputFile::kWindow - 101, 100);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(byte_at(100), std::byte{0}) << "a window was written before it was complete";
+  out.write(ones.data(), 1, OutputFile::kWindow - 1);
+  out.write(ones.data(), 1000, OutputFile::kWindow);
+  try {
+    out.sync();
+    ADD_FAILURE() << "no error for a window never filled";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("1 output windows were declared and never filled"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(byte_at(100), std::byte{1});
+  EXPECT_EQ(byte_at(OutputFile::kWindow - 1), std::byte{1});
+  EXPECT_EQ(byte_at(99), std::byte{0});
+  EXPECT_EQ(byte_at(OutputFile::kWindow), std::byte{0});
+  EXPECT_THROW(out.write(ones.data(), 1, 50), Error) << "a write that was not declared";
+  fs::remove(path);
 }
 
 }  // namespace
