@@ -8,6 +8,12 @@
 //   uring      io_uring, O_DIRECT, registered buffers, QUEUE reads in flight
 //              per thread
 //   uring-buf  io_uring, buffered, registered buffers
+//   pread+use  pread of one 1 MiB unit at a time into a buffer, then a pass
+//              reading it (the sum's read of its inputs): the engine's warm
+//              path, two passes over each byte
+//   mmap+use   each unit mapped, its pages mapped in at once
+//              (MADV_POPULATE_READ), then the same pass read straight from
+//              the page cache: one pass, no copy
 // and for the output's bytes (one file of the inputs' average size,
 // allocated first as the engine does):
 //   pwrite     buffered pwrite + sync_file_range per piece, then fsync
@@ -25,6 +31,7 @@
 // of REPEAT rounds, the cases of a round run in turn.
 #include <fcntl.h>
 #include <liburing.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -108,6 +115,47 @@ void transfer_pieces(const std::vector<Piece>& pieces, int threads, Transfer how
       if (how == Transfer::WriteAndStartWriteback) ::sync_file_range(p.fd, p.offset, p.bytes, SYNC_FILE_RANGE_WRITE);
     }
   });
+}
+
+constexpr size_t kUnit = 1ull << 20;  // chunk_size's default
+
+// What the sum's read of a unit costs: one pass over its bytes.
+uint64_t use(const char* p, size_t n) {
+  uint64_t sum = 0;
+  for (size_t i = 0; i + 8 <= n; i += 8) {
+    uint64_t v;
+    std::memcpy(&v, p + i, 8);
+    sum += v;
+  }
+  return sum;
+}
+
+// Every 1 MiB unit of every piece, unit i by thread i % threads, read either
+// into a buffer (pread) or through a mapping of the unit, then used.
+void use_units(const std::vector<Piece>& pieces, int threads, bool mapped) {
+  std::atomic<uint64_t> total{0};
+  run_threads(threads, [&](int t) {
+    Aligned buf(kUnit);
+    uint64_t sum = 0;
+    size_t i = 0;
+    for (const Piece& p : pieces)
+      for (size_t at = p.offset; at < p.offset + p.bytes; at += kUnit, ++i) {
+        if (i % threads != static_cast<size_t>(t)) continue;
+        const size_t n = std::min(kUnit, p.offset + p.bytes - at);
+        if (!mapped) {
+          if (::pread(p.fd, buf.p, n, at) != static_cast<ssize_t>(n)) die("pread");
+          sum += use(buf.p, n);
+          continue;
+        }
+        void* m = ::mmap(nullptr, n, PROT_READ, MAP_SHARED, p.fd, static_cast<off_t>(at));
+        if (m == MAP_FAILED) die("mmap");
+        if (::madvise(m, n, MADV_POPULATE_READ) != 0) die("madvise(MADV_POPULATE_READ)");
+        sum += use(static_cast<const char*>(m), n);
+        ::munmap(m, n);
+      }
+    total += sum;
+  });
+  if (total.load() == 42) std::printf(" ");  // keeps the sums
 }
 
 // Each thread its own ring with QUEUE registered buffers, refilled as reads
@@ -238,6 +286,8 @@ int main(int argc, char** argv) {
       {"read  direct", false, [&] { transfer_pieces(read_direct, o.threads, Transfer::Read); }},
       {"read  uring", false, [&] { uring_pieces(read_direct, o.threads, o.queue, false); }},
       {"read  uring-buf", false, [&] { uring_pieces(read_buffered, o.threads, o.queue, false); }},
+      {"read  pread+use", false, [&] { use_units(read_buffered, o.threads, false); }},
+      {"read  mmap+use", false, [&] { use_units(read_buffered, o.threads, true); }},
       {"write pwrite", true, write_case(0, [&](const auto& p) { transfer_pieces(p, o.threads, Transfer::WriteAndStartWriteback); })},
       {"write direct", true, write_case(O_DIRECT, [&](const auto& p) { transfer_pieces(p, o.threads, Transfer::Write); })},
       {"write uring", true, write_case(O_DIRECT, [&](const auto& p) { uring_pieces(p, o.threads, o.queue, true); })},
