@@ -18,7 +18,8 @@ OpenedModule open_module(const char* file, const char* symbol) {
   void* handle = dlopen(m.path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
     m.missing = !fs::exists(m.path, ec);
-    m.error = dlerror();
+    const char* why = dlerror();
+    m.error = why ? why : "dlopen failed";
     return m;
   }
   m.loads = true;

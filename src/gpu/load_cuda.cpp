@@ -26,7 +26,7 @@ LoadedCuda load() {
                      " (it is built beside cocktail_dist)", false};
   } else {
     // Typically a node without the CUDA runtime or NCCL: nothing to use.
-    l.none = {0, "the CUDA libraries cannot be loaded (" + m.error + ")", true};
+    l.none = {0, "the CUDA libraries cannot be loaded: " + m.error, true};
   }
 #endif
   return l;

@@ -287,6 +287,25 @@ TEST(MergeMpi, WithoutTheCudaModuleAutoWarnsNamingItAndMergesOnTheCpu) {
       << r.output;
   EXPECT_EQ(folder_bytes(auto_out), folder_bytes(cpu_out));
 }
+
+// A node whose CUDA runtime does not load (here an empty file of its name
+// found first on LD_LIBRARY_PATH) has no GPU to use, which is no failure:
+// `device: auto` says so in the summary, without a warning.
+TEST(MergeMpi, WhereTheCudaLibrariesDoNotLoadAutoSaysNoGpuHere) {
+  Fixture f;
+  const fs::path fake = f.dir / "fake-cuda";
+  fs::create_directories(fake);
+  write_file(fake / COCKTAIL_CUDART_SONAME, "");
+  const ScopedEnv path("LD_LIBRARY_PATH", fake.string());
+  const RunResult r = run_mpi(2, {f.linear_config(4096, 1, 0, "device: auto\n").string(), "--output",
+                                  (f.dir / "out").string()});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.lines_containing("warning: device"), 0) << r.output;
+  EXPECT_EQ(r.lines_containing("device: auto, no GPU here (the CUDA libraries cannot be loaded: " +
+                               (fake / COCKTAIL_CUDART_SONAME).string()),
+            1)
+      << r.output;
+}
 #endif
 
 // direct_writes: the output's whole blocks with O_DIRECT (io/output_file.hpp)
