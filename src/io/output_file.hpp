@@ -1,7 +1,8 @@
 #pragma once
 // An output file that ranks fill at the plan's offsets: through the page
-// cache with writeback started at once, or (`direct_writes: true`) gathered
-// into aligned windows that go to disk with O_DIRECT.
+// cache with writeback started at once, or (`direct_writes: true`, the
+// default, chosen by measurement: docs/performance.md, "The I/O path")
+// gathered into aligned windows that go to disk with O_DIRECT.
 //
 // Why windows: a unit is 1 MiB (small enough to stay in cache between its
 // read and its sum), and one direct write of 1 MiB at a time leaves this
