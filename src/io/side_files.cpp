@@ -224,6 +224,36 @@ nlohmann::ordered_json read_config(const fs::path& config) {
 
 }  // namespace
 
+namespace {
+
+// A Keras preset's config.json names its variables' dtype in the model's
+// dtype policy ("bfloat16", or {"class_name": "DTypePolicy", "config":
+// {"name": ...}}); Keras builds the variables in it and casts the loaded
+// weights, so it must name the output's dtype, as torch_dtype does for
+// transformers. A mixed policy ("mixed_bfloat16": float32 variables, lower
+// precision compute) stays when the output is float32; a policy this code
+// does not know (a quantized one) stays as it is.
+void set_keras_dtype_policy(nlohmann::ordered_json& json, DType dtype) {
+  if (dtype != DType::F32 && dtype != DType::F16 && dtype != DType::BF16 && dtype != DType::F64) return;
+  if (!json["config"].is_object() || !json["config"].contains("dtype")) return;
+  nlohmann::ordered_json& policy = json["config"]["dtype"];
+  nlohmann::ordered_json* name = nullptr;
+  if (policy.is_string()) {
+    name = &policy;
+  } else if (policy.is_object() && policy.value("class_name", "") == "DTypePolicy" && policy["config"].is_object() &&
+             policy["config"].contains("name") && policy["config"]["name"].is_string()) {
+    name = &policy["config"]["name"];
+  }
+  if (!name) return;
+  const std::string now = name->get<std::string>();
+  const bool mixed = now.starts_with("mixed_");
+  if (!mixed && !dtype_from_torch_name(now)) return;
+  if (mixed && dtype == DType::F32) return;
+  *name = std::string(torch_name(dtype));
+}
+
+}  // namespace
+
 SideFiles read_side_files(const fs::path& reference_folder, std::optional<DType> torch_dtype) {
   SideFiles files;
   const fs::path config = reference_folder / "config.json";
@@ -231,8 +261,9 @@ SideFiles read_side_files(const fs::path& reference_folder, std::optional<DType>
     nlohmann::ordered_json json = read_config(config);
     if (!json.is_object()) throw Error(config.string() + ": not a JSON object");
     // A Keras preset's config.json (a serialized Keras object) has no
-    // torch_dtype; its dtype policy is Keras's business.
+    // torch_dtype, but a dtype policy.
     const bool keras = json.contains("class_name") && json.contains("config");
+    if (torch_dtype && keras) set_keras_dtype_policy(json, *torch_dtype);
     if (torch_dtype && !keras) {
       json["torch_dtype"] = std::string(torch_name(*torch_dtype));
       // Recent transformers write "dtype" instead; keep both in step.

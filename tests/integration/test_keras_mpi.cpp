@@ -7,6 +7,8 @@
 // loads the output into Keras by hand.)
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <regex>
 
 #include "fixture_models.hpp"
@@ -74,6 +76,30 @@ TEST(KerasMpi, OutputIsTheSameBytesAtAnyScaleAndHoldsTheSafetensorsMergesTensors
       }
     }
   }
+}
+
+// The output's config.json names the output's dtype in its dtype policy,
+// which Keras builds the variables in: a float32 merge written as bfloat16,
+// and a bfloat16 preset merged into float32.
+TEST(KerasMpi, TheDtypePolicyNamesTheOutputsDtype) {
+  const TempDir dir("keras");
+  auto policy = [&](const std::string& name) {
+    return nlohmann::json::parse(read_file(dir.path / name / "config.json"))["config"]["dtype"]["config"]["name"];
+  };
+  RunResult r = merge(dir, "to-bf16", job("linear", "dtype: bfloat16\n"), 2);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(policy("to-bf16"), "bfloat16");
+  r = merge(dir, "same", job("linear"), 2);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(policy("same"), "float32");
+  const std::string bf16 = (kKeras / "llama-bf16").string();
+  r = merge(dir, "to-f32",
+            "merge_method: linear\nmodels:\n  - model: " + bf16 + "\n    parameters: {weight: 0.5}\n  - model: " +
+                (kKeras / "llama-f32").string() + "\n    parameters: {weight: 0.5}\ndtype: float32\nprogress_interval: 0\n",
+            2);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(policy("to-f32"), "float32");
+  EXPECT_EQ(Checkpoint::open(dir.path / "to-f32").tensors().front().info.dtype, DType::F32);
 }
 
 TEST(KerasMpi, KilledRankResumesToTheSameBytes) {

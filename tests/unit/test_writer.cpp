@@ -194,6 +194,27 @@ TEST_F(SafetensorsWriterFiles, DeeplyNestedConfigJsonIsRefusedWhenRead) {
   }
 }
 
+// A Keras preset's dtype policy follows the output's dtype, as torch_dtype
+// does; a mixed policy keeps float32 variables, and one this code does not
+// know (quantized) is left alone.
+TEST_F(SafetensorsWriterFiles, KerasDtypePolicyFollowsTheOutputsDtype) {
+  auto policy_after = [&](const std::string& policy, DType out) {
+    write_file(dir_ / "config.json", R"({"class_name": "LlamaBackbone", "config": {"dtype": )" + policy + "}}");
+    const auto json = nlohmann::json::parse(read_side_files(dir_, out).config_json)["config"]["dtype"];
+    return json.is_string() ? json.get<std::string>() : json["config"]["name"].get<std::string>();
+  };
+  const std::string object = R"({"module": "keras", "class_name": "DTypePolicy", "config": {"name": "bfloat16"}})";
+  EXPECT_EQ(policy_after(object, DType::F32), "float32");
+  EXPECT_EQ(policy_after(object, DType::BF16), "bfloat16");
+  EXPECT_EQ(policy_after(R"("float32")", DType::F16), "float16");
+  EXPECT_EQ(policy_after(R"("mixed_bfloat16")", DType::F32), "mixed_bfloat16");
+  EXPECT_EQ(policy_after(R"("mixed_bfloat16")", DType::BF16), "bfloat16");
+  EXPECT_EQ(policy_after(R"("int8_from_float32")", DType::BF16), "int8_from_float32");
+  EXPECT_EQ(policy_after(R"("float32")", DType::I32), "float32");
+  // No torch_dtype appears in a Keras config.
+  EXPECT_FALSE(nlohmann::json::parse(read_side_files(dir_, DType::BF16).config_json).contains("torch_dtype"));
+}
+
 TEST_F(SafetensorsWriterFiles, WrittenFileOpensAsCheckpointWithSameTensorsAndBytes) {
   const std::vector<TensorInfo> tensors = sample_tensors();
   // Each tensor's bytes are distinct so a wrong offset reads the wrong values.
