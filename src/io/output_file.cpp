@@ -28,20 +28,16 @@ uint64_t window_of(uint64_t offset) { return offset / OutputFile::kWindow * Outp
 
 }  // namespace
 
-OutputFile::OutputFile(const std::string& path, bool direct) : buffered_(path, File::Mode::ReadWrite) {
+OutputFile::OutputFile(const std::string& path, ThreadPool* window_writer)
+    : buffered_(path, File::Mode::ReadWrite), writer_(window_writer) {
   // EINVAL: the filesystem has no O_DIRECT; every write is buffered.
-  if (direct && !in_memory(buffered_)) direct_fd_ = ::open(path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+  if (writer_ && !in_memory(buffered_)) direct_fd_ = ::open(path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
   direct_ok_ = direct_fd_ >= 0;
 }
 
 OutputFile::~OutputFile() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  changed_.notify_all();
-  // The writer finishes the windows queued before it stops.
-  if (writer_.joinable()) writer_.join();
+  // Queued writes use this file and their windows' memory.
+  for (auto& f : queued_) f.wait();
   if (direct_fd_ >= 0) ::close(direct_fd_);
   for (auto& [start, w] : windows_) std::free(w.memory);
   for (std::byte* m : spare_) std::free(m);
@@ -76,7 +72,6 @@ void OutputFile::write_to_window(const std::byte* data, uint64_t n, uint64_t off
   std::byte* memory = nullptr;
   {
     std::lock_guard lock(mu_);
-    if (error_) std::rethrow_exception(error_);
     const auto it = windows_.find(start);
     if (it == windows_.end() || it->second.arrived + n > it->second.declared)
       throw Error(buffered_.path() + ": internal error: a write at byte " + std::to_string(offset) +
@@ -86,46 +81,41 @@ void OutputFile::write_to_window(const std::byte* data, uint64_t n, uint64_t off
   }
   // Writers' ranges never overlap: the copies need no lock.
   std::memcpy(memory + (offset - start), data, n);
-  std::unique_lock lock(mu_);
-  const auto it = windows_.find(start);
-  it->second.arrived += n;
-  if (it->second.arrived < it->second.declared) return;
-  Window done = std::move(it->second);
-  windows_.erase(it);
-  changed_.wait(lock, [&] { return queued_.size() < kQueuedWindows || error_; });
-  if (error_) {
-    spare_.push_back(done.memory);
-    std::rethrow_exception(error_);
-  }
-  queued_.emplace_back(start, std::move(done));
-  if (!writer_.joinable()) writer_ = std::thread([this] { writer_loop(); });
-  changed_.notify_all();
-}
-
-void OutputFile::writer_loop() {
-  std::unique_lock lock(mu_);
-  for (;;) {
-    changed_.wait(lock, [&] { return !queued_.empty() || stopping_; });
-    if (queued_.empty()) return;
-    auto [start, w] = std::move(queued_.front());
-    queued_.pop_front();
-    busy_ = true;
-    const bool failed_before = error_ != nullptr;
-    changed_.notify_all();  // room in the queue
-    lock.unlock();
-    std::exception_ptr failed;
-    try {
-      // After a failure the job is lost: the rest is not written.
-      if (!failed_before) write_out(start, w);
-    } catch (...) {
-      failed = std::current_exception();
+  Window done;
+  std::future<void> oldest;
+  {
+    std::lock_guard lock(mu_);
+    const auto it = windows_.find(start);
+    it->second.arrived += n;
+    if (it->second.arrived < it->second.declared) return;
+    done = std::move(it->second);
+    windows_.erase(it);
+    if (queued_.size() >= kQueuedWindows) {
+      oldest = std::move(queued_.front());
+      queued_.pop_front();
     }
-    lock.lock();
-    spare_.push_back(w.memory);
-    if (failed && !error_) error_ = failed;
-    busy_ = false;
-    changed_.notify_all();
   }
+  // The writer takes windows in order: waiting for the oldest makes room.
+  // A failed write surfaces here (or in sync()).
+  if (oldest.valid()) {
+    try {
+      oldest.get();
+    } catch (...) {
+      give_back(done.memory);
+      throw;
+    }
+  }
+  std::future<void> written = writer_->submit([this, start, done] {
+    try {
+      write_out(start, done);
+    } catch (...) {
+      give_back(done.memory);
+      throw;
+    }
+    give_back(done.memory);
+  });
+  std::lock_guard lock(mu_);
+  queued_.push_back(std::move(written));
 }
 
 void OutputFile::write_out(uint64_t start, const Window& w) {
@@ -165,10 +155,15 @@ bool OutputFile::write_direct(const std::byte* data, uint64_t n, uint64_t offset
 }
 
 void OutputFile::sync() {
+  std::deque<std::future<void>> queued;
   {
-    std::unique_lock lock(mu_);
-    changed_.wait(lock, [&] { return queued_.empty() && !busy_; });
-    if (error_) std::rethrow_exception(error_);
+    std::lock_guard lock(mu_);
+    queued.swap(queued_);
+  }
+  for (auto& f : queued) f.wait();
+  for (auto& f : queued) f.get();
+  {
+    std::lock_guard lock(mu_);
     if (!windows_.empty())
       throw Error(buffered_.path() + ": internal error: " + std::to_string(windows_.size()) +
                   " output windows were declared and never filled");
@@ -186,6 +181,11 @@ std::byte* OutputFile::take_memory() {
   void* p = std::aligned_alloc(kBlock, kWindow);
   if (!p) throw std::bad_alloc();
   return static_cast<std::byte*>(p);
+}
+
+void OutputFile::give_back(std::byte* memory) {
+  std::lock_guard lock(mu_);
+  spare_.push_back(memory);
 }
 
 }  // namespace cocktail

@@ -9,9 +9,10 @@
 // disk idle between writes. A window is kWindow bytes of the file at an
 // aligned offset; each unit's bytes are copied into it (the copy the page
 // cache would make anyway), and once every byte the writer declared in it
-// has arrived, the window goes out in one write on the file's own writer
-// thread, so the engine's threads never wait for the disk (at most
-// kQueuedWindows wait their turn; then writers wait). Its unaligned ends,
+// has arrived, the window goes out in one write on the rank's window writer
+// (one thread for all its output files), so the engine's threads never wait
+// for the disk (at most kQueuedWindows of a file wait their turn; then its
+// writers wait). Its unaligned ends,
 // which another rank may share, go through the page cache, as does every
 // write on tmpfs (memory: O_DIRECT would only add the copy) or where the
 // filesystem refuses O_DIRECT.
@@ -24,26 +25,27 @@
 // page cache serves pread at memory speed (docs/performance.md, "The I/O
 // path").
 #include <atomic>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <exception>
+#include <future>
 #include <map>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "core/thread_pool.hpp"
 #include "io/file.hpp"
 
 namespace cocktail {
 
 class OutputFile {
  public:
-  // Opens an existing file (the staged output) for writing; `direct` false
-  // sends every write through the page cache.
-  OutputFile(const std::string& path, bool direct);
+  // Opens an existing file (the staged output) for writing. With a window
+  // writer (one thread, shared by a rank's output files, outliving this),
+  // windows go direct through it; without, every write goes through the
+  // page cache.
+  OutputFile(const std::string& path, ThreadPool* window_writer);
   ~OutputFile();
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;
@@ -74,7 +76,7 @@ class OutputFile {
   // A window's size: direct writes this large ran at the device's speed in
   // tests/bench/io_path_bench.
   static constexpr uint64_t kWindow = 8ull << 20;
-  // Complete windows waiting for the writer thread, at most.
+  // A file's complete windows waiting for the writer, at most.
   static constexpr size_t kQueuedWindows = 2;
 
  private:
@@ -87,25 +89,20 @@ class OutputFile {
   void write_buffered(const std::byte* data, uint64_t n, uint64_t offset) const;
   // Copies a piece that lies in one window; queues the window if that completes it.
   void write_to_window(const std::byte* data, uint64_t n, uint64_t offset);
-  void queue(uint64_t start, Window w);
-  void writer_loop();
   void write_out(uint64_t start, const Window& w);
   // False when the filesystem refused a direct write: then all are buffered.
   bool write_direct(const std::byte* data, uint64_t n, uint64_t offset);
   std::byte* take_memory();
+  void give_back(std::byte* memory);
 
   File buffered_;
+  ThreadPool* writer_ = nullptr;
   int direct_fd_ = -1;
   std::atomic<bool> direct_ok_{false};
-  std::mutex mu_;                       // guards what follows
-  std::condition_variable changed_;     // the queue or `busy_` changed
-  std::map<uint64_t, Window> windows_;  // by the window's offset in the file
-  std::deque<std::pair<uint64_t, Window>> queued_;  // complete, for the writer
-  bool busy_ = false;                   // the writer is writing one
-  bool stopping_ = false;
-  std::exception_ptr error_;            // the writer's first failure
-  std::vector<std::byte*> spare_;       // window memory not in use
-  std::thread writer_;                  // started with the first complete window
+  std::mutex mu_;                            // guards what follows
+  std::map<uint64_t, Window> windows_;       // by the window's offset in the file
+  std::deque<std::future<void>> queued_;     // complete windows' writes, oldest first
+  std::vector<std::byte*> spare_;            // window memory not in use
 };
 
 }  // namespace cocktail

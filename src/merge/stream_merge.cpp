@@ -5,6 +5,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "core/error.hpp"
 #include "core/thread_pool.hpp"
@@ -41,7 +42,9 @@ class FileCache {
  public:
   FileCache(const std::vector<Checkpoint>& models, const std::filesystem::path& out_dir,
             const OutputLayout& layout, bool direct_writes)
-      : inputs_(models), out_dir_(out_dir), layout_(layout), direct_writes_(direct_writes) {}
+      : inputs_(models), out_dir_(out_dir), layout_(layout) {
+    if (direct_writes) window_writer_.emplace(1);
+  }
 
   InputFiles& inputs() { return inputs_; }
   void check_inputs_unchanged() const { inputs_.check_unchanged(); }
@@ -50,7 +53,7 @@ class FileCache {
     auto it = outputs_.find(shard);
     if (it == outputs_.end())
       it = outputs_.emplace(shard, std::make_unique<OutputFile>((out_dir_ / layout_.shards[shard].file_name).string(),
-                                                                  direct_writes_))
+                                                                  window_writer_ ? &*window_writer_ : nullptr))
                .first;
     return *it->second;
   }
@@ -63,7 +66,9 @@ class FileCache {
   InputFiles inputs_;
   std::filesystem::path out_dir_;
   const OutputLayout& layout_;
-  bool direct_writes_;
+  // With direct writes, the one thread that writes every output file's
+  // windows (io/output_file.hpp); declared first, so it outlives the files.
+  std::optional<ThreadPool> window_writer_;
   std::map<size_t, std::unique_ptr<OutputFile>> outputs_;
 };
 

@@ -48,7 +48,8 @@ bool write_and_check(const fs::path& dir, uint64_t size, bool try_direct = true)
   std::shuffle(pieces.begin(), pieces.end(), rng);
   bool direct = false;
   {
-    OutputFile out(path.string(), try_direct);
+    ThreadPool writer(1);
+    OutputFile out(path.string(), try_direct ? &writer : nullptr);
     direct = out.direct();
     for (const auto& [at, n] : pieces) out.will_write(at, n);
     std::vector<std::thread> threads;
@@ -94,7 +95,8 @@ TEST(OutputFile, AWindowIsWrittenOnceItsLastDeclaredByteArrives) {
     File(path.string(), File::Mode::Read).pread_full(&b, 1, at);
     return b;
   };
-  OutputFile out(path.string(), true);
+  ThreadPool writer(1);
+  OutputFile out(path.string(), &writer);
   ASSERT_TRUE(out.direct()) << "O_DIRECT was refused under " << fs::temp_directory_path();
   out.will_write(100, OutputFile::kWindow - 100);
   out.will_write(OutputFile::kWindow, 5000);
