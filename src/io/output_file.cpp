@@ -183,9 +183,17 @@ std::byte* OutputFile::take_memory() {
   return static_cast<std::byte*>(p);
 }
 
+// Kept for the next window while the file has windows to fill; once all are
+// full the file needs no more (a rank writes its files one after another,
+// and each would otherwise keep its spares to the end of the job).
 void OutputFile::give_back(std::byte* memory) {
-  std::lock_guard lock(mu_);
-  spare_.push_back(memory);
+  std::vector<std::byte*> done;
+  {
+    std::lock_guard lock(mu_);
+    spare_.push_back(memory);
+    if (windows_.empty()) done.swap(spare_);
+  }
+  for (std::byte* m : done) std::free(m);
 }
 
 }  // namespace cocktail
