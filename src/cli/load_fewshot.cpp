@@ -7,10 +7,10 @@ namespace cocktail {
 namespace {
 
 const FewShotModule& load() {
-  const OpenedModule m = open_module(kFewShotModuleFile, kFewShotModuleSymbol);
+  const OpenedModule m = open_module(kFewShotModuleFile, kFewShotModuleSymbol, COCKTAIL_BUILD_ID);
   if (!m.entry)
     throw Error("the few-shot step needs " + m.path + ", which cannot be loaded: " + m.error +
-                " (it is built beside cocktail_dist)");
+                " (the modules built with cocktail_dist belong beside it)");
   using Entry = const FewShotModule* (*)();
   return *reinterpret_cast<Entry>(m.entry)();
 }

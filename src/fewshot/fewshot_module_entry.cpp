@@ -1,4 +1,5 @@
-// The table libcocktail_fewshot.so exports (fewshot/fewshot_module.hpp).
+// What libcocktail_fewshot.so exports: its table (fewshot/fewshot_module.hpp)
+// and its build id (core/module_file.hpp).
 #include "fewshot/fewshot_module.hpp"
 #include "fewshot/fewshot_weights.hpp"
 #include "search/choose_weights.hpp"
@@ -8,3 +9,5 @@ extern "C" const cocktail::FewShotModule* cocktail_fewshot_module() {
                                              &cocktail::compute_fewshot_weights, &cocktail::choose_weights};
   return &table;
 }
+
+extern "C" const char* cocktail_module_build_id() { return COCKTAIL_BUILD_ID; }

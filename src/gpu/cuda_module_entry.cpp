@@ -1,4 +1,5 @@
-// The table libcocktail_cuda.so exports (gpu/cuda_module.hpp).
+// What libcocktail_cuda.so exports: its table (gpu/cuda_module.hpp) and its
+// build id (core/module_file.hpp).
 #include "gpu/cuda_compute.hpp"
 #include "gpu/cuda_device.hpp"
 #include "gpu/cuda_module.hpp"
@@ -29,3 +30,5 @@ extern "C" const cocktail::CudaModule* cocktail_cuda_module() {
                                 kMakeNcclComm};
   return &table;
 }
+
+extern "C" const char* cocktail_module_build_id() { return COCKTAIL_BUILD_ID; }

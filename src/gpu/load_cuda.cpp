@@ -17,16 +17,19 @@ LoadedCuda load() {
 #ifndef COCKTAIL_HAVE_CUDA
   l.none = {0, "this build has no CUDA (configured with COCKTAIL_CUDA=OFF or without nvcc)", true};
 #else
-  const OpenedModule m = open_module(kCudaModuleFile, kCudaModuleSymbol);
+  const OpenedModule m = open_module(kCudaModuleFile, kCudaModuleSymbol, COCKTAIL_BUILD_ID);
   if (m.entry) {
     l.module = reinterpret_cast<const CudaModule* (*)()>(m.entry)();
-  } else if (m.missing || m.loads) {
-    // A broken install, not a machine without GPUs: device: auto warns.
-    l.none = {0, "the GPU path needs " + m.path + ", which cannot be loaded: " + m.error +
-                     " (it is built beside cocktail_dist)", false};
-  } else {
-    // Typically a node without the CUDA runtime or NCCL: nothing to use.
+  } else if (!m.missing && !m.loads && m.error.find(COCKTAIL_CUDART_SONAME) != std::string::npos) {
+    // The CUDA runtime itself does not load: a node without CUDA, nothing
+    // to use. (dlerror names the library it could not open.)
     l.none = {0, "the CUDA libraries cannot be loaded: " + m.error, true};
+  } else {
+    // A broken install (the module missing or from another build, NCCL
+    // missing, mismatched versions), not a machine without GPUs: device:
+    // auto warns.
+    l.none = {0, "the GPU path needs " + m.path + ", which cannot be loaded: " + m.error +
+                     " (the modules built with cocktail_dist belong beside it)", false};
   }
 #endif
   return l;

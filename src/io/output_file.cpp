@@ -28,6 +28,11 @@ uint64_t window_of(uint64_t offset) { return offset / OutputFile::kWindow * Outp
 
 }  // namespace
 
+uint64_t OutputFile::block() {
+  static const uint64_t size = std::max<uint64_t>(4096, static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)));
+  return size;
+}
+
 OutputFile::OutputFile(const std::string& path, ThreadPool* window_writer)
     : buffered_(path, File::Mode::ReadWrite), writer_(window_writer) {
   // EINVAL: the filesystem has no O_DIRECT; every write is buffered.
@@ -73,7 +78,8 @@ void OutputFile::write_to_window(const std::byte* data, uint64_t n, uint64_t off
   {
     std::lock_guard lock(mu_);
     const auto it = windows_.find(start);
-    if (it == windows_.end() || it->second.arrived + n > it->second.declared)
+    const auto inside = [&](const std::pair<uint64_t, uint64_t>& r) { return r.first <= offset && offset + n <= r.second; };
+    if (it == windows_.end() || std::none_of(it->second.ranges.begin(), it->second.ranges.end(), inside))
       throw Error(buffered_.path() + ": internal error: a write at byte " + std::to_string(offset) +
                   " that was not declared");
     if (!it->second.memory) it->second.memory = take_memory();
@@ -82,7 +88,6 @@ void OutputFile::write_to_window(const std::byte* data, uint64_t n, uint64_t off
   // Writers' ranges never overlap: the copies need no lock.
   std::memcpy(memory + (offset - start), data, n);
   Window done;
-  std::future<void> oldest;
   {
     std::lock_guard lock(mu_);
     const auto it = windows_.find(start);
@@ -90,38 +95,48 @@ void OutputFile::write_to_window(const std::byte* data, uint64_t n, uint64_t off
     if (it->second.arrived < it->second.declared) return;
     done = std::move(it->second);
     windows_.erase(it);
-    if (queued_.size() >= kQueuedWindows) {
-      oldest = std::move(queued_.front());
+  }
+  queue(start, done);
+}
+
+void OutputFile::queue(uint64_t start, const Window& w) {
+  try {
+    std::unique_lock lock(mu_);
+    // The writer takes windows in order: waiting for the oldest makes room.
+    // A failed write surfaces here (or in sync()).
+    while (queued_.size() >= kQueuedWindows) {
+      std::future<void> oldest = std::move(queued_.front());
       queued_.pop_front();
-    }
-  }
-  // The writer takes windows in order: waiting for the oldest makes room.
-  // A failed write surfaces here (or in sync()).
-  if (oldest.valid()) {
-    try {
+      lock.unlock();
       oldest.get();
-    } catch (...) {
-      give_back(done.memory);
-      throw;
+      lock.lock();
     }
-  }
-  std::future<void> written = writer_->submit([this, start, done] {
+    // The slot first: once submitted, the task owns the window's memory.
+    queued_.emplace_back();
     try {
-      write_out(start, done);
+      queued_.back() = writer_->submit([this, start, w] {
+        try {
+          write_out(start, w);
+        } catch (...) {
+          give_back(w.memory);
+          throw;
+        }
+        give_back(w.memory);
+      });
     } catch (...) {
-      give_back(done.memory);
+      queued_.pop_back();
       throw;
     }
-    give_back(done.memory);
-  });
-  std::lock_guard lock(mu_);
-  queued_.push_back(std::move(written));
+  } catch (...) {
+    give_back(w.memory);  // never handed to the writer
+    throw;
+  }
 }
 
 void OutputFile::write_out(uint64_t start, const Window& w) {
   for (const auto& [begin, end] : w.ranges) {
     const std::byte* data = w.memory + (begin - start);
-    const uint64_t first = (begin + kBlock - 1) / kBlock * kBlock, last = end / kBlock * kBlock;
+    const uint64_t b = block(), first = (begin + b - 1) / b * b, last = end / b * b;
     if (!direct_ok_ || last <= first || !write_direct(data + (first - begin), last - first, first)) {
       write_buffered(data, end - begin, begin);
       continue;
@@ -178,7 +193,7 @@ std::byte* OutputFile::take_memory() {
     spare_.pop_back();
     return m;
   }
-  void* p = std::aligned_alloc(kBlock, kWindow);
+  void* p = std::aligned_alloc(block(), kWindow);
   if (!p) throw std::bad_alloc();
   return static_cast<std::byte*>(p);
 }

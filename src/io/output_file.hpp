@@ -70,9 +70,11 @@ class OutputFile {
   // Whether the aligned blocks go with O_DIRECT (for tests).
   bool direct() const { return direct_ok_; }
 
-  // O_DIRECT's alignment of offsets, lengths and memory (4096 serves disks
-  // with 512-byte and 4 KiB sectors alike).
-  static constexpr uint64_t kBlock = 4096;
+  // The unit of direct writes: offsets, lengths and memory aligned to it.
+  // 4096 serves disks with 512-byte and 4 KiB sectors alike; never less than
+  // a memory page, so a page a neighbouring rank writes through the page
+  // cache is never also written direct (64 KiB pages on some arm64 nodes).
+  static uint64_t block();
   // A window's size: direct writes this large ran at the device's speed in
   // tests/bench/io_path_bench.
   static constexpr uint64_t kWindow = 8ull << 20;
@@ -89,6 +91,8 @@ class OutputFile {
   void write_buffered(const std::byte* data, uint64_t n, uint64_t offset) const;
   // Copies a piece that lies in one window; queues the window if that completes it.
   void write_to_window(const std::byte* data, uint64_t n, uint64_t offset);
+  // Hands a complete window to the writer once fewer than kQueuedWindows wait.
+  void queue(uint64_t start, const Window& w);
   void write_out(uint64_t start, const Window& w);
   // False when the filesystem refused a direct write: then all are buffered.
   bool write_direct(const std::byte* data, uint64_t n, uint64_t offset);

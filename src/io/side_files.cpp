@@ -228,9 +228,9 @@ namespace {
 
 // A Keras preset's config.json names its variables' dtype in the model's
 // dtype policy ("bfloat16", or {"class_name": "DTypePolicy", "config":
-// {"name": ...}}); Keras builds the variables in it and casts the loaded
-// weights, so it must name the output's dtype, as torch_dtype does for
-// transformers. A mixed policy ("mixed_bfloat16": float32 variables, lower
+// {"name": ...}}; earlier Keras 3 releases wrote "FloatDTypePolicy"). Keras
+// builds the variables in it and casts the loaded weights, so it must name
+// the output's dtype, as torch_dtype does for transformers. A mixed policy ("mixed_bfloat16": float32 variables, lower
 // precision compute) stays when the output is float32; a policy this code
 // does not know (a quantized one) stays as it is.
 void set_keras_dtype_policy(nlohmann::ordered_json& json, DType dtype) {
@@ -240,7 +240,9 @@ void set_keras_dtype_policy(nlohmann::ordered_json& json, DType dtype) {
   nlohmann::ordered_json* name = nullptr;
   if (policy.is_string()) {
     name = &policy;
-  } else if (policy.is_object() && policy.value("class_name", "") == "DTypePolicy" && policy["config"].is_object() &&
+  } else if (policy.is_object() &&
+             (policy.value("class_name", "") == "DTypePolicy" || policy.value("class_name", "") == "FloatDTypePolicy") &&
+             policy["config"].is_object() &&
              policy["config"].contains("name") && policy["config"]["name"].is_string()) {
     name = &policy["config"]["name"];
   }

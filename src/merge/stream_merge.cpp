@@ -18,7 +18,6 @@
 namespace cocktail {
 namespace {
 
-
 struct Slot {
   std::vector<HostBuffer> inputs;  // one per source
   HostBuffer output;
@@ -67,7 +66,8 @@ class FileCache {
   std::filesystem::path out_dir_;
   const OutputLayout& layout_;
   // With direct writes, the one thread that writes every output file's
-  // windows (io/output_file.hpp); declared first, so it outlives the files.
+  // windows (io/output_file.hpp); declared before the files, so it outlives
+  // them.
   std::optional<ThreadPool> window_writer_;
   std::map<size_t, std::unique_ptr<OutputFile>> outputs_;
 };

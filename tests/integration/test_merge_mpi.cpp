@@ -286,6 +286,15 @@ TEST(MergeMpi, WithoutTheCudaModuleAutoWarnsNamingItAndMergesOnTheCpu) {
             1)
       << r.output;
   EXPECT_EQ(folder_bytes(auto_out), folder_bytes(cpu_out));
+  // Another library under its name (here the few-shot module) is refused
+  // the same way, before any of it is used.
+  fs::copy_file(fs::path(COCKTAIL_DIST_BIN).parent_path() / "libcocktail_fewshot.so",
+                alone.parent_path() / "libcocktail_cuda.so");
+  fs::remove_all(auto_out);
+  r = run_mpi(2, {f.linear_config(4096, 1, 0, "device: auto\n").string(), "--output", auto_out.string()}, false,
+              alone.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.lines_containing("which cannot be loaded: it has no cocktail_cuda_module"), 1) << r.output;
 }
 
 // A node whose CUDA runtime does not load (here an empty file of its name

@@ -206,6 +206,9 @@ TEST_F(SafetensorsWriterFiles, KerasDtypePolicyFollowsTheOutputsDtype) {
   const std::string object = R"({"module": "keras", "class_name": "DTypePolicy", "config": {"name": "bfloat16"}})";
   EXPECT_EQ(policy_after(object, DType::F32), "float32");
   EXPECT_EQ(policy_after(object, DType::BF16), "bfloat16");
+  std::string older = object;
+  older.replace(older.find("\"DTypePolicy\""), 13, "\"FloatDTypePolicy\"");
+  EXPECT_EQ(policy_after(older, DType::F32), "float32");
   EXPECT_EQ(policy_after(R"("float32")", DType::F16), "float16");
   EXPECT_EQ(policy_after(R"("mixed_bfloat16")", DType::F32), "mixed_bfloat16");
   EXPECT_EQ(policy_after(R"("mixed_bfloat16")", DType::BF16), "bfloat16");
