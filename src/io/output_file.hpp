@@ -12,10 +12,9 @@
 // has arrived, the window goes out in one write on the rank's window writer
 // (one thread for all its output files), so the engine's threads never wait
 // for the disk (at most kQueuedWindows of a file wait their turn; then its
-// writers wait). Its unaligned ends,
-// which another rank may share, go through the page cache, as does every
-// write on tmpfs (memory: O_DIRECT would only add the copy) or where the
-// filesystem refuses O_DIRECT.
+// writers wait). Its unaligned ends, which another rank may share, go
+// through the page cache, as does every write on tmpfs (memory: O_DIRECT
+// would only add the copy) or where the filesystem refuses O_DIRECT.
 //
 // A window not yet complete holds bytes only in memory: units whose bytes it
 // holds may already be in the journal, and a resumed job finds their bytes

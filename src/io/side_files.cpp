@@ -222,17 +222,14 @@ nlohmann::ordered_json read_config(const fs::path& config) {
   }
 }
 
-}  // namespace
-
-namespace {
-
 // A Keras preset's config.json names its variables' dtype in the model's
 // dtype policy ("bfloat16", or {"class_name": "DTypePolicy", "config":
 // {"name": ...}}; earlier Keras 3 releases wrote "FloatDTypePolicy"). Keras
 // builds the variables in it and casts the loaded weights, so it must name
-// the output's dtype, as torch_dtype does for transformers. A mixed policy ("mixed_bfloat16": float32 variables, lower
-// precision compute) stays when the output is float32; a policy this code
-// does not know (a quantized one) stays as it is.
+// the output's dtype, as torch_dtype does for transformers. A mixed policy
+// ("mixed_bfloat16": float32 variables, lower precision compute) stays when
+// the output is float32; a policy this code does not know (a quantized one)
+// stays as it is.
 void set_keras_dtype_policy(nlohmann::ordered_json& json, DType dtype) {
   if (dtype != DType::F32 && dtype != DType::F16 && dtype != DType::BF16 && dtype != DType::F64) return;
   if (!json["config"].is_object() || !json["config"].contains("dtype")) return;

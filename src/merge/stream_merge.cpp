@@ -98,7 +98,7 @@ std::vector<size_t> units_to_do(const MergePlan& plan, size_t begin, size_t end,
     const WorkUnit& unit = plan.units[u];
     const File* file = &files.output(plan.layout.shard_of[unit.tensor]).file();
     const uint64_t offset = plan.output_offset(unit);
-    const uint64_t bytes = unit.count * dtype_size(plan.tensors[unit.tensor].out_dtype);
+    const uint64_t bytes = unit_write_bytes(unit, plan.tensors[unit.tensor]);
     uint8_t* ok = &done[u - begin];
     checks.push_back(io.submit([file, offset, bytes, want = it->second.checksum, ok] {
       std::vector<std::byte> data(bytes);
@@ -127,7 +127,7 @@ ComputeSizes unit_sizes(const MergePlan& plan, size_t begin, size_t end) {
   for (size_t u = begin; u < end; ++u) {
     const PlannedTensor& t = plan.tensors[plan.units[u].tensor];
     sizes.max_models = std::max(sizes.max_models, t.sources.size());
-    sizes.max_out_bytes = std::max(sizes.max_out_bytes, plan.units[u].count * dtype_size(t.out_dtype));
+    sizes.max_out_bytes = std::max(sizes.max_out_bytes, unit_write_bytes(plan.units[u], t));
     for (const auto& s : t.sources)
       sizes.max_in_bytes = std::max(sizes.max_in_bytes, plan.units[u].count * dtype_size(s.tensor->info.dtype));
   }
@@ -172,10 +172,11 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
     files.output(shard).file().reserve(range.first, range.second - range.first);
 
   const std::vector<size_t> todo = units_to_do(plan, begin, end, resume, files, io, stats);
-  for (size_t u : todo)
-    files.output(plan.layout.shard_of[plan.units[u].tensor])
-        .will_write(plan.output_offset(plan.units[u]),
-                    plan.units[u].count * dtype_size(plan.tensors[plan.units[u].tensor].out_dtype));
+  for (size_t u : todo) {
+    const WorkUnit& unit = plan.units[u];
+    files.output(plan.layout.shard_of[unit.tensor])
+        .will_write(plan.output_offset(unit), unit_write_bytes(unit, plan.tensors[unit.tensor]));
+  }
   if (progress && stats.skipped_bytes) progress(stats.skipped_bytes);
 
   // A GPU adds LoRA updates to its copies of the inputs; a copied tensor
@@ -226,7 +227,7 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
     const PlannedTensor& t = plan.tensors[unit.tensor];
     std::fill(slot.stats.begin(), slot.stats.end(), 0);
     if (t.action == TensorAction::CopyReference) {
-      const uint64_t bytes = unit.count * dtype_size(t.out_dtype);
+      const uint64_t bytes = unit_write_bytes(unit, t);
       for (size_t s = 1; s < t.sources.size(); ++s)
         if (std::memcmp(slot.inputs[0].get(), slot.inputs[s].get(), bytes) != 0) slot.stats.back() = 1;
       return slot.inputs[0].get();
@@ -250,7 +251,7 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
     Slot& slot = slot_of(i);
     const WorkUnit& unit = plan.units[todo[i]];
     const PlannedTensor& t = plan.tensors[unit.tensor];
-    const uint64_t bytes = unit.count * dtype_size(t.out_dtype);
+    const uint64_t bytes = unit_write_bytes(unit, t);
     OutputFile* file = &files.output(plan.layout.shard_of[unit.tensor]);
     const uint64_t offset = plan.output_offset(unit);
     ChunkCompute* sum = compute.get();

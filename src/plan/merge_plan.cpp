@@ -21,7 +21,7 @@ std::map<size_t, std::pair<uint64_t, uint64_t>> MergePlan::rank_output_ranges(in
     const WorkUnit& unit = units[u];
     const uint64_t first = output_offset(unit);
     auto [it, fresh] = ranges.try_emplace(layout.shard_of[unit.tensor], first, first);
-    it->second.second = first + unit.count * dtype_size(tensors[unit.tensor].out_dtype);
+    it->second.second = first + unit_write_bytes(unit, tensors[unit.tensor]);
   }
   return ranges;
 }

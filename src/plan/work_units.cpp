@@ -10,9 +10,9 @@ uint64_t unit_read_bytes(const WorkUnit& u, const PlannedTensor& t) {
   return u.count * per_element;
 }
 
-uint64_t unit_cost(const WorkUnit& u, const PlannedTensor& t) {
-  return unit_read_bytes(u, t) + u.count * dtype_size(t.out_dtype);
-}
+uint64_t unit_write_bytes(const WorkUnit& u, const PlannedTensor& t) { return u.count * dtype_size(t.out_dtype); }
+
+uint64_t unit_cost(const WorkUnit& u, const PlannedTensor& t) { return unit_read_bytes(u, t) + unit_write_bytes(u, t); }
 
 uint64_t unit_elements(const PlannedTensor& t, uint64_t chunk_size) {
   uint64_t widest = dtype_size(t.out_dtype);

@@ -19,6 +19,7 @@ struct WorkUnit {
 // Bytes read plus bytes written by a unit.
 uint64_t unit_cost(const WorkUnit& u, const PlannedTensor& t);
 uint64_t unit_read_bytes(const WorkUnit& u, const PlannedTensor& t);
+uint64_t unit_write_bytes(const WorkUnit& u, const PlannedTensor& t);
 // Elements per unit for a tensor: each input range and the output range fit
 // in `chunk_size` bytes.
 uint64_t unit_elements(const PlannedTensor& t, uint64_t chunk_size);
