@@ -94,9 +94,11 @@ void mark_dtype(hid_t dataset, const char* mark, const std::string& what) {
 void create_shard(MPI_Comm comm, const fs::path& file, const OutputShard& shard, const std::vector<PlannedTensor>& tensors) {
   const std::string label = file.string();
   Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, label + ": cannot set up parallel HDF5");
-  check(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL), label + ": cannot set up parallel HDF5 (MPI-IO)");
-  check(H5Pset_all_coll_metadata_ops(fapl, true), label);
-  check(H5Pset_coll_metadata_write(fapl, true), label);
+  if (comm != MPI_COMM_NULL) {
+    check(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL), label + ": cannot set up parallel HDF5 (MPI-IO)");
+    check(H5Pset_all_coll_metadata_ops(fapl, true), label);
+    check(H5Pset_coll_metadata_write(fapl, true), label);
+  }
   Handle f(H5Fcreate(label.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), H5Fclose, label + ": cannot create the HDF5 file");
   // Timestamps would make two runs of one job differ.
   Handle gcpl(H5Pcreate(H5P_GROUP_CREATE), H5Pclose, label);

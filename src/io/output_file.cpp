@@ -43,6 +43,18 @@ OutputFile::OutputFile(const std::string& path, ThreadPool* window_writer)
 OutputFile::~OutputFile() {
   // Queued writes use this file and their windows' memory.
   for (auto& f : queued_) f.wait();
+  // A job that stops early (a signal, a failure on any rank) keeps what its
+  // incomplete windows hold, since the journal may already vouch for those
+  // units: each window's declared ranges go through the page cache whole. A
+  // part that never arrived belongs to a unit with no record, which a
+  // resumed job computes again. Best effort: a failure here only costs that.
+  for (const auto& [start, w] : windows_) {
+    if (!w.memory) continue;
+    try {
+      for (const auto& [begin, end] : w.ranges) write_buffered(w.memory + (begin - start), end - begin, begin);
+    } catch (const std::exception&) {
+    }
+  }
   if (direct_fd_ >= 0) ::close(direct_fd_);
   for (auto& [start, w] : windows_) std::free(w.memory);
   for (std::byte* m : spare_) std::free(m);

@@ -17,8 +17,10 @@
 // would only add the copy) or where the filesystem refuses O_DIRECT.
 //
 // A window not yet complete holds bytes only in memory: units whose bytes it
-// holds may already be in the journal, and a resumed job finds their bytes
-// missing (it checks every recorded unit) and computes them again.
+// holds may already be in the journal. A job that stops (a signal, an error)
+// writes them through the page cache when the file is closed; one killed
+// loses them, and its resumed job finds their bytes missing (it checks every
+// recorded unit) and computes them again.
 //
 // Reads stay buffered: O_DIRECT and io_uring read no faster cold, and a warm
 // page cache serves pread at memory speed (docs/performance.md, "The I/O

@@ -3,7 +3,7 @@
 #
 #   tests/bench/merge_bench.sh [--models 4] [--size 2G] [--ranks "1 2"] [--chunk 1M]
 #                              [--repeat 3] [--dir /tmp/cocktail-bench] [--keep]
-#                              [--device cpu|cuda|auto] [--warm-only]
+#                              [--device cpu|cuda|auto] [--warm-only] [--mpirun-one]
 #
 # Generates N synthetic Llama-shaped bf16 checkpoints of SIZE each (once; kept
 # in DIR between runs when --keep). Then, in one run, side by side for each
@@ -13,9 +13,11 @@
 #           `dd` writes the output's bytes to the output's place (O_DIRECT,
 #           then fsync), all at once. Warm, this is the memory-bandwidth bound of moving
 #           the bytes out of the page cache and the output into it.
-#   merge:  mpirun -n R cocktail_dist (linear, equal weights), with the
-#           output's blocks written with O_DIRECT (direct_writes: true) and,
-#           beside it, through the page cache (false, the default)
+#   merge:  mpirun -n R cocktail_dist (linear, equal weights); at R = 1,
+#           cocktail_dist alone, as one process is run (no mpirun, no MPI;
+#           --mpirun-one times `mpirun -n 1` instead). The output's blocks
+#           are written with O_DIRECT (direct_writes: true, the default) and,
+#           beside it, through the page cache (false)
 # in four cases: warm page cache with the output in memory (/dev/shm); cold
 # cache (when the machine lets us drop caches) with the output in memory and
 # on disk (reads and writes sharing one device); warm cache with the output
@@ -27,7 +29,7 @@
 # auto); --warm-only runs the first case alone.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-models=4 size=2G ranks="1 2" chunk=1M repeat=3 dir=/tmp/cocktail-bench keep=0 device=auto warm_only=0
+models=4 size=2G ranks="1 2" chunk=1M repeat=3 dir=/tmp/cocktail-bench keep=0 device=auto warm_only=0 one_under_mpirun=0
 while (($#)); do
   case "$1" in
     --models) models=$2; shift 2 ;;
@@ -39,6 +41,7 @@ while (($#)); do
     --keep) keep=1; shift ;;
     --device) device=$2; shift 2 ;;
     --warm-only) warm_only=1; shift ;;
+    --mpirun-one) one_under_mpirun=1; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -94,7 +97,11 @@ bound() {  # $1 = output folder, $2 = readers
 }
 merge_to() {  # $1 = output folder, $2 = ranks, $3 = config; the summary goes to summary.txt
   rm -rf "$1"
-  "$root/launch/mpirun.sh" -n "$2" "$dist" "$3" --output "$1" >"$dir/summary.txt"
+  if ((one_under_mpirun == 0 && $2 == 1)); then
+    "$dist" "$3" --output "$1" >"$dir/summary.txt"
+  else
+    "$root/launch/mpirun.sh" -n "$2" "$dist" "$3" --output "$1" >"$dir/summary.txt"
+  fi
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }

@@ -8,7 +8,12 @@
 #
 #   version         cocktail_dist --version
 #   inspect         cocktail_dist inspect FIXTURE
-#   empty MPI, n    mpirun -n N mpi_empty (MPI_Init + MPI_Finalize only)
+#   empty MPI, n    mpirun -n N mpi_empty (MPI_Init + MPI_Finalize only), with
+#                   Open MPI's defaults and with its ob1 layer (OMPI_MCA_pml=ob1),
+#                   which cocktail_dist asks for when all ranks share a node
+#   dry-run, alone  cocktail_dist JOB --dry-run (one process, no mpirun: no MPI)
+#   merge, alone    cocktail_dist JOB
+#   eval, alone     cocktail_dist eval JOB
 #   dry-run, n      mpirun -n N cocktail_dist JOB --dry-run
 #   merge, n        mpirun -n N cocktail_dist JOB (linear of two fixture models)
 #   eval, 1         mpirun -n 1 cocktail_dist eval JOB (few-shot: loads libtorch)
@@ -57,12 +62,19 @@ echo "start-up on the tiny fixture, median of $repeat, $(nproc) cores; cocktail_
 cases() {  # $1 = binary, $2 = label suffix
   time_of "version$2" "$1" --version
   time_of "inspect$2" "$1" inspect "$fixtures/models/llama-fp32"
+  time_of "dry-run, alone$2" "$1" "$dir/job.yaml" --dry-run
+  time_of "merge, alone$2" "$1" "$dir/job.yaml"
+  time_of "eval, alone$2" "$1" eval "$dir/eval.yaml"
   for n in 1 2; do
     time_of "dry-run, $n$2" "$mpirun" -n "$n" "$1" "$dir/job.yaml" --dry-run
     time_of "merge, $n$2" "$mpirun" -n "$n" "$1" "$dir/job.yaml"
   done
   time_of "eval, 1$2" "$mpirun" -n 1 "$1" eval "$dir/eval.yaml"
 }
-for n in 1 2; do time_of "empty MPI, $n" "$mpirun" -n "$n" "$empty"; done
+for n in 1 2; do
+  time_of "empty MPI, $n" "$mpirun" -n "$n" "$empty"
+  # What cocktail_dist asks for on one node (cli/launcher.hpp).
+  time_of "empty MPI, $n, ob1" env OMPI_MCA_pml=ob1 "$mpirun" -n "$n" "$empty"
+done
 cases "$dist" ""
 [ -z "$other" ] || cases "$other" " (other)"

@@ -2,7 +2,7 @@
 # The same linear merge by the tools a user would pick instead, side by side
 # in one run (issue 15, docs/performance.md): mergekit 0.1.5 (mergekit-yaml,
 # CPU, --lazy-unpickle), LM_Cocktail 0.0.4 (mix_models, as its README shows)
-# and cocktail at 1 and 2 ranks.
+# and cocktail as one process without mpirun (no MPI) and at 2 ranks.
 #
 #   tests/bench/tools_bench.sh [--size 1500M] [--repeat 2] [--dir /tmp/cocktail-tools-bench]
 #                              [--venv DIR] [--keep]
@@ -79,7 +79,12 @@ for ((r = 0; r < repeat; r++)); do
   timed mergekit "$venv/bin/mergekit-yaml" "$dir/mergekit.yaml" "$dir/out-mergekit" --lazy-unpickle --no-copy-tokenizer
   timed lm_cocktail "$venv/bin/python" "$dir/lm_cocktail.py"
   for ranks in 1 2; do
-    timed "cocktail$ranks" "$root/launch/mpirun.sh" -n "$ranks" "$dist" "$dir/cocktail.yaml" --overwrite
+    # One process runs as a user runs it on a workstation: no mpirun, no MPI.
+    if ((ranks == 1)); then
+      timed "cocktail$ranks" "$dist" "$dir/cocktail.yaml" --overwrite
+    else
+      timed "cocktail$ranks" "$root/launch/mpirun.sh" -n "$ranks" "$dist" "$dir/cocktail.yaml" --overwrite
+    fi
     echo "$(cocktail_rss "cocktail$ranks")" >>"$dir/cocktail$ranks.rss"
   done
 done
@@ -93,7 +98,9 @@ printf "%-22s %9.1f %14s %14s %15s MB\n" "mergekit 0.1.5" "$mk" "" "" "$(peak_mb
 printf "%-22s %9.1f %14s %14s %15s MB\n" "LM_Cocktail 0.0.4" "$lm" "" "" "$(peak_mb lm_cocktail)"
 for ranks in 1 2; do
   ck=$(seconds "cocktail$ranks")
-  printf "%-22s %9.1f %13.1fx %13.1fx %15s MB\n" "cocktail, $ranks rank(s)" "$ck" "$(echo "$mk / $ck" | bc -l)" \
+  label="cocktail, 2 ranks"
+  ((ranks == 1)) && label="cocktail, no mpirun"
+  printf "%-22s %9.1f %13.1fx %13.1fx %15s MB\n" "$label" "$ck" "$(echo "$mk / $ck" | bc -l)" \
     "$(echo "$lm / $ck" | bc -l)" "$(sort -n "$dir/cocktail$ranks.rss" | tail -1 | awk '{printf "%.0f", $1}')"
 done
 

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 namespace cocktail::test {
@@ -47,6 +49,19 @@ inline std::string shell_quote(const std::string& s) {
   return q + "'";
 }
 
+// Runs a shell command; its exit status and everything it printed.
+inline std::pair<int, std::string> run_logged(std::string cmd) {
+  const auto log = std::filesystem::temp_directory_path() /
+                   ("cocktail-run-" + std::to_string(::getpid()) + ".log");
+  cmd += " > " + shell_quote(log.string()) + " 2>&1";
+  const int raw = std::system(cmd.c_str());
+  std::ifstream in(log);
+  std::ostringstream all;
+  all << in.rdbuf();
+  std::filesystem::remove(log);
+  return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, all.str()};
+}
+
 // `args` are passed to cocktail_dist. Each rank runs through sh so its exit
 // code is printed as "rank-exit <code>". mpirun normally kills the remaining
 // ranks as soon as one exits non-zero; `every_rank_finishes` turns that off so
@@ -60,13 +75,10 @@ inline RunResult run_mpi(int ranks, const std::vector<std::string>& args,
                     shell_quote("\"$0\" \"$@\"; s=$?; echo \"rank-exit $s\"; exit $s") + " " +
                     shell_quote(binary);
   for (const auto& a : args) cmd += " " + shell_quote(a);
-  const auto log = std::filesystem::temp_directory_path() /
-                   ("cocktail-run-" + std::to_string(::getpid()) + ".log");
-  cmd += " > " + shell_quote(log.string()) + " 2>&1";
   RunResult r;
-  const int raw = std::system(cmd.c_str());
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  std::ifstream in(log);
+  const auto [status, printed] = run_logged(cmd);
+  r.status = status;
+  std::istringstream in(printed);
   std::ostringstream all;
   for (std::string line; std::getline(in, line);) {
     if (line.rfind("rank-exit ", 0) == 0) {
@@ -76,8 +88,25 @@ inline RunResult run_mpi(int ranks, const std::vector<std::string>& args,
     }
   }
   r.output = all.str();
-  std::filesystem::remove(log);
   return r;
+}
+
+// One process started without mpirun, as a user runs cocktail_dist on a
+// workstation: it never initialises MPI (dist/solo_comm.hpp). The launcher
+// variables are removed in case the tests themselves run under one.
+inline RunResult run_alone(const std::vector<std::string>& args, const std::string& binary = COCKTAIL_DIST_BIN) {
+  std::string cmd = "env -u OMPI_COMM_WORLD_SIZE -u PMIX_RANK -u PMI_RANK -u PMI_SIZE -u SLURM_PROCID " + shell_quote(binary);
+  for (const auto& a : args) cmd += " " + shell_quote(a);
+  RunResult r;
+  std::tie(r.status, r.output) = run_logged(cmd);
+  r.rank_status = {r.status};
+  return r;
+}
+
+// `ranks` ranks under mpirun, or kAlone: one process without it.
+constexpr int kAlone = 0;
+inline RunResult run_ranks(int ranks, const std::vector<std::string>& args, bool every_rank_finishes = false) {
+  return ranks == kAlone ? run_alone(args) : run_mpi(ranks, args, every_rank_finishes);
 }
 
 // Sets an environment variable for the runs in its scope (mpirun passes the

@@ -137,14 +137,15 @@ TEST(FewShotMpi, Eq1MergeRecordsLossesAndMixesTheTarget) {
   EXPECT_NE(metadata.find("fewshot_losses"), std::string::npos);
 }
 
+// ... and as one process without mpirun (kAlone: no MPI).
 TEST(FewShotMpi, SameLossesWeightsAndBytesAtOneTwoAndThreeRanks) {
   TempDir dir("fewshot");
   const fs::path cfg = dir.path / "eq4.yaml";
   write_file(cfg, eq4_config(5.0, "upstream"));
   std::map<std::string, std::string> first;
-  for (int ranks : {1, 2, 3}) {
+  for (int ranks : {1, 2, 3, kAlone}) {
     const fs::path out = dir.path / ("out" + std::to_string(ranks));
-    const RunResult r = run_mpi(ranks, {cfg.string(), "--output", out.string()});
+    const RunResult r = run_ranks(ranks, {cfg.string(), "--output", out.string()});
     ASSERT_EQ(r.status, 0) << r.output;
     std::map<std::string, std::string> files;
     for (const auto& e : fs::directory_iterator(out)) files[e.path().filename()] = read_file(e.path());

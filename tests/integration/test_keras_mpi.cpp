@@ -37,7 +37,7 @@ std::string job(const std::string& method, const std::string& extra = "") {
 
 RunResult merge(const TempDir& dir, const std::string& name, const std::string& text, int ranks) {
   write_file(dir.path / (name + ".yaml"), text + "output: " + (dir.path / name).string() + "\n");
-  return run_mpi(ranks, {(dir.path / (name + ".yaml")).string()});
+  return run_ranks(ranks, {(dir.path / (name + ".yaml")).string()});
 }
 
 }  // namespace
@@ -51,7 +51,8 @@ TEST(KerasMpi, OutputIsTheSameBytesAtAnyScaleAndHoldsTheSafetensorsMergesTensors
     for (const std::string shards : {"", "max_shard_size: 30000\n"}) {
       std::map<std::string, std::string> first;
       for (const auto& [ranks, extra] :
-           std::vector<std::pair<int, std::string>>{{1, ""}, {2, "chunk_size: 2KiB\n"}, {3, "chunk_size: 1KiB\nio_threads: 3\n"}}) {
+           std::vector<std::pair<int, std::string>>{{1, ""}, {2, "chunk_size: 2KiB\n"}, {3, "chunk_size: 1KiB\nio_threads: 3\n"},
+                                                     {kAlone, "chunk_size: 4KiB\n"}}) {
         const std::string name = method + std::to_string(ranks) + (shards.empty() ? "" : "s");
         const RunResult r = merge(dir, name, job(method, shards + extra), ranks);
         ASSERT_EQ(r.status, 0) << r.output;

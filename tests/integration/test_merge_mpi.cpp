@@ -32,16 +32,16 @@ float canonical(float x) { return std::isnan(x) ? std::bit_cast<float>(0x7FC0000
 TEST(MergeMpi, SameBytesAtAnyRankCountChunkSizeAndThreadCount) {
   Fixture f;
   struct Run { int ranks; uint64_t chunk; int threads; };
-  const Run runs[] = {{1, 1024, 1}, {1, 4096, 3}, {2, 1024, 2}, {2, 4096, 1}, {3, 1024, 1}, {3, 4096, 2}};
+  const Run runs[] = {{1, 1024, 1}, {1, 4096, 3}, {2, 1024, 2}, {2, 4096, 1}, {3, 1024, 1}, {3, 4096, 2}, {kAlone, 2048, 2}};
   std::map<std::string, std::string> reference;
   for (const Run& run : runs) {
     const std::string label = std::to_string(run.ranks) + " ranks, chunk " +
                               std::to_string(run.chunk) + ", " + std::to_string(run.threads) + " threads";
     const fs::path out = f.dir / ("out-" + std::to_string(&run - runs));
     const RunResult r =
-        run_mpi(run.ranks, {f.linear_config(run.chunk, run.threads).string(), "--output", out.string()});
+        run_ranks(run.ranks, {f.linear_config(run.chunk, run.threads).string(), "--output", out.string()});
     ASSERT_EQ(r.status, 0) << r.output;
-    ASSERT_EQ(r.rank_status, std::vector<int>(run.ranks, 0)) << r.output;
+    ASSERT_EQ(r.rank_status, std::vector<int>(std::max(run.ranks, 1), 0)) << r.output;
     EXPECT_EQ(r.lines_containing("cocktail: merged 7 tensors of 3 models"), 1) << r.output;
     // ft_a's up_proj holds NaN/Inf at every i % 97 == 3: 342 of 129 * 257.
     EXPECT_EQ(r.lines_containing("342 NaN/Inf values read from ft_a"), 1) << r.output;
@@ -316,6 +316,50 @@ TEST(MergeMpi, WhereTheCudaLibrariesDoNotLoadAutoSaysNoGpuHere) {
       << r.output;
 }
 #endif
+
+// `cocktail_dist job.yaml` without mpirun is a one-process job that never
+// starts MPI (no Open MPI component is loaded, LD_DEBUG=files), writes the
+// bytes of `mpirun -n 1`, and fails bad input with one line and exit 1.
+TEST(MergeWithoutMpirun, NeverStartsMpiAndWritesTheSameBytes) {
+  Fixture f;
+  const fs::path config = f.linear_config(4096, 2);
+  RunResult r = run_mpi(1, {config.string(), "--output", (f.dir / "mpirun").string()});
+  ASSERT_EQ(r.status, 0) << r.output;
+  {
+    const ScopedEnv trace("LD_DEBUG", "files");
+    r = run_alone({config.string(), "--output", (f.dir / "alone").string()});
+  }
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(r.opened_library("libc.so")) << "the loader's log is not there to read";
+  EXPECT_FALSE(r.opened_library("mca_")) << "an Open MPI component was loaded";
+  EXPECT_EQ(r.lines_containing("cocktail: merged 7 tensors of 3 models"), 1) << r.output;
+  EXPECT_EQ(differing_files(folder_bytes(f.dir / "alone"), folder_bytes(f.dir / "mpirun")), std::vector<std::string>{});
+
+  fs::remove(f.dir / "ft_b.safetensors");
+  r = run_alone({config.string(), "--output", (f.dir / "bad").string()});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_EQ(r.lines_containing("cocktail: error: "), 1) << r.output;
+  EXPECT_EQ(r.lines_containing("ft_b.safetensors"), 1) << r.output;
+  EXPECT_FALSE(fs::exists(f.dir / "bad"));
+}
+
+// Under mpirun on one node the ranks ask Open MPI for ob1 (shared memory)
+// instead of probing UCX and the cm layer's networks first (cli/launcher.hpp),
+// unless the user chose: with OMPI_MCA_pml=^ucx, Open MPI opens cm again.
+TEST(MergeMpi, OnOneNodeRanksUseOb1UnlessTheUserChoseAnotherPml) {
+  Fixture f;
+  const ScopedEnv trace("LD_DEBUG", "files");
+  RunResult r = run_mpi(2, {f.linear_config(4096).string(), "--output", (f.dir / "default").string()});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(r.opened_library("mca_pml_ob1.so")) << r.output;
+  EXPECT_FALSE(r.opened_library("mca_pml_ucx.so"));
+  EXPECT_FALSE(r.opened_library("mca_pml_cm.so"));
+  const ScopedEnv pml("OMPI_MCA_pml", "^ucx");
+  r = run_mpi(2, {f.linear_config(4096).string(), "--output", (f.dir / "chosen").string()});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(r.opened_library("mca_pml_cm.so")) << r.output;
+  EXPECT_FALSE(r.opened_library("mca_pml_ucx.so"));
+}
 
 // direct_writes: the output's whole blocks with O_DIRECT (io/output_file.hpp)
 // write the bytes the page cache path writes, at several ranks and chunk

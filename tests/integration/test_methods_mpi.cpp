@@ -25,7 +25,7 @@ namespace {
 std::string merge(const fs::path& dir, const std::string& job, const Layout& layout, const std::string& extra = "",
                   const std::string& option = "--overwrite") {
   const fs::path cfg = write_job(dir, job, layout, extra);
-  const RunResult r = run_mpi(layout.ranks, {cfg.string(), "--overwrite", option});
+  const RunResult r = run_ranks(layout.ranks, {cfg.string(), "--overwrite", option});
   EXPECT_EQ(r.status, 0) << r.output;
   return read_file(dir / ("out-" + job) / "model.safetensors");
 }
@@ -237,7 +237,8 @@ TEST(Sce, SelectTopkZeroIsTheBase) {
 
 class SameBytes : public ::testing::TestWithParam<std::string> {};
 
-// Invariant 1 for every method: ranks, chunks and threads change no byte.
+// Invariant 1 for every method: ranks, chunks and threads change no byte,
+// nor running without mpirun (no MPI at all).
 TEST_P(SameBytes, AtAnyRankCountChunkSizeAndThreadCount) {
   Tmp tmp;
   const std::string job = GetParam();
@@ -245,6 +246,7 @@ TEST_P(SameBytes, AtAnyRankCountChunkSizeAndThreadCount) {
   EXPECT_EQ(merge(tmp.dir, job, {3, 1024, 2}), one) << "3 ranks, 1 KiB chunks, 2 threads";
   EXPECT_EQ(merge(tmp.dir, job, {2, 3000, 1}), one) << "2 ranks, 3000-byte chunks";
   EXPECT_EQ(merge(tmp.dir, job, {4, 8192, 1}), one) << "4 ranks, 8 KiB chunks";
+  EXPECT_EQ(merge(tmp.dir, job, {kAlone, 4096, 2}), one) << "one process without mpirun";
 }
 
 INSTANTIATE_TEST_SUITE_P(Methods, SameBytes,

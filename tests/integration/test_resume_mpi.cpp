@@ -37,7 +37,7 @@ class ResumeMpi : public ::testing::Test {
 
   RunResult run(int ranks, const std::string& fault = "") {
     const ScopedEnv env("COCKTAIL_FAULT", fault);
-    return run_mpi(ranks, {config_.string(), "--output", out().string()});
+    return run_ranks(ranks, {config_.string(), "--output", out().string()});
   }
 
   // The rerun finishes, says it resumed, and wrote the reference bytes.
@@ -59,13 +59,17 @@ class ResumeMpi : public ::testing::Test {
   size_t units_ = 0;
 };
 
-// Kills at several points, at 2 and 3 ranks, resumed at the other count.
+// Kills at several points, at 1 (without mpirun), 2 and 3 ranks, resumed at
+// another count. (One process killed before it publishes has this small
+// output all in one direct-write window, lost with the process: nothing to
+// resume.)
 TEST_F(ResumeMpi, KilledRankResumesToTheSameBytes) {
-  struct Kill { int ranks; std::string point; int rank; double at; };
-  const Kill kills[] = {{2, "read", 1, 0.75}, {3, "written", 2, 0.9}, {3, "read", 0, 0.1},
-                        {2, "written", 0, 0.3}, {2, "publish", 0, 0}, {3, "publish", 0, 0}};
+  struct Kill { int ranks; std::string point; int rank; double at; int resume_ranks; };
+  const Kill kills[] = {{2, "read", 1, 0.75, 3},      {3, "written", 2, 0.9, 2}, {3, "read", 0, 0.1, kAlone},
+                        {2, "written", 0, 0.3, 3},    {2, "publish", 0, 0, 3},   {3, "publish", 0, 0, 2},
+                        {kAlone, "publish", 0, 0, 2},   {2, "written", 1, 0.6, kAlone}};
   for (const Kill& k : kills) {
-    SCOPED_TRACE(std::to_string(k.ranks) + " ranks, kill rank " + std::to_string(k.rank) + " at " + k.point);
+    SCOPED_TRACE(std::to_string(k.ranks) + " ranks (0: no mpirun), kill rank " + std::to_string(k.rank) + " at " + k.point);
     const auto unit = static_cast<size_t>(k.at * static_cast<double>(units_));
     const auto start = std::chrono::steady_clock::now();
     const RunResult killed = run(k.ranks, "kill@" + k.point + ":" + std::to_string(k.rank) + ":" + std::to_string(unit));
@@ -74,7 +78,7 @@ TEST_F(ResumeMpi, KilledRankResumesToTheSameBytes) {
     EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(60));
     ASSERT_TRUE(fs::exists(staging())) << killed.output;
     ASSERT_FALSE(fs::exists(out())) << killed.output;
-    expect_resumes(k.ranks == 2 ? 3 : 2);
+    expect_resumes(k.resume_ranks);
     fs::remove_all(out());
   }
 }
@@ -116,6 +120,14 @@ TEST_F(ResumeMpi, SigtermAndSigusr1StopEveryRankWithCode75) {
     expect_resumes(2);
     fs::remove_all(out());
   }
+  // One process without mpirun stops the same way.
+  const RunResult r = run(kAlone, "term@read:0:" + std::to_string(units_ / 2));
+  EXPECT_EQ(r.status, 75) << r.output;
+  EXPECT_EQ(r.lines_containing("cocktail: interrupted: stopped by SIGTERM; the finished part is kept in " +
+                               staging().string() + ": rerun the same command to resume"),
+            1)
+      << r.output;
+  expect_resumes(kAlone);
 }
 
 // A checkpoint rewritten mid-merge fails the job naming it; the rerun sees

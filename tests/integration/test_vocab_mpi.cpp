@@ -43,7 +43,7 @@ std::map<std::string, int64_t> token_ids(const fs::path& tokenizer_json) {
 std::string merge(const fs::path& dir, const std::string& job, const Layout& layout) {
   fs::create_directories(dir);
   const fs::path cfg = write_job(dir, job, layout);
-  const RunResult r = run_mpi(layout.ranks, {cfg.string(), "--overwrite"});
+  const RunResult r = run_ranks(layout.ranks, {cfg.string(), "--overwrite"});
   EXPECT_EQ(r.status, 0) << r.output;
   return read_file(dir / ("out-" + job) / "model.safetensors");
 }
@@ -97,7 +97,7 @@ TEST(VocabularyLayouts, SameBytesAtAnyRankCountAndChunkSize) {
   Tmp tmp;
   const std::string job = "vocab_tokens-bfloat16";
   const std::string one = merge(tmp.dir / "1", job, {1, 1 << 20, 1});
-  for (const Layout& l : {Layout{2, 1024, 1}, Layout{3, 2048, 2}})
+  for (const Layout& l : {Layout{2, 1024, 1}, Layout{3, 2048, 2}, Layout{kAlone, 4096, 1}})
     EXPECT_EQ(merge(tmp.dir / std::to_string(l.ranks), job, l), one) << l.ranks << " ranks, chunk " << l.chunk;
 }
 

@@ -120,5 +120,29 @@ TEST(OutputFile, AWindowIsWrittenOnceItsLastDeclaredByteArrives) {
   fs::remove(path);
 }
 
+// A file closed before its windows complete (a job stopped by a signal or a
+// failure) writes what they hold through the page cache, so units the
+// journal already names keep their bytes; bytes outside the declared ranges
+// are left alone, and windows nothing arrived in write nothing.
+TEST(OutputFile, ClosedBeforeItsWindowsCompleteItKeepsWhatArrived) {
+  const fs::path path = fs::temp_directory_path() / ("cocktail-output-close-" + std::to_string(::getpid()));
+  const uint64_t size = 2 * OutputFile::kWindow;
+  File(path.string(), File::Mode::CreateReadWrite).truncate(size);
+  const std::vector<std::byte> ones(5000, std::byte{1});
+  {
+    ThreadPool writer(1);
+    OutputFile out(path.string(), &writer);
+    out.will_write(4096, 5000);
+    out.will_write(OutputFile::kWindow + 4096, 5000);
+    out.write(ones.data(), 3000, 4096);
+  }
+  std::vector<std::byte> got(size);
+  File(path.string(), File::Mode::Read).pread_full(got.data(), size, 0);
+  EXPECT_EQ(std::count(got.begin() + 4096, got.begin() + 4096 + 3000, std::byte{1}), 3000);
+  EXPECT_EQ(std::count(got.begin(), got.begin() + 4096, std::byte{0}), 4096);
+  EXPECT_EQ(std::count(got.begin() + 4096 + 5000, got.end(), std::byte{0}), static_cast<long>(size - 9096));
+  fs::remove(path);
+}
+
 }  // namespace
 }  // namespace cocktail
