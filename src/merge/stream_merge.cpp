@@ -144,13 +144,14 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
   stats.nonfinite.assign(plan.tensors.size() * (summed + 1), 0);
   stats.differs.assign(plan.tensors.size(), 0);
 
-  // Size the ring for the largest unit this rank will see. The GPU computes
-  // asynchronously: one more slot lets unit u's sum run while unit u-1's
-  // write drains and units u+1.. are read.
+  // Size the ring for the largest unit this rank will see. One slot more
+  // than the reads ahead and the unit being summed lets unit u's sum (on the
+  // CPU threads or the GPU's stream) run while unit u-1's write drains on the
+  // I/O threads and units u+1.. are read.
   ComputeSizes sizes = unit_sizes(plan, begin, end);
   const size_t max_sources = sizes.max_models;
   const size_t lookahead = static_cast<size_t>(std::max(1, options.prefetch));
-  sizes.slots = lookahead + 1 + (options.gpu != kCpu ? 1 : 0);
+  sizes.slots = lookahead + 2;
   sizes.max_models = std::max(sizes.max_models, summed);
   // Before the compute: its destructor waits for the GPU to stop using them.
   std::vector<Slot> slots(sizes.slots);
