@@ -1,5 +1,6 @@
 // cocktail_dist: merge checkpoints across MPI ranks (see README.md).
-// main() owns MPI's life cycle and decides how the process ends; everything
+// main() owns MPI's life cycle (none at all for a process started without a
+// launcher: cli/launcher.hpp) and decides how the process ends; everything
 // below it reports failure by exception.
 #include <mpi.h>
 #include <signal.h>

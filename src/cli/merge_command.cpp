@@ -469,13 +469,15 @@ void check_still_ours(const fs::path& staging, const PreparedJob& p, const std::
 }  // namespace
 
 // Every rank: a fresh run's HDF5 files, created together (parallel HDF5
-// needs the MPI communicator; one process without MPI creates them alone), then the offsets HDF5 gave each tensor, read
-// back from the staged files by every rank (a resumed run's too).
+// needs the MPI communicator; one process without MPI creates them alone),
+// then the offsets HDF5 gave each tensor, read back from the staged files by
+// every rank (a resumed run's too).
 void stage_keras_files(Comm& comm, PreparedJob& p, bool resumed_on_root) {
   std::string resumed = resumed_on_root ? "1" : "0";
   comm.broadcast(resumed, 0);
   const auto* mpi = dynamic_cast<const MpiComm*>(&comm);
-  if (!mpi && comm.size() > 1) throw Error("a Keras output of several ranks is written with parallel HDF5, which needs the MPI communicator");
+  if (!mpi && comm.size() > 1)
+    throw Error("a Keras output of several ranks is written with parallel HDF5, which needs the MPI communicator");
   const MPI_Comm files_comm = mpi ? mpi->mpi() : MPI_COMM_NULL;
   if (resumed != "1") collective_step(comm, [&] { create_keras_shards(files_comm, p.staging, p.plan.layout, p.plan.tensors); });
   collective_step(comm, [&] { read_keras_offsets(p.staging, p.plan.layout, p.plan.tensors); });

@@ -15,11 +15,11 @@
 namespace cocktail {
 
 // Collective over `comm` (MPI_COMM_NULL: one process without MPI, which
-// creates them with HDF5's default driver, to the same bytes): creates every shard of a Keras layout in
-// `staging`: groups and datasets named as the tensors (Keras's
-// layers/<layer>/vars/<i>), bf16 and float8 as 1- or 2-byte opaque data with
-// the `dtype` attribute Keras reads, no timestamps (the same bytes at any
-// rank count), data allocated contiguous and not filled. Throws
+// creates them with HDF5's default driver, to the same bytes): creates every
+// shard of a Keras layout in `staging`: groups and datasets named as the
+// tensors (Keras's layers/<layer>/vars/<i>), bf16 and float8 as 1- or 2-byte
+// opaque data with the `dtype` attribute Keras reads, no timestamps (the same
+// bytes at any rank count), data allocated contiguous and not filled. Throws
 // cocktail::Error naming the file and the dataset.
 void create_keras_shards(MPI_Comm comm, const std::filesystem::path& staging, const OutputLayout& layout,
                          const std::vector<PlannedTensor>& tensors);

@@ -1,9 +1,9 @@
 #pragma once
 // The per-rank streaming engine. It walks the rank's work units in order with
-// a ring of `prefetch + 2` buffer slots: reads of the next
-// units run on the I/O pool while the current unit is summed (on the CPU
-// compute threads, or enqueued on the slot's CUDA stream), and the previous
-// unit's write drains behind them in a slot of its own. Memory is the ring, never the model:
+// a ring of `prefetch + 2` buffer slots: reads of the next units run on the
+// I/O pool while the current unit is summed (on the CPU compute threads, or
+// enqueued on the slot's CUDA stream), and the previous unit's write drains
+// behind them in a slot of its own. Memory is the ring, never the model:
 // slots x (summed models + 1) x chunk bytes of host memory, and as much
 // device memory on a GPU.
 #include <cstdint>
