@@ -5,20 +5,26 @@
 
 namespace cocktail {
 
-// Open MPI's mpirun, PMIx launchers (srun --mpi=pmix, prterun), PMI-1/2
-// launchers (MPICH's hydra, srun --mpi=pmi2) and any Slurm step: a process
-// started by srun without PMI still gets SLURM_PROCID, and there MPI's own
-// singleton start keeps the old behaviour.
-bool started_by_launcher() {
-  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE", "SLURM_PROCID"})
-    if (std::getenv(var)) return true;
-  return false;
+namespace {
+
+// The rank a launcher gave this process, as it spells it: Open MPI's mpirun,
+// PMIx launchers (srun --mpi=pmix, prterun), PMI-1/2 launchers (MPICH's
+// hydra, srun --mpi=pmi2) and any Slurm step (srun without PMI still sets
+// SLURM_PROCID, and there MPI's own singleton start keeps the old
+// behaviour). Null when no launcher started us.
+const char* launcher_rank() {
+  for (const char* var : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"})
+    if (const char* v = std::getenv(var)) return v;
+  return nullptr;
 }
 
+}  // namespace
+
+bool started_by_launcher() { return launcher_rank() != nullptr; }
+
 bool launched_as_rank_zero() {
-  for (const char* var : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"})
-    if (const char* v = std::getenv(var)) return std::atoi(v) == 0;
-  return true;
+  const char* rank = launcher_rank();
+  return !rank || std::atoi(rank) == 0;
 }
 
 void prefer_on_node_messaging() {

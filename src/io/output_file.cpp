@@ -54,9 +54,9 @@ OutputFile::~OutputFile() {
       for (const auto& [begin, end] : w.ranges) write_buffered(w.memory + (begin - start), end - begin, begin);
     } catch (const std::exception&) {
     }
+    std::free(w.memory);
   }
   if (direct_fd_ >= 0) ::close(direct_fd_);
-  for (auto& [start, w] : windows_) std::free(w.memory);
   for (std::byte* m : spare_) std::free(m);
 }
 

@@ -237,11 +237,11 @@ void set_keras_dtype_policy(nlohmann::ordered_json& json, DType dtype) {
   nlohmann::ordered_json* name = nullptr;
   if (policy.is_string()) {
     name = &policy;
-  } else if (policy.is_object() &&
-             (policy.value("class_name", "") == "DTypePolicy" || policy.value("class_name", "") == "FloatDTypePolicy") &&
-             policy["config"].is_object() &&
-             policy["config"].contains("name") && policy["config"]["name"].is_string()) {
-    name = &policy["config"]["name"];
+  } else if (policy.is_object()) {
+    const std::string kind = policy.value("class_name", "");
+    if ((kind == "DTypePolicy" || kind == "FloatDTypePolicy") && policy.contains("config") &&
+        policy["config"].is_object() && policy["config"].contains("name") && policy["config"]["name"].is_string())
+      name = &policy["config"]["name"];
   }
   if (!name) return;
   const std::string now = name->get<std::string>();

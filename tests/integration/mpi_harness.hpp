@@ -95,7 +95,7 @@ inline RunResult run_mpi(int ranks, const std::vector<std::string>& args,
 // workstation: it never initialises MPI (dist/solo_comm.hpp). The launcher
 // variables are removed in case the tests themselves run under one.
 inline RunResult run_alone(const std::vector<std::string>& args, const std::string& binary = COCKTAIL_DIST_BIN) {
-  std::string cmd = "env -u OMPI_COMM_WORLD_SIZE -u PMIX_RANK -u PMI_RANK -u PMI_SIZE -u SLURM_PROCID " + shell_quote(binary);
+  std::string cmd = "env -u OMPI_COMM_WORLD_RANK -u PMIX_RANK -u PMI_RANK -u SLURM_PROCID " + shell_quote(binary);
   for (const auto& a : args) cmd += " " + shell_quote(a);
   RunResult r;
   std::tie(r.status, r.output) = run_logged(cmd);
