@@ -18,6 +18,16 @@ const char* launcher_rank() {
   return nullptr;
 }
 
+// Every rank of the job runs on this node: Open MPI's mpirun says so with its
+// world and local sizes, srun with the step's node count.
+bool all_ranks_on_this_node() {
+  const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
+  const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  if (size && local) return std::string(size) == local;
+  const char* nodes = std::getenv("SLURM_STEP_NUM_NODES");
+  return std::getenv("SLURM_PROCID") && nodes && std::string(nodes) == "1";
+}
+
 }  // namespace
 
 bool started_by_launcher() { return launcher_rank() != nullptr; }
@@ -28,9 +38,7 @@ bool launched_as_rank_zero() {
 }
 
 void prefer_on_node_messaging() {
-  const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
-  const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
-  if (!size || !local || std::string(size) != local || std::getenv("OMPI_MCA_pml")) return;
+  if (!all_ranks_on_this_node() || std::getenv("OMPI_MCA_pml")) return;
   setenv("OMPI_MCA_pml", "ob1", 0);
 }
 

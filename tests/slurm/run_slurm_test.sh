@@ -8,6 +8,8 @@
 #   1. submits slurm/cocktail-cpu.sbatch with 2 tasks on a copy of
 #      configs/demo.yaml; the job must be COMPLETED with exit code 0 and its
 #      output byte-identical to the same job run with launch/mpirun.sh -n 2;
+#      then srun -n 2 of the same job's dry run, whose ranks must open Open
+#      MPI's ob1 pml and neither cm nor ucx (one node: src/cli/launcher);
 #   2. the real cocktail_dist on a slow merge of two synthetic checkpoints
 #      (tests/tools/cocktail_synth): once a rank has journaled a work unit,
 #      scancel --batch --signal=USR1 (what --signal=B:USR1@300 does) must stop
@@ -206,6 +208,15 @@ launch/mpirun.sh -n 2 "$dist" "$tmp/jobs/direct.yaml" >"$tmp/jobs/direct.out" 2>
   { cat "$tmp/jobs/direct.out"; fail "launch/mpirun.sh run failed"; }
 diff -r "$merged" "$tmp/direct-out/merged" || fail "Slurm and mpirun outputs differ"
 say "case 1: identical output: $(cd "$merged" && echo *)"
+
+# The ranks of a one-node srun step ask Open MPI for ob1 (src/cli/launcher),
+# as under mpirun: the loader's log names the pml components they open.
+say "case 1: srun -n 2 ranks on one node open pml ob1, not cm or ucx"
+LD_DEBUG=files srun --mpi="${COCKTAIL_SRUN_MPI:-pmix}" -n 2 --time=2 "$dist" "$tmp/jobs/direct.yaml" --output "$tmp/pml-out" --dry-run \
+  >"$tmp/jobs/pml.out" 2>&1 ||
+  { grep -v '^ *[0-9]*:' "$tmp/jobs/pml.out" | tail -n 20; fail "srun --dry-run failed"; }
+grep -q 'file=[^ ]*mca_pml_ob1[.]so' "$tmp/jobs/pml.out" || fail "srun ranks did not open mca_pml_ob1.so"
+! grep -q 'file=[^ ]*mca_pml_\(cm\|ucx\)[.]so' "$tmp/jobs/pml.out" || fail "srun ranks opened Open MPI's cm or ucx pml"
 
 # ---- cases 2 and 3: interruption, with the real cocktail_dist ------------------
 # A linear merge of two synthetic checkpoints in 1 KiB work units, slow enough
