@@ -4,6 +4,7 @@
 // stress rounding and non-finite handling, odd alignments.
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -80,11 +81,14 @@ struct Case {
 };
 
 // `odd_offsets` false puts every tensor at offset 0 (aligned storage).
-inline Case random_case(size_t k, DType out_dtype, size_t n, std::mt19937& rng, bool odd_offsets = true) {
+// Inputs of random float types, or all of in_dtype where given.
+inline Case random_case(size_t k, DType out_dtype, size_t n, std::mt19937& rng, bool odd_offsets = true,
+                        std::optional<DType> in_dtype = std::nullopt) {
   Case c{{}, {}, out_dtype, n};
   const bool unit_weights = rng() % 3 == 0;  // exact pass-through keeps input ties
   for (size_t i = 0; i < k; ++i) {
-    c.inputs.push_back(random_tensor(kFloatTypes[rng() % 6], n, odd_offsets ? rng() % 8 : 0, rng));
+    const DType t = in_dtype ? *in_dtype : kFloatTypes[rng() % 6];
+    c.inputs.push_back(random_tensor(t, n, odd_offsets ? rng() % 8 : 0, rng));
   }
   for (size_t i = 0; i < k; ++i) {
     float w = unit_weights ? 1.0f : std::ldexp(float(int(rng() % 4001) - 2000), -10);
