@@ -3,7 +3,7 @@
 GPUs from rates measured on this machine, for stated storage bandwidths, and
 says which resource bounds it (docs/performance.md, issue 15):
 
-    python3 tests/bench/project_70b.py docs/projection_70b.png [--cpu-rate 2.19] [--plan-seconds 0.89] ...
+    python3 tests/bench/project_70b.py docs/projection_70b.png [--cpu-rate 2.28] [--plan-seconds 0.89] ...
 
 Every rate is an argument; the defaults are the measured ones (docs/performance.md,
 "Full-shape jobs on sparse checkpoints") or, where nothing could be measured
@@ -33,8 +33,8 @@ p.add_argument("--model-gb", type=float, default=141.107, help="one candidate (L
 p.add_argument("--candidates", type=int, default=10)
 p.add_argument("--nodes", type=int, default=8)
 p.add_argument("--ranks-per-node", type=int, default=8)
-p.add_argument("--cpu-rate", type=float, default=2.19,
-               help="input GB/s per rank on the CPU path, one core each (measured: 10 x 8B, 2 ranks, 160.6 GB in 36.7 s)")
+p.add_argument("--cpu-rate", type=float, default=2.28,
+               help="input GB/s per rank on the CPU path, one core each (measured: 10 x 8B, 2 ranks, 160.6 GB in 35.2 s)")
 p.add_argument("--cpu-cores-per-rank", type=int, default=1,
                help="compute threads per rank on the cluster (the CPU rate scales with them until memory bandwidth)")
 p.add_argument("--pcie", type=float, default=25.0,
