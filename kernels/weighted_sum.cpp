@@ -182,8 +182,8 @@ COCKTAIL_AVX2 size_t sum_bf16_avx2(std::span<const WeightedInput> in, void* out,
   for (; j + 8 <= n; j += 8) {
     __m256 acc = _mm256_setzero_ps();
     for (size_t i = 0; i < in.size(); ++i) {
-      const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)(byte_ptr(in[i].data, DType::BF16, j))));
-      const __m256i u = _mm256_slli_epi32(h, 16);
+      const auto* p = (const __m128i*)byte_ptr(in[i].data, DType::BF16, j);
+      const __m256i u = _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(p)), 16);
       bad[i] += __builtin_popcount(
           _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(u, exp), exp))));
       const __m256 prod = _mm256_mul_ps(_mm256_set1_ps(in[i].weight), _mm256_castsi256_ps(u));
@@ -277,8 +277,8 @@ COCKTAIL_AVX512 size_t sum_bf16_avx512(std::span<const WeightedInput> in, void* 
   for (; j + 16 <= n; j += 16) {
     __m512 acc = _mm512_setzero_ps();
     for (size_t i = 0; i < in.size(); ++i) {
-      const __m512i h = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*)(byte_ptr(in[i].data, DType::BF16, j))));
-      const __m512i u = _mm512_slli_epi32(h, 16);
+      const auto* p = (const __m256i*)byte_ptr(in[i].data, DType::BF16, j);
+      const __m512i u = _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(p)), 16);
       bad[i] += __builtin_popcount(_mm512_cmpeq_epi32_mask(_mm512_and_si512(u, exp), exp));
       const __m512 prod = _mm512_mul_ps(_mm512_set1_ps(in[i].weight), _mm512_castsi512_ps(u));
       acc = i == 0 ? prod : _mm512_add_ps(acc, prod);
@@ -344,7 +344,8 @@ void run_blocked(const Path& path, std::span<const WeightedInput> in, void* out,
 void run(const Path& path, std::span<const WeightedInput> in, void* out, DType out_dtype, size_t n,
          uint64_t* nonfinite) {
   const bool bf16 = out_dtype == DType::BF16 && !in.empty() &&
-                    std::all_of(in.begin(), in.end(), [](const WeightedInput& x) { return x.dtype == DType::BF16; });
+                    std::all_of(in.begin(), in.end(),
+                                [](const WeightedInput& x) { return x.dtype == DType::BF16; });
   if (!path.sum_bf16 || !bf16) return run_blocked(path, in, out, out_dtype, n, nonfinite);
   std::vector<uint64_t> bad(in.size() + 1, 0);
   const size_t done = path.sum_bf16(in, out, n, bad.data());
