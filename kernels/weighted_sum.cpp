@@ -101,14 +101,23 @@ uint64_t accumulate_portable(float* acc, float w, const float* x, size_t count, 
 
 // ---- AVX2 + F16C, 8 lanes ----
 
+// The lane steps the blocked loops and the fused bf16 loop share.
+COCKTAIL_AVX2 __m256 bf16_to_f32_avx2(__m128i h) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+COCKTAIL_AVX2 int nonfinite_lanes_avx2(__m256 x) {
+  const __m256i exp = _mm256_set1_epi32(0x7F800000);
+  const __m256i e = _mm256_and_si256(_mm256_castps_si256(x), exp);
+  return __builtin_popcount(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(e, exp))));
+}
+
 COCKTAIL_AVX2 void widen_avx2(const void* base, DType t, size_t start, size_t count, float* x) {
   const unsigned char* p = byte_ptr(base, t, start);
   size_t j = 0;
   if (t == DType::BF16) {
-    for (; j + 8 <= count; j += 8) {
-      __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)(p + 2 * j)));
-      _mm256_storeu_ps(x + j, _mm256_castsi256_ps(_mm256_slli_epi32(h, 16)));
-    }
+    for (; j + 8 <= count; j += 8)
+      _mm256_storeu_ps(x + j, bf16_to_f32_avx2(_mm_loadu_si128((const __m128i*)(p + 2 * j))));
   } else if (t == DType::F16) {
     for (; j + 8 <= count; j += 8)
       _mm256_storeu_ps(x + j, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(p + 2 * j))));
@@ -119,13 +128,11 @@ COCKTAIL_AVX2 void widen_avx2(const void* base, DType t, size_t start, size_t co
 COCKTAIL_AVX2 uint64_t accumulate_avx2(float* acc, float w, const float* x, size_t count,
                                        bool first) {
   const __m256 wv = _mm256_set1_ps(w);
-  const __m256i exp = _mm256_set1_epi32(0x7F800000);
   uint64_t bad = 0;
   size_t j = 0;
   for (; j + 8 <= count; j += 8) {
     __m256 xv = _mm256_loadu_ps(x + j);
-    __m256i e = _mm256_and_si256(_mm256_castps_si256(xv), exp);
-    bad += __builtin_popcount(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(e, exp))));
+    bad += nonfinite_lanes_avx2(xv);
     __m256 prod = _mm256_mul_ps(wv, xv);
     _mm256_storeu_ps(acc + j, first ? prod : _mm256_add_ps(_mm256_loadu_ps(acc + j), prod));
   }
@@ -146,6 +153,12 @@ COCKTAIL_AVX2 __m256i bf16_rne_avx2(__m256 v) {
   return _mm256_srli_epi32(u, 16);
 }
 
+COCKTAIL_AVX2 __m128i narrow_bf16_avx2(__m256 acc) {
+  const __m256i r = bf16_rne_avx2(canonicalize_nan_avx2(acc));
+  // Values are below 0x10000, so the unsigned saturating pack is exact.
+  return _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+}
+
 COCKTAIL_AVX2 void narrow_avx2(const float* acc, void* base, DType t, size_t start,
                                size_t count) {
   unsigned char* p = byte_ptr(base, t, start);
@@ -154,12 +167,8 @@ COCKTAIL_AVX2 void narrow_avx2(const float* acc, void* base, DType t, size_t sta
     for (; j + 8 <= count; j += 8)
       _mm256_storeu_ps((float*)(p + 4 * j), canonicalize_nan_avx2(_mm256_loadu_ps(acc + j)));
   } else if (t == DType::BF16) {
-    for (; j + 8 <= count; j += 8) {
-      __m256i r = bf16_rne_avx2(canonicalize_nan_avx2(_mm256_loadu_ps(acc + j)));
-      // Values are below 0x10000, so the unsigned saturating pack is exact.
-      __m128i h = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
-      _mm_storeu_si128((__m128i*)(p + 2 * j), h);
-    }
+    for (; j + 8 <= count; j += 8)
+      _mm_storeu_si128((__m128i*)(p + 2 * j), narrow_bf16_avx2(_mm256_loadu_ps(acc + j)));
   } else if (t == DType::F16) {
     for (; j + 8 <= count; j += 8) {
       __m256 v = canonicalize_nan_avx2(_mm256_loadu_ps(acc + j));
@@ -170,45 +179,50 @@ COCKTAIL_AVX2 void narrow_avx2(const float* acc, void* base, DType t, size_t sta
   narrow_portable(acc + j, base, t, start + j, count - j);
 }
 
-// bf16 inputs to a bf16 output, every step above on one vector of lanes
-// held in registers: no block buffers, one pass over memory. Returns where
+// bf16 inputs to a bf16 output: the blocked path's lane steps on one vector
+// held in registers, no block buffers, one pass over memory. Returns where
 // the vector loop stopped; the blocked path does the rest.
 COCKTAIL_AVX2 size_t sum_bf16_avx2(std::span<const WeightedInput> in, void* out, size_t n,
                                    uint64_t* bad) {
-  const __m256i exp = _mm256_set1_epi32(0x7F800000);
-  const __m256i bf16_exp = _mm256_set1_epi32(0x7F80);
   unsigned char* o = static_cast<unsigned char*>(out);
   size_t j = 0;
   for (; j + 8 <= n; j += 8) {
     __m256 acc = _mm256_setzero_ps();
     for (size_t i = 0; i < in.size(); ++i) {
       const auto* p = (const __m128i*)byte_ptr(in[i].data, DType::BF16, j);
-      const __m256i u = _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(p)), 16);
-      bad[i] += __builtin_popcount(
-          _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(u, exp), exp))));
-      const __m256 prod = _mm256_mul_ps(_mm256_set1_ps(in[i].weight), _mm256_castsi256_ps(u));
+      const __m256 x = bf16_to_f32_avx2(_mm_loadu_si128(p));
+      bad[i] += nonfinite_lanes_avx2(x);
+      const __m256 prod = _mm256_mul_ps(_mm256_set1_ps(in[i].weight), x);
       acc = i == 0 ? prod : _mm256_add_ps(acc, prod);
     }
-    const __m256i r = bf16_rne_avx2(canonicalize_nan_avx2(acc));
-    bad[in.size()] += __builtin_popcount(_mm256_movemask_ps(
-        _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(r, bf16_exp), bf16_exp))));
-    _mm_storeu_si128((__m128i*)(o + 2 * j),
-                     _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1)));
+    const __m128i h = narrow_bf16_avx2(acc);
+    // What was stored, read back as the blocked path does.
+    bad[in.size()] += nonfinite_lanes_avx2(bf16_to_f32_avx2(h));
+    _mm_storeu_si128((__m128i*)(o + 2 * j), h);
   }
   return j;
 }
 
 // ---- AVX-512 (F, BW), 16 lanes ----
 
+// As the AVX2 lane helpers.
+COCKTAIL_AVX512 __m512 bf16_to_f32_avx512(__m256i h) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+COCKTAIL_AVX512 int nonfinite_lanes_avx512(__m512 x) {
+  const __m512i exp = _mm512_set1_epi32(0x7F800000);
+  const __m512i e = _mm512_and_si512(_mm512_castps_si512(x), exp);
+  return __builtin_popcount(_mm512_cmpeq_epi32_mask(e, exp));
+}
+
 COCKTAIL_AVX512 void widen_avx512(const void* base, DType t, size_t start, size_t count,
                                   float* x) {
   const unsigned char* p = byte_ptr(base, t, start);
   size_t j = 0;
   if (t == DType::BF16) {
-    for (; j + 16 <= count; j += 16) {
-      __m512i h = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*)(p + 2 * j)));
-      _mm512_storeu_ps(x + j, _mm512_castsi512_ps(_mm512_slli_epi32(h, 16)));
-    }
+    for (; j + 16 <= count; j += 16)
+      _mm512_storeu_ps(x + j, bf16_to_f32_avx512(_mm256_loadu_si256((const __m256i*)(p + 2 * j))));
   } else if (t == DType::F16) {
     for (; j + 16 <= count; j += 16)
       _mm512_storeu_ps(x + j, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(p + 2 * j))));
@@ -219,13 +233,11 @@ COCKTAIL_AVX512 void widen_avx512(const void* base, DType t, size_t start, size_
 COCKTAIL_AVX512 uint64_t accumulate_avx512(float* acc, float w, const float* x, size_t count,
                                            bool first) {
   const __m512 wv = _mm512_set1_ps(w);
-  const __m512i exp = _mm512_set1_epi32(0x7F800000);
   uint64_t bad = 0;
   size_t j = 0;
   for (; j + 16 <= count; j += 16) {
     __m512 xv = _mm512_loadu_ps(x + j);
-    __m512i e = _mm512_and_si512(_mm512_castps_si512(xv), exp);
-    bad += __builtin_popcount(_mm512_cmpeq_epi32_mask(e, exp));
+    bad += nonfinite_lanes_avx512(xv);
     __m512 prod = _mm512_mul_ps(wv, xv);
     _mm512_storeu_ps(acc + j, first ? prod : _mm512_add_ps(_mm512_loadu_ps(acc + j), prod));
   }
@@ -245,6 +257,10 @@ COCKTAIL_AVX512 __m512i bf16_rne_avx512(__m512 v) {
   return _mm512_srli_epi32(u, 16);
 }
 
+COCKTAIL_AVX512 __m256i narrow_bf16_avx512(__m512 acc) {
+  return _mm512_cvtepi32_epi16(bf16_rne_avx512(canonicalize_nan_avx512(acc)));
+}
+
 COCKTAIL_AVX512 void narrow_avx512(const float* acc, void* base, DType t, size_t start,
                                    size_t count) {
   unsigned char* p = byte_ptr(base, t, start);
@@ -253,10 +269,8 @@ COCKTAIL_AVX512 void narrow_avx512(const float* acc, void* base, DType t, size_t
     for (; j + 16 <= count; j += 16)
       _mm512_storeu_ps((float*)(p + 4 * j), canonicalize_nan_avx512(_mm512_loadu_ps(acc + j)));
   } else if (t == DType::BF16) {
-    for (; j + 16 <= count; j += 16) {
-      __m512i r = bf16_rne_avx512(canonicalize_nan_avx512(_mm512_loadu_ps(acc + j)));
-      _mm256_storeu_si256((__m256i*)(p + 2 * j), _mm512_cvtepi32_epi16(r));
-    }
+    for (; j + 16 <= count; j += 16)
+      _mm256_storeu_si256((__m256i*)(p + 2 * j), narrow_bf16_avx512(_mm512_loadu_ps(acc + j)));
   } else if (t == DType::F16) {
     for (; j + 16 <= count; j += 16) {
       __m512 v = canonicalize_nan_avx512(_mm512_loadu_ps(acc + j));
@@ -270,22 +284,20 @@ COCKTAIL_AVX512 void narrow_avx512(const float* acc, void* base, DType t, size_t
 // As sum_bf16_avx2, 16 lanes.
 COCKTAIL_AVX512 size_t sum_bf16_avx512(std::span<const WeightedInput> in, void* out, size_t n,
                                        uint64_t* bad) {
-  const __m512i exp = _mm512_set1_epi32(0x7F800000);
-  const __m512i bf16_exp = _mm512_set1_epi32(0x7F80);
   unsigned char* o = static_cast<unsigned char*>(out);
   size_t j = 0;
   for (; j + 16 <= n; j += 16) {
     __m512 acc = _mm512_setzero_ps();
     for (size_t i = 0; i < in.size(); ++i) {
       const auto* p = (const __m256i*)byte_ptr(in[i].data, DType::BF16, j);
-      const __m512i u = _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(p)), 16);
-      bad[i] += __builtin_popcount(_mm512_cmpeq_epi32_mask(_mm512_and_si512(u, exp), exp));
-      const __m512 prod = _mm512_mul_ps(_mm512_set1_ps(in[i].weight), _mm512_castsi512_ps(u));
+      const __m512 x = bf16_to_f32_avx512(_mm256_loadu_si256(p));
+      bad[i] += nonfinite_lanes_avx512(x);
+      const __m512 prod = _mm512_mul_ps(_mm512_set1_ps(in[i].weight), x);
       acc = i == 0 ? prod : _mm512_add_ps(acc, prod);
     }
-    const __m512i r = bf16_rne_avx512(canonicalize_nan_avx512(acc));
-    bad[in.size()] += __builtin_popcount(_mm512_cmpeq_epi32_mask(_mm512_and_si512(r, bf16_exp), bf16_exp));
-    _mm256_storeu_si256((__m256i*)(o + 2 * j), _mm512_cvtepi32_epi16(r));
+    const __m256i h = narrow_bf16_avx512(acc);
+    bad[in.size()] += nonfinite_lanes_avx512(bf16_to_f32_avx512(h));
+    _mm256_storeu_si256((__m256i*)(o + 2 * j), h);
   }
   return j;
 }

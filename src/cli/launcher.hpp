@@ -13,9 +13,9 @@ bool started_by_launcher();
 // once, by rank 0, before MPI is up); true when there is no launcher.
 bool launched_as_rank_zero();
 
-// Open MPI with every rank on this node (under mpirun or srun): asks for its ob1 messaging layer
-// (shared memory between the ranks) instead of UCX, whose probe of the
-// node's network devices costs 0.2 s of a 0.4 s MPI start
+// Open MPI with every rank on this node (under mpirun or srun): asks for its
+// ob1 messaging layer (shared memory between the ranks) instead of UCX, whose
+// probe of the node's network devices costs 0.2 s of a 0.4 s MPI start
 // (docs/performance.md). The merge sends MPI only small host messages, so
 // nothing is lost. A user's own choice (OMPI_MCA_pml in the environment, or
 // mpirun --mca pml) is kept. Call before MPI_Init.
