@@ -37,7 +37,10 @@ class File {
   // Allocates disk blocks for [offset, offset + bytes) so a full disk fails
   // here, before the data is computed. A no-op where the filesystem has no
   // fallocate; a full disk then shows up as a write error naming the file.
+  // In memory (tmpfs) it only checks the free space.
   void reserve(uint64_t offset, uint64_t bytes) const;
+  // Whether the file lives in memory (tmpfs).
+  bool in_memory() const;
   void sync() const;
   // Starts writeback of a written range without waiting for it, so dirty
   // pages stream to disk during the job instead of piling up for sync().

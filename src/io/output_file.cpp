@@ -1,8 +1,6 @@
 #include "io/output_file.hpp"
 
 #include <fcntl.h>
-#include <linux/magic.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,13 +15,6 @@ namespace cocktail {
 
 namespace {
 
-// Memory is the device there: O_DIRECT (which tmpfs takes since Linux 6.6)
-// would only add the copy.
-bool in_memory(const File& f) {
-  struct statfs st;
-  return ::statfs(f.path().c_str(), &st) == 0 && st.f_type == TMPFS_MAGIC;
-}
-
 uint64_t window_of(uint64_t offset) { return offset / OutputFile::kWindow * OutputFile::kWindow; }
 
 }  // namespace
@@ -35,8 +26,9 @@ uint64_t OutputFile::block() {
 
 OutputFile::OutputFile(const std::string& path, ThreadPool* window_writer)
     : buffered_(path, File::Mode::ReadWrite), writer_(window_writer) {
-  // EINVAL: the filesystem has no O_DIRECT; every write is buffered.
-  if (writer_ && !in_memory(buffered_)) direct_fd_ = ::open(path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+  // EINVAL: the filesystem has no O_DIRECT; every write is buffered. In
+  // memory O_DIRECT (which tmpfs takes since Linux 6.6) would only add the copy.
+  if (writer_ && !buffered_.in_memory()) direct_fd_ = ::open(path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
   direct_ok_ = direct_fd_ >= 0;
 }
 

@@ -3,6 +3,8 @@
 // here) and through the page cache (asked for, or on tmpfs).
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -141,6 +143,53 @@ TEST(OutputFile, ClosedBeforeItsWindowsCompleteItKeepsWhatArrived) {
   EXPECT_EQ(std::count(got.begin() + 4096, got.begin() + 4096 + 3000, std::byte{1}), 3000);
   EXPECT_EQ(std::count(got.begin(), got.begin() + 4096, std::byte{0}), 4096);
   EXPECT_EQ(std::count(got.begin() + 4096 + 5000, got.end(), std::byte{0}), static_cast<long>(size - 9096));
+  fs::remove(path);
+}
+
+uint64_t allocated_bytes(const fs::path& path) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return uint64_t(st.st_blocks) * 512;
+}
+
+// On a disk reserving allocates the blocks; on tmpfs, where fallocate would
+// allocate the memory itself before any read, it allocates nothing (the
+// writes do, as they go).
+TEST(OutputFile, ReserveAllocatesOnDiskAndOnlyChecksTheRoomOnTmpfs) {
+  const uint64_t bytes = OutputFile::kWindow;
+  const fs::path on_disk = fs::temp_directory_path() / ("cocktail-reserve-" + std::to_string(::getpid()));
+  {
+    const File f(on_disk.string(), File::Mode::CreateReadWrite);
+    ASSERT_FALSE(f.in_memory()) << fs::temp_directory_path() << " is tmpfs here";
+    f.reserve(0, bytes);
+  }
+  EXPECT_GE(allocated_bytes(on_disk), bytes);
+  fs::remove(on_disk);
+  if (!fs::is_directory("/dev/shm")) GTEST_SKIP() << "no /dev/shm (tmpfs) here";
+  const fs::path in_memory = fs::path("/dev/shm") / ("cocktail-reserve-" + std::to_string(::getpid()));
+  {
+    const File f(in_memory.string(), File::Mode::CreateReadWrite);
+    ASSERT_TRUE(f.in_memory());
+    f.reserve(0, bytes);
+  }
+  EXPECT_EQ(allocated_bytes(in_memory), 0u);
+  fs::remove(in_memory);
+}
+
+// More than the tmpfs holds fails before any work, naming the file.
+TEST(OutputFile, ReserveBeyondTheRoomOfATmpfsNamesTheFile) {
+  if (!fs::is_directory("/dev/shm")) GTEST_SKIP() << "no /dev/shm (tmpfs) here";
+  struct statvfs shm {};
+  ASSERT_EQ(::statvfs("/dev/shm", &shm), 0);
+  const fs::path path = fs::path("/dev/shm") / ("cocktail-reserve-full-" + std::to_string(::getpid()));
+  const File f(path.string(), File::Mode::CreateReadWrite);
+  try {
+    f.reserve(0, uint64_t{shm.f_bavail} * shm.f_frsize + (1ull << 30));
+    ADD_FAILURE() << "no error for more than the tmpfs holds";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(path.string() + ": cannot reserve"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("No space left on device"), std::string::npos) << e.what();
+  }
   fs::remove(path);
 }
 
