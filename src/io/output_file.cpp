@@ -71,26 +71,32 @@ void OutputFile::write(const std::byte* data, uint64_t n, uint64_t offset) {
   if (direct_fd_ < 0) return write_buffered(data, n, offset);
   for (uint64_t done = 0; done < n;) {
     const uint64_t at = offset + done, piece = std::min(n - done, window_of(at) + kWindow - at);
-    write_to_window(data + done, piece, at);
+    // Writers' ranges never overlap: the copies need no lock.
+    std::memcpy(window_memory(at, piece), data + done, piece);
+    arrived(at, piece);
     done += piece;
   }
 }
 
-void OutputFile::write_to_window(const std::byte* data, uint64_t n, uint64_t offset) {
+std::byte* OutputFile::window_place(uint64_t offset, uint64_t n) {
+  if (direct_fd_ < 0 || n == 0 || window_of(offset) != window_of(offset + n - 1)) return nullptr;
+  return window_memory(offset, n);
+}
+
+std::byte* OutputFile::window_memory(uint64_t offset, uint64_t n) {
   const uint64_t start = window_of(offset);
-  std::byte* memory = nullptr;
-  {
-    std::lock_guard lock(mu_);
-    const auto it = windows_.find(start);
-    const auto inside = [&](const std::pair<uint64_t, uint64_t>& r) { return r.first <= offset && offset + n <= r.second; };
-    if (it == windows_.end() || std::none_of(it->second.ranges.begin(), it->second.ranges.end(), inside))
-      throw Error(buffered_.path() + ": internal error: a write at byte " + std::to_string(offset) +
-                  " that was not declared");
-    if (!it->second.memory) it->second.memory = take_memory();
-    memory = it->second.memory;
-  }
-  // Writers' ranges never overlap: the copies need no lock.
-  std::memcpy(memory + (offset - start), data, n);
+  std::lock_guard lock(mu_);
+  const auto it = windows_.find(start);
+  const auto inside = [&](const std::pair<uint64_t, uint64_t>& r) { return r.first <= offset && offset + n <= r.second; };
+  if (it == windows_.end() || std::none_of(it->second.ranges.begin(), it->second.ranges.end(), inside))
+    throw Error(buffered_.path() + ": internal error: a write at byte " + std::to_string(offset) +
+                " that was not declared");
+  if (!it->second.memory) it->second.memory = take_memory();
+  return it->second.memory + (offset - start);
+}
+
+void OutputFile::arrived(uint64_t offset, uint64_t n) {
+  const uint64_t start = window_of(offset);
   Window done;
   {
     std::lock_guard lock(mu_);

@@ -64,6 +64,15 @@ class OutputFile {
   // a failed window write is thrown by a later write() or by sync().
   void write(const std::byte* data, uint64_t n, uint64_t offset);
 
+  // Where the bytes of declared [offset, offset + n) wait to go out, when
+  // the writes are direct and the range lies in one window: a caller that
+  // computes them there spares write()'s copy, then calls arrived(). Else
+  // nullptr: use write().
+  std::byte* window_place(uint64_t offset, uint64_t n);
+  // The bytes of a window_place() range are all there. The window may go
+  // out (and its memory be reused) before this returns: read them before.
+  void arrived(uint64_t offset, uint64_t n);
+
   // Every declared byte on disk (fsync). Throws cocktail::Error naming the
   // file when a write failed or a declared byte was never written.
   void sync();
@@ -90,8 +99,8 @@ class OutputFile {
   };
 
   void write_buffered(const std::byte* data, uint64_t n, uint64_t offset) const;
-  // Copies a piece that lies in one window; queues the window if that completes it.
-  void write_to_window(const std::byte* data, uint64_t n, uint64_t offset);
+  // The memory of [offset, offset + n), which lies in one declared window.
+  std::byte* window_memory(uint64_t offset, uint64_t n);
   // Hands a complete window to the writer once fewer than kQueuedWindows wait.
   void queue(uint64_t start, const Window& w);
   void write_out(uint64_t start, const Window& w);

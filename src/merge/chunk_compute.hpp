@@ -56,6 +56,12 @@ class ChunkCompute {
   // them up.
   virtual void set_updates(size_t /*slot*/, std::vector<LoraUpdate> /*updates*/) {}
 
+  // Whether start() and start_method() take any host memory as `out` and
+  // have written it when they return (the CPU): the engine then hands them
+  // the output file's own window. A GPU copies into its page-locked
+  // host_buffer.
+  virtual bool writes_any_memory() const { return false; }
+
   // Blocks until the slot's output is in host memory. Any thread; repeatable.
   virtual void wait(size_t slot) = 0;
 

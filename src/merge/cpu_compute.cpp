@@ -18,6 +18,7 @@ class CpuCompute : public ChunkCompute {
   explicit CpuCompute(int threads) : pool_(threads), name_(std::string("cpu (") + weighted_sum_isa() + ")") {}
 
   HostBuffer host_buffer(size_t bytes) override { return aligned_host_buffer(bytes); }
+  bool writes_any_memory() const override { return true; }
 
   // Threads take disjoint element ranges; no output byte depends on the split.
   void start(size_t, std::span<const WeightedInput> in, std::byte* out, DType out_dtype, size_t n,

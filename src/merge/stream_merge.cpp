@@ -26,6 +26,7 @@ struct Slot {
   // the totals and the journal once the write is done.
   size_t written_unit = SIZE_MAX;
   std::vector<uint64_t> piece_sums;  // checksum of each kIoPiece, by the writers
+  bool output_in_window = false;     // the unit's output is in its output window, not `output`
   std::vector<uint64_t> stats;  // NaN/Inf per summed model and written, then "differs"
 };
 
@@ -222,11 +223,29 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
                                   !lora_on_compute(t));
   };
 
+  // Where a unit's sum goes: on the CPU, straight into the output file's
+  // window when the writes are direct, sparing the copy of every output byte
+  // into it (a seventh of the CPU time of a merge to disk at 2 ranks, with
+  // the inputs cached); else the slot's buffer. At 8-byte offsets only:
+  // kernels and methods store typed elements.
+  auto output_of = [&](size_t i) -> std::byte* {
+    Slot& slot = slot_of(i);
+    const WorkUnit& unit = plan.units[todo[i]];
+    const uint64_t offset = plan.output_offset(unit);
+    std::byte* place = nullptr;
+    if (compute->writes_any_memory() && offset % 8 == 0)
+      place = files.output(plan.layout.shard_of[unit.tensor])
+                  .window_place(offset, unit_write_bytes(unit, plan.tensors[unit.tensor]));
+    slot.output_in_window = place != nullptr;
+    return place ? place : slot.output.get();
+  };
+
   auto compute_unit = [&](size_t i) -> const std::byte* {
     Slot& slot = slot_of(i);
     const WorkUnit& unit = plan.units[todo[i]];
     const PlannedTensor& t = plan.tensors[unit.tensor];
     std::fill(slot.stats.begin(), slot.stats.end(), 0);
+    slot.output_in_window = false;
     if (t.action == TensorAction::CopyReference) {
       const uint64_t bytes = unit_write_bytes(unit, t);
       for (size_t s = 1; s < t.sources.size(); ++s)
@@ -234,18 +253,19 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
       return slot.inputs[0].get();
     }
     set_updates(i, t, unit);
+    std::byte* out = output_of(i);
     if (options.method && !options.method->weighted_by_tensor()) {
       std::vector<const std::byte*> in;
       for (size_t s = 0; s < t.sources.size(); ++s) in.push_back(slot.inputs[s].get());
-      compute->start_method(i % slots.size(), *options.method, unit, in, slot.output.get(), slot.stats.data());
-      return slot.output.get();
+      compute->start_method(i % slots.size(), *options.method, unit, in, out, slot.stats.data());
+      return out;
     }
     const std::vector<float> weights = options.method ? options.method->tensor_weights(unit.tensor) : recipe.weights;
     std::vector<WeightedInput> in;
     for (size_t s = 0; s < weights.size(); ++s)
       in.push_back({slot.inputs[s].get(), t.sources[s].tensor->info.dtype, weights[s]});
-    compute->start(i % slots.size(), in, slot.output.get(), t.out_dtype, unit.count, slot.stats.data());
-    return slot.output.get();
+    compute->start(i % slots.size(), in, out, t.out_dtype, unit.count, slot.stats.data());
+    return out;
   };
 
   auto start_write = [&](size_t i, const std::byte* data) {
@@ -259,10 +279,15 @@ StreamStats stream_merge(const MergePlan& plan, const std::vector<Checkpoint>& m
     const size_t slot_index = i % slots.size();
     slot.piece_sums.assign((bytes + kIoPiece - 1) / kIoPiece, 0);
     uint64_t* piece_sums = slot.piece_sums.data();
+    const bool in_window = slot.output_in_window;
     submit_pieces(io, slot.writes, bytes, [=](uint64_t at, uint64_t n) {
       sum->wait(slot_index);
-      file->write(data + at, n, offset + at);
+      // Before arrived(): a window may go out then, and its memory serve another.
       piece_sums[at / kIoPiece] = bytes_checksum(data + at, n);
+      if (in_window)
+        file->arrived(offset + at, n);
+      else
+        file->write(data + at, n, offset + at);
     });
     slot.written_unit = todo[i];
     stats.bytes_written += bytes;

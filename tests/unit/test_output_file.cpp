@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <random>
 #include <thread>
@@ -26,7 +28,9 @@ namespace fs = std::filesystem;
 // (inside one block, across blocks and windows, longer than a window, at odd
 // offsets), written in a shuffled order by three threads; one piece in
 // seven is left out (a unit a resumed job skips) and must keep the file's
-// old bytes. Returns whether the writes went direct.
+// old bytes. Every other piece is put in place where the file offers its
+// window (as the engine's CPU sums are), the rest copied in by write().
+// Returns whether the writes went direct.
 bool write_and_check(const fs::path& dir, uint64_t size, bool try_direct = true) {
   const fs::path path = dir / ("cocktail-output-file-" + std::to_string(::getpid()));
   std::vector<std::byte> old(size, std::byte{0x5a});
@@ -54,13 +58,29 @@ bool write_and_check(const fs::path& dir, uint64_t size, bool try_direct = true)
     OutputFile out(path.string(), try_direct ? &writer : nullptr);
     direct = out.direct();
     for (const auto& [at, n] : pieces) out.will_write(at, n);
+    std::atomic<size_t> placed{0};
     std::vector<std::thread> threads;
     for (size_t t = 0; t < 3; ++t)
       threads.emplace_back([&, t] {
-        for (size_t i = t; i < pieces.size(); i += 3) out.write(want.data() + pieces[i].first, pieces[i].second, pieces[i].first);
+        for (size_t i = t; i < pieces.size(); i += 3) {
+          const auto [at, n] = pieces[i];
+          std::byte* place = i % 2 ? nullptr : out.window_place(at, n);
+          if (!place) {
+            out.write(want.data() + at, n, at);
+            continue;
+          }
+          EXPECT_EQ(at / OutputFile::kWindow, (at + n - 1) / OutputFile::kWindow) << "a place across windows";
+          std::memcpy(place, want.data() + at, n);
+          out.arrived(at, n);
+          ++placed;
+        }
       });
     for (auto& t : threads) t.join();
     out.sync();
+    if (direct)
+      EXPECT_GT(placed.load(), 0u);
+    else
+      EXPECT_EQ(placed.load(), 0u) << "a window offered without direct writes";
   }
   std::vector<std::byte> got(size);
   File(path.string(), File::Mode::Read).pread_full(got.data(), size, 0);
