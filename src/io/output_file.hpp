@@ -98,7 +98,7 @@ class OutputFile {
     std::byte* memory = nullptr;                         // kWindow bytes, from the first write on
   };
 
-  void write_buffered(const std::byte* data, uint64_t n, uint64_t offset) const;
+  void write_buffered(const std::byte* data, uint64_t n, uint64_t offset);
   // The memory of [offset, offset + n), which lies in one declared window.
   std::byte* window_memory(uint64_t offset, uint64_t n);
   // Hands a complete window to the writer once fewer than kQueuedWindows wait.
@@ -113,6 +113,9 @@ class OutputFile {
   ThreadPool* writer_ = nullptr;
   int direct_fd_ = -1;
   std::atomic<bool> direct_ok_{false};
+  // Taken around writes to a file in memory: see write_buffered.
+  const bool in_memory_;
+  std::mutex memory_write_mu_;
   std::mutex mu_;                            // guards what follows
   std::map<uint64_t, Window> windows_;       // by the window's offset in the file
   std::deque<std::future<void>> queued_;     // complete windows' writes, oldest first
