@@ -119,23 +119,22 @@ bool File::in_memory() const {
   return ::fstatfs(fd_, &st) == 0 && st.f_type == TMPFS_MAGIC;
 }
 
+uint64_t File::allocated_bytes() const {
+  struct stat st;
+  if (::fstat(fd_, &st) != 0) throw_errno(path_, "cannot stat", errno);
+  return uint64_t(st.st_blocks) * 512;
+}
+
+void File::check_room(uint64_t bytes) const {
+  struct statvfs fs;
+  if (::fstatvfs(fd_, &fs) != 0) throw_errno(path_, "cannot stat its filesystem", errno);
+  if (fs.f_blocks == 0) return;  // tmpfs mounted without a size limit
+  if (bytes > uint64_t{fs.f_bavail} * fs.f_frsize)
+    throw_errno(path_, ("cannot reserve " + std::to_string(bytes) + " bytes").c_str(), ENOSPC);
+}
+
 void File::reserve(uint64_t offset, uint64_t bytes) const {
   if (bytes == 0) return;
-  if (in_memory()) {
-    // fallocate on tmpfs allocates the memory itself: every page before the
-    // first read, the ranks in turn under the file's lock (a quarter of a
-    // 1.3 GB merge into /dev/shm, docs/performance.md). The writes allocate
-    // the same pages as they go, beside the reads and sums, so here a full
-    // tmpfs is only checked for; one filling up meanwhile fails at a write,
-    // naming the file, as where there is no fallocate. The file's own pages
-    // (a resumed job's) count as room.
-    struct statvfs fs;
-    struct stat st;
-    if (::fstatvfs(fd_, &fs) != 0 || ::fstat(fd_, &st) != 0) return;
-    const uint64_t room = uint64_t{fs.f_bavail} * fs.f_frsize + uint64_t(st.st_blocks) * 512;
-    if (bytes > room) throw_errno(path_, ("cannot reserve " + std::to_string(bytes) + " bytes").c_str(), ENOSPC);
-    return;
-  }
   // fallocate(2), not posix_fallocate: where the filesystem lacks it (NFSv3),
   // glibc's fallback writes a byte per block, one call each.
   int r;

@@ -37,10 +37,17 @@ class File {
   // Allocates disk blocks for [offset, offset + bytes) so a full disk fails
   // here, before the data is computed. A no-op where the filesystem has no
   // fallocate; a full disk then shows up as a write error naming the file.
-  // In memory (tmpfs) it only checks the free space.
   void reserve(uint64_t offset, uint64_t bytes) const;
-  // Whether the file lives in memory (tmpfs).
+  // Whether the file lives in memory (tmpfs), where reserve() would allocate
+  // the memory itself.
   bool in_memory() const;
+  // The bytes its filesystem has allocated to it (holes and unwritten
+  // pages of tmpfs excluded).
+  uint64_t allocated_bytes() const;
+  // Throws the error reserve() gives on a full disk unless `bytes` more fit
+  // in the file's filesystem (a check, not a reservation; a filesystem
+  // without a size limit always has room).
+  void check_room(uint64_t bytes) const;
   void sync() const;
   // Starts writeback of a written range without waiting for it, so dirty
   // pages stream to disk during the job instead of piling up for sync().

@@ -101,6 +101,9 @@ void OutputFile::arrived(uint64_t offset, uint64_t n) {
   {
     std::lock_guard lock(mu_);
     const auto it = windows_.find(start);
+    if (it == windows_.end() || it->second.arrived + n > it->second.declared)
+      throw Error(buffered_.path() + ": internal error: " + std::to_string(n) + " bytes arrived at byte " +
+                  std::to_string(offset) + " that were not declared");
     it->second.arrived += n;
     if (it->second.arrived < it->second.declared) return;
     done = std::move(it->second);

@@ -8,7 +8,8 @@
 // read and its sum), and one direct write of 1 MiB at a time leaves this
 // disk idle between writes. A window is kWindow bytes of the file at an
 // aligned offset; each unit's bytes are copied into it (the copy the page
-// cache would make anyway), and once every byte the writer declared in it
+// cache would make anyway) or, from the CPU, summed there in the first
+// place (window_place), and once every byte the writer declared in it
 // has arrived, the window goes out in one write on the rank's window writer
 // (one thread for all its output files), so the engine's threads never wait
 // for the disk (at most kQueuedWindows of a file wait their turn; then its

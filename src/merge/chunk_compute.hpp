@@ -1,8 +1,9 @@
 #pragma once
 // Where the arithmetic of a work unit runs: the CPU kernels on the compute
 // threads, or a GPU. The stream engine decides the order of reads, sums and
-// writes; a ChunkCompute owns the host buffers those bytes pass through and
-// the sum itself, which may finish after start() returns.
+// writes; a ChunkCompute owns the host buffers the inputs pass through (and
+// the outputs, but where writes_any_memory() says it may write elsewhere)
+// and the sum itself, which may finish after start() returns.
 //
 // Slots are the engine's ring positions: a slot's start() is never called
 // again before its previous unit was waited for and finished.

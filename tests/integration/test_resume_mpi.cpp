@@ -179,4 +179,27 @@ TEST_F(ResumeMpi, FullDiskStopsTheJobNamingTheFile) {
   umount(small.c_str());
 }
 
+// A tmpfs that holds each rank's share of the output but not all of it.
+// Nothing is allocated ahead in memory (the writes allocate as they go), so
+// every rank checks that the whole output fits: the job stops before any
+// work, naming the file, instead of at a write halfway.
+TEST_F(ResumeMpi, TmpfsTooSmallForTheWholeOutputStopsBeforeAnyWork) {
+  uint64_t output = 0;
+  for (const auto& [name, bytes] : reference_)
+    if (name.ends_with(".safetensors")) output += bytes.size();
+  ASSERT_GT(output, 64u << 10);
+  const fs::path small = f_.dir / "small-memory";
+  fs::create_directories(small);
+  const std::string size = "size=" + std::to_string(output * 3 / 4);
+  if (mount("tmpfs", small.c_str(), "tmpfs", 0, size.c_str()) != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs here (" << std::strerror(errno) << "); needs root";
+  const RunResult r = run_mpi(2, {config_.string(), "--output", (small / "out").string()});
+  EXPECT_NE(r.status, 0);
+  EXPECT_EQ(r.lines_containing("cocktail: error: " + (small / ".out.cocktail-staging").string()), 1) << r.output;
+  EXPECT_EQ(r.lines_containing("cannot reserve"), 1) << r.output;
+  EXPECT_EQ(r.lines_containing("No space left on device"), 1) << r.output;
+  EXPECT_FALSE(fs::exists(small / "out"));
+  umount(small.c_str());
+}
+
 }  // namespace
